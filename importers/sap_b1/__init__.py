@@ -1,0 +1,1 @@
+"""importers/sap_b1."""

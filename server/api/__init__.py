@@ -1,1 +1,12 @@
-"""server/api."""
+"""The HTTP API (JSON and XML): blueprints registered on the app and the OpenAPI document."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from server.extensions import api
+    from server.api import health, members, orders, policies, redemptions
+    app.register_blueprint(health.blp)
+    for module in (members, orders, redemptions, policies):
+        api.register_blueprint(module.blp)

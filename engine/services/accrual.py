@@ -1,0 +1,200 @@
+"""Accrual: the single call site where documents meet the rules, and its postings.
+
+`evaluate` turns a stored document into rule facts and asks the accrual
+policy; `accrue` posts the first result; `recompute` re-evaluates the net
+lines (after returns or credit notes) under the pinned rule version and
+member snapshot and posts only the difference.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import rules
+from rules.facts import DocumentFacts, LineFacts, LotFacts, MemberFacts
+from engine.models import Document, LedgerEntry, Lot, Member, PolicyVersion
+from engine.services import ledger, members, policies
+
+ZERO = Decimal(0)
+
+
+def document_facts(document: Document, *, net: bool = True) -> DocumentFacts:
+    lines = []
+    for line in document.lines:
+        quantity = line.quantity - (line.returned_quantity if net else ZERO)
+        total = line.line_total - (line.returned_total if net else ZERO)
+        if net and quantity <= 0 and total <= 0:
+            continue
+        lines.append(LineFacts(line_id=str(line.line_no), sku=line.sku,
+                               product_group=line.product_group, brand=line.brand,
+                               quantity=quantity, unit_price=line.unit_price, line_total=total,
+                               is_promo=line.is_promo,
+                               product_points_per_unit=line.points_per_unit))
+    return DocumentFacts(lines=tuple(lines), document_type=document.document_type,
+                         channel=document.channel, store=document.store,
+                         currency=document.currency, placed_at=document.placed_at,
+                         shipping_total=document.shipping_total)
+
+
+def policy_for(session: Session, at: datetime) -> PolicyVersion | None:
+    """The accrual version for a document dated ``at``: the one in force then, or,
+    for documents older than the program, its first published version."""
+    row = policies.active_version(session, "accrual", at)
+    if row is None:
+        row = session.execute(
+            select(PolicyVersion).where(PolicyVersion.policy == "accrual",
+                                        PolicyVersion.status == "published")
+            .order_by(PolicyVersion.effective_from, PolicyVersion.version).limit(1)
+        ).scalar_one_or_none()
+    return row
+
+
+def tier_multiplier(session: Session, member_facts: MemberFacts, settings, at) -> Decimal:
+    row, tier_policy = policies.active(session, "tier", at)
+    if tier_policy is None or not member_facts.tier:
+        return Decimal(1)
+    return rules.evaluate_tier(tier_policy, member_facts, settings, at=at).multiplier
+
+
+def lot_expiry(session: Session, kind: str, available_at: datetime, member_facts: MemberFacts,
+               settings, *, document: Document | None = None,
+               expire_after_days: int | None = None) -> datetime | None:
+    """When a lot made available at ``available_at`` expires (expiry policy, else settings)."""
+    if expire_after_days is not None:
+        return available_at + timedelta(days=int(expire_after_days))
+    row, expiry_policy = policies.active(session, "expiry", available_at)
+    facts = LotFacts(entry_kind=kind, available_at=available_at,
+                     channel=document.channel if document else "",
+                     document_type=document.document_type if document else "")
+    if expiry_policy is None:
+        months = settings.default_lifetime_months
+        if months is None:
+            return None
+        from dateutil.relativedelta import relativedelta
+        return available_at + relativedelta(months=months)
+    return rules.evaluate_expiry(expiry_policy, facts, member_facts, settings).expires_at
+
+
+def evaluate(session: Session, document: Document, version: PolicyVersion,
+             member_facts: MemberFacts, settings, *, explain: bool = True):
+    compiled = policies.compiled(version)
+    multiplier = tier_multiplier(session, member_facts, settings, document.placed_at)
+    return rules.evaluate_accrual(compiled, document_facts(document), member_facts, settings,
+                                  explain=explain, at=document.placed_at,
+                                  tier_multiplier=multiplier)
+
+
+def _trace(result, version: PolicyVersion, member_facts: MemberFacts, **extra) -> dict:
+    trace = dict(result.trace or {})
+    trace.update({"policy": "accrual", "policy_version": version.version,
+                  "member": member_facts.to_dict(), **extra})
+    return trace
+
+
+def accrue(session: Session, document: Document, *, actor: str, now: datetime,
+           available_from: datetime) -> LedgerEntry | None:
+    """First accrual of a document; returns the entry (None when nothing is earned)."""
+    if document.accrued_at is not None:
+        return None
+    settings = policies.settings(session, document.placed_at)
+    member = session.get(Member, document.member_id)
+    version = policy_for(session, document.placed_at)
+    member_facts = members.facts(session, member, document.placed_at, settings,
+                                 exclude_document_id=document.id)
+    document.accrued_at = now
+    document.member_snapshot = member_facts.to_dict()
+    if version is None or members.effective_status(member, settings) != "active":
+        return None
+    document.policy_version_id = version.id
+    result = evaluate(session, document, version, member_facts, settings)
+    _store_line_points(document, result)
+    if result.points <= 0:
+        return None
+    available_at = available_from + timedelta(days=settings.holding_days)
+    expires_at = lot_expiry(session, "accrual", available_at, member_facts, settings,
+                            document=document)
+    account = ledger.lock_account(session, document.account_id)
+    entry = ledger.credit(
+        session, account, kind="accrual", key=f"{document.source}:{document.external_id}:accrual",
+        actor=actor, now=now, lots=[ledger.LotSpec(result.points, available_at, expires_at)],
+        member_id=member.id, document_id=document.id, policy_version_id=version.id,
+        effective_at=document.placed_at, trace=_trace(result, version, member_facts))
+    document.earned = result.points
+    return entry
+
+
+def _store_line_points(document: Document, result) -> None:
+    by_id = {line.line_id: line.points for line in result.lines}
+    for line in document.lines:
+        if str(line.line_no) in by_id:
+            line.points = by_id[str(line.line_no)]
+
+
+def recompute(session: Session, document: Document, *, actor: str, now: datetime,
+              key: str, reason: str) -> LedgerEntry | None:
+    """Post the difference between what the document earned and what its net lines
+    earn now, under the pinned version and member snapshot. Idempotent on ``key``."""
+    if document.accrued_at is None or ledger.find_entry(session, key) is not None:
+        return None
+    settings = policies.settings(session, document.placed_at)
+    member_facts = MemberFacts.from_dict(document.member_snapshot)
+    if document.policy_version_id is None:
+        target, trace = ZERO, {"policy": "accrual", "note": "no rule version was applied"}
+        version = None
+    else:
+        version = session.get(PolicyVersion, document.policy_version_id)
+        if document.status == "cancelled":
+            target, trace = ZERO, {"policy": "accrual", "note": "document cancelled"}
+        else:
+            result = evaluate(session, document, version, member_facts, settings)
+            _store_line_points(document, result)
+            target = result.points
+            trace = _trace(result, version, member_facts)
+    entitled = document.earned - document.absorbed
+    diff = target - entitled
+    trace.update({"reason": reason, "earned_before": str(entitled), "earned_after": str(target)})
+    if diff == 0:
+        return None
+    account = ledger.lock_account(session, document.account_id)
+    common = dict(key=key, actor=actor, now=now, member_id=document.member_id,
+                  document_id=document.id, reason=reason, trace=trace,
+                  policy_version_id=version.id if version else None)
+    if diff > 0:
+        available_at = now + timedelta(days=settings.holding_days)
+        expires_at = lot_expiry(session, "accrual", available_at, member_facts, settings,
+                                document=document)
+        entry = ledger.credit(session, account, kind="accrual",
+                              lots=[ledger.LotSpec(diff, available_at, expires_at)], **common)
+    else:
+        own = own_lot_ids(session, document.id)
+        take = -diff
+        if not settings.negative_balance_allowed:
+            # The program absorbs what was already spent rather than going negative.
+            collectable = _collectable(session, account, own, now)
+            if collectable < take:
+                trace["uncollected"] = str(take - collectable)
+                document.absorbed += take - collectable
+                take = collectable
+            if take <= 0:
+                return None
+        entry = ledger.debit(session, account, kind="reversal", amount=take, allow_debt=True,
+                             prefer_lot_ids=own, **common)
+        document.earned -= take
+        return entry
+    document.earned += diff
+    return entry
+
+
+def own_lot_ids(session: Session, document_id: int) -> list[int]:
+    return list(session.execute(
+        select(Lot.id).join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
+        .where(LedgerEntry.document_id == document_id, LedgerEntry.amount > 0)).scalars())
+
+
+def _collectable(session, account, own_ids, now) -> Decimal:
+    own_pending = sum((lot.remaining for lot in session.execute(
+        select(Lot).where(Lot.id.in_(own_ids), Lot.available_at > now)).scalars()), ZERO)
+    return max(ledger.available_points(session, account, now), ZERO) + own_pending

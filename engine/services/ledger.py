@@ -1,0 +1,280 @@
+"""The points ledger: how points are posted, held, spent, reversed and expired.
+
+Design
+======
+*Entries* (`LedgerEntry`) are append-only. Each has an account, a kind
+(accrual, redemption, reversal, refund, expiry, adjustment, …), a signed
+exact amount, the source document, the actor, the rule trace, and an
+idempotency key that the database keeps unique: posting the same key twice
+returns the first entry and changes nothing.
+
+*Lots* (`Lot`) are where points live. Every positive entry creates one or
+more lots with ``amount``, ``remaining``, ``available_at`` (pending until
+then: the holding period) and ``expires_at`` (None = never). Spending
+consumes available lots soonest-expiring first; each consumption is an
+*allocation* row (lot, consuming entry, amount), so every point can be
+traced from where it was earned to where it went, and a refund can give back
+the very lots (with their expiry) that a cancelled redemption took.
+
+*Debt* (`Account.debt`) is what a reversal could not take from lots: an
+order returned after its points were spent. The balance goes negative
+(when the program allows it) instead of points being silently invented or
+lost. Whenever an account has debt and an available lot, the lot pays the
+debt first (an allocation of kind "debt" whose entry is the lot's own).
+
+Balances are derived, never stored:
+``available = Σ remaining of lots with available_at ≤ now < expires_at − debt``,
+``pending = Σ remaining of lots with available_at > now``.
+
+Invariants (checked by `engine.services.check` and the tests):
+- per lot: ``0 ≤ remaining = amount − Σ allocations(lot) ≤ amount``;
+- per account: ``Σ entries = Σ remaining(all lots) − debt`` and ``debt ≥ 0``;
+- a spending entry (redemption) is fully covered by allocations: spending
+  never makes a balance negative; only reversals may create debt;
+- an idempotency key is applied once (unique index).
+
+Concurrency: every write first locks the account row (``SELECT … FOR
+UPDATE`` in PostgreSQL; SQLite serialises writers itself), so two spends on
+one account are serialised and the second sees the first's allocations.
+Lots are only changed under that lock. Services flush; the caller (request,
+job, CLI command) commits once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine.models import Account, Allocation, LedgerEntry, Lot
+
+ZERO = Decimal(0)
+
+
+class LedgerError(Exception):
+    code = "ledger_error"
+
+
+class InsufficientPoints(LedgerError):
+    code = "insufficient_points"
+
+    def __init__(self, requested: Decimal, available: Decimal):
+        super().__init__(f"{requested} points requested but only {available} available")
+        self.requested = requested
+        self.available = available
+
+
+class IdempotencyConflict(LedgerError):
+    code = "idempotency_conflict"
+
+
+@dataclass(frozen=True)
+class LotSpec:
+    """A lot to create with a positive entry."""
+
+    amount: Decimal
+    available_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: Decimal
+    pending: Decimal
+    debt: Decimal
+    expiring: tuple[tuple[datetime, Decimal], ...] = field(default_factory=tuple)
+
+    @property
+    def total(self) -> Decimal:
+        return self.available + self.pending
+
+
+def lock_account(session: Session, account_id: int) -> Account:
+    """Take the account's row lock (held until commit) and return it fresh."""
+    stmt = (select(Account).where(Account.id == account_id).with_for_update()
+            .execution_options(populate_existing=True))
+    return session.execute(stmt).scalar_one()
+
+
+def find_entry(session: Session, key: str) -> LedgerEntry | None:
+    return session.execute(
+        select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).scalar_one_or_none()
+
+
+def _replay(existing: LedgerEntry, account: Account, kind: str, amount: Decimal) -> LedgerEntry:
+    if existing.account_id != account.id or existing.kind != kind or existing.amount != amount:
+        raise IdempotencyConflict(
+            f"idempotency key {existing.idempotency_key!r} was already used for a "
+            f"{existing.kind} of {existing.amount} on account {existing.account_id}")
+    return existing
+
+
+def credit(session: Session, account: Account, *, kind: str, key: str, actor: str,
+           lots: Sequence[LotSpec], now: datetime, **entry_fields) -> LedgerEntry:
+    """Post a positive entry creating ``lots``. The account must be locked."""
+    amount = sum((spec.amount for spec in lots), ZERO)
+    if amount <= 0 or any(spec.amount <= 0 for spec in lots):
+        raise ValueError("a credit needs positive lots")
+    existing = find_entry(session, key)
+    if existing is not None:
+        return _replay(existing, account, kind, amount)
+    entry = LedgerEntry(account_id=account.id, kind=kind, amount=amount, idempotency_key=key,
+                        actor=actor, created_at=now, **entry_fields)
+    if entry.effective_at is None:
+        entry.effective_at = now
+    session.add(entry)
+    session.flush()
+    for spec in lots:
+        session.add(Lot(account_id=account.id, entry_id=entry.id, amount=spec.amount,
+                        remaining=spec.amount, available_at=spec.available_at,
+                        expires_at=spec.expires_at))
+    session.flush()
+    settle_debt(session, account, now)
+    return entry
+
+
+def _open_lots(session: Session, account_id: int, now: datetime, *, available_only: bool,
+               lot_ids: Iterable[int] | None = None) -> list[Lot]:
+    conditions = [Lot.account_id == account_id, Lot.remaining > 0,
+                  or_(Lot.expires_at.is_(None), Lot.expires_at > now)]
+    if available_only:
+        conditions.append(Lot.available_at <= now)
+    if lot_ids is not None:
+        conditions.append(Lot.id.in_(list(lot_ids)))
+    stmt = (select(Lot).where(and_(*conditions))
+            .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.available_at, Lot.id))
+    return list(session.execute(stmt).scalars())
+
+
+def _take(session: Session, entry: LedgerEntry, lots: Iterable[Lot], wanted: Decimal,
+          kind: str = "spend") -> Decimal:
+    """Consume up to ``wanted`` from ``lots`` in order; return what is still wanted."""
+    for lot in lots:
+        if wanted <= 0:
+            break
+        take = min(lot.remaining, wanted)
+        if take <= 0:
+            continue
+        lot.remaining -= take
+        wanted -= take
+        session.add(Allocation(lot_id=lot.id, entry_id=entry.id, amount=take, kind=kind,
+                               created_at=entry.created_at))
+    return wanted
+
+
+def available_points(session: Session, account: Account, now: datetime) -> Decimal:
+    total = session.execute(
+        select(func.coalesce(func.sum(Lot.remaining), 0)).where(
+            Lot.account_id == account.id, Lot.remaining > 0, Lot.available_at <= now,
+            or_(Lot.expires_at.is_(None), Lot.expires_at > now))).scalar_one()
+    return Decimal(total) - account.debt
+
+
+def debit(session: Session, account: Account, *, kind: str, amount: Decimal, key: str,
+          actor: str, now: datetime, allow_debt: bool = False,
+          prefer_lot_ids: Sequence[int] = (), **entry_fields) -> LedgerEntry:
+    """Post a negative entry taking ``amount`` points. The account must be locked.
+
+    Takes first from ``prefer_lot_ids`` (a document's own lots, pending or
+    not: a reversal takes back exactly what the order earned), then from
+    available lots soonest-expiring first. What is left becomes debt when
+    ``allow_debt``; otherwise nothing is posted and `InsufficientPoints` is
+    raised.
+    """
+    if amount <= 0:
+        raise ValueError("a debit takes a positive amount")
+    existing = find_entry(session, key)
+    if existing is not None:
+        return _replay(existing, account, kind, -amount)
+    settle_debt(session, account, now)
+    own = _open_lots(session, account.id, now, available_only=False,
+                     lot_ids=prefer_lot_ids) if prefer_lot_ids else []
+    own_total = sum((lot.remaining for lot in own), ZERO)
+    if not allow_debt:
+        free = available_points(session, account, now)
+        own_pending = sum((lot.remaining for lot in own if lot.available_at > now), ZERO)
+        if free + own_pending < amount:
+            raise InsufficientPoints(amount, free + own_pending)
+    entry = LedgerEntry(account_id=account.id, kind=kind, amount=-amount, idempotency_key=key,
+                        actor=actor, created_at=now, **entry_fields)
+    if entry.effective_at is None:
+        entry.effective_at = now
+    session.add(entry)
+    session.flush()
+    wanted = _take(session, entry, own, amount) if own_total else amount
+    if wanted > 0:
+        others = [lot for lot in _open_lots(session, account.id, now, available_only=True)
+                  if lot.id not in set(prefer_lot_ids)]
+        wanted = _take(session, entry, others, wanted)
+    if wanted > 0:
+        account.debt += wanted
+    session.flush()
+    return entry
+
+
+def settle_debt(session: Session, account: Account, now: datetime) -> Decimal:
+    """Pay the account's debt from its available lots; return what was paid."""
+    if account.debt <= 0:
+        return ZERO
+    paid = ZERO
+    for lot in _open_lots(session, account.id, now, available_only=True):
+        if account.debt <= 0:
+            break
+        take = min(lot.remaining, account.debt)
+        lot.remaining -= take
+        account.debt -= take
+        paid += take
+        session.add(Allocation(lot_id=lot.id, entry_id=lot.entry_id, amount=take, kind="debt",
+                               created_at=now))
+    session.flush()
+    return paid
+
+
+def expire_lot(session: Session, account: Account, lot: Lot, now: datetime,
+               actor: str) -> LedgerEntry | None:
+    """Turn a lot's remainder into an expiry entry (idempotent per lot)."""
+    if lot.remaining <= 0 or lot.expires_at is None or lot.expires_at > now:
+        return None
+    key = f"expiry:lot:{lot.id}"
+    if find_entry(session, key) is not None:
+        return None
+    entry = LedgerEntry(account_id=account.id, kind="expiry", amount=-lot.remaining,
+                        idempotency_key=key, actor=actor, created_at=now,
+                        effective_at=lot.expires_at,
+                        trace={"lot": lot.id, "expires_at": lot.expires_at.isoformat()})
+    session.add(entry)
+    session.flush()
+    _take(session, entry, [lot], lot.remaining)
+    session.flush()
+    return entry
+
+
+def allocations_of(session: Session, entry_id: int) -> list[tuple[Allocation, Lot]]:
+    rows = session.execute(
+        select(Allocation, Lot).join(Lot, Lot.id == Allocation.lot_id)
+        .where(Allocation.entry_id == entry_id, Allocation.kind == "spend")
+        .order_by(Allocation.id))
+    return [(alloc, lot) for alloc, lot in rows]
+
+
+def balance(session: Session, account: Account, now: datetime, *,
+            expiring_limit: int = 3) -> Balance:
+    rows = session.execute(
+        select(Lot.remaining, Lot.available_at, Lot.expires_at).where(
+            Lot.account_id == account.id, Lot.remaining > 0,
+            or_(Lot.expires_at.is_(None), Lot.expires_at > now))).all()
+    available = pending = ZERO
+    expiring: dict[datetime, Decimal] = {}
+    for remaining, available_at, expires_at in rows:
+        if available_at <= now:
+            available += remaining
+        else:
+            pending += remaining
+        if expires_at is not None:
+            expiring[expires_at] = expiring.get(expires_at, ZERO) + remaining
+    soonest = tuple(sorted(expiring.items())[:expiring_limit])
+    return Balance(available=available - account.debt, pending=pending, debt=account.debt,
+                   expiring=soonest)

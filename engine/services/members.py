@@ -1,0 +1,202 @@
+"""Members: enrolment, lookup by any of their identities, and the facts rules see."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import rules
+from engine import clock
+from engine.models import Account, Company, Document, Member, MemberCard
+from engine.phones import normalize_phone
+from engine.services import ledger
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+EDITABLE = ("name", "email", "phone", "birth_date", "group", "ext_id", "erp_code", "status",
+            "consent_email", "consent_sms", "attributes", "tier")
+
+
+class MemberError(Exception):
+    code = "member_error"
+
+
+class UnknownMember(MemberError, LookupError):
+    code = "unknown_member"
+
+
+class DuplicateMember(MemberError):
+    code = "duplicate_member"
+
+
+class InvalidMemberData(MemberError, ValueError):
+    code = "invalid_member"
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _code(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def resolve(session: Session, ref: str) -> Member | None:
+    """Find a member by a SPEC §4.1 reference (loyalty id, ext:, erp:, phone:, onec:)."""
+    if not ref:
+        return None
+    kind, sep, value = ref.partition(":")
+    if not sep:
+        stmt = select(Member).where(Member.loyalty_id == ref)
+    elif kind == "ext":
+        stmt = select(Member).where(Member.ext_id == value)
+    elif kind == "erp":
+        stmt = select(Member).where(Member.erp_code == value)
+    elif kind == "phone":
+        e164 = normalize_phone(value, _regions(session))
+        if e164 is None:
+            return None
+        stmt = select(Member).where(Member.phone == e164)
+    elif kind == "onec":
+        stmt = (select(Member).join(MemberCard, MemberCard.member_id == Member.id)
+                .where(MemberCard.source == "1c", MemberCard.card_id == value))
+    else:
+        return None
+    member = session.execute(stmt).scalar_one_or_none()
+    # A merged-away member answers for the member it was merged into.
+    while member is not None and member.merged_into_id is not None:
+        member = session.get(Member, member.merged_into_id)
+    return member
+
+
+def get(session: Session, ref: str) -> Member:
+    member = resolve(session, ref)
+    if member is None:
+        raise UnknownMember(f"no member matches {ref!r}")
+    return member
+
+
+def _regions(session: Session) -> tuple[str, ...]:
+    from engine.services import policies
+    return tuple(policies.settings(session).phone_regions)
+
+
+def _clean(session: Session, data: dict) -> dict:
+    data = dict(data)
+    if data.get("phone"):
+        raw = data["phone"]
+        data["phone"] = normalize_phone(raw, _regions(session))
+        if data["phone"] is None:
+            raise InvalidMemberData(f"{raw!r} is not a valid personal phone number", "phone")
+    if data.get("email"):
+        data["email"] = data["email"].strip().lower()
+    for unique in ("ext_id", "erp_code", "phone"):
+        value = data.get(unique)
+        if value:
+            column = getattr(Member, unique)
+            clash = session.execute(select(Member.id).where(column == value)).scalar_one_or_none()
+            if clash is not None and clash != data.get("_id"):
+                raise DuplicateMember(f"another member already has {unique} {value!r}")
+    data.pop("_id", None)
+    return data
+
+
+def create(session: Session, data: dict, *, now: datetime | None = None,
+           company: Company | None = None) -> Member:
+    """Enrol a member. ``data`` holds EDITABLE fields (already schema-checked)."""
+    now = now or clock.now()
+    fields = _clean(session, {k: v for k, v in data.items() if k in EDITABLE})
+    if company is not None:
+        account_id = company.account_id
+    else:
+        account = Account(owner_type="member", created_at=now)
+        session.add(account)
+        session.flush()
+        account_id = account.id
+    member = Member(loyalty_id=data.get("loyalty_id") or "L" + _code(9),
+                    referral_code=_code(8), account_id=account_id,
+                    company_id=company.id if company else None,
+                    registered_at=data.get("registered_at") or now, created_at=now, **fields)
+    session.add(member)
+    session.flush()
+    return member
+
+
+def update(session: Session, member: Member, data: dict) -> Member:
+    fields = _clean(session, {**{k: v for k, v in data.items() if k in EDITABLE},
+                              "_id": member.id})
+    for key, value in fields.items():
+        setattr(member, key, value)
+    session.flush()
+    return member
+
+
+def create_company(session: Session, name: str, *, erp_code: str | None = None,
+                   tax_id: str = "", now: datetime | None = None) -> Company:
+    now = now or clock.now()
+    account = Account(owner_type="company", created_at=now)
+    session.add(account)
+    session.flush()
+    company = Company(name=name, erp_code=erp_code, tax_id=tax_id, account_id=account.id,
+                      created_at=now)
+    session.add(company)
+    session.flush()
+    return company
+
+
+def effective_status(member: Member, settings: "rules.ProgramSettings") -> str:
+    """active, blocked, or excluded (the member's group is outside the program)."""
+    if member.status == "blocked":
+        return "blocked"
+    if member.group and member.group in settings.excluded_groups:
+        return "excluded"
+    return "active"
+
+
+def is_birthday(birth_date: date | None, today: date) -> bool:
+    if birth_date is None:
+        return False
+    if birth_date.month == 2 and birth_date.day == 29:
+        leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
+        return (today.month, today.day) == ((2, 29) if leap else (2, 28))
+    return (today.month, today.day) == (birth_date.month, birth_date.day)
+
+
+@dataclass(frozen=True)
+class History:
+    orders_count: int
+    turnover_12m: Decimal
+
+
+def purchase_history(session: Session, member_id: int, at: datetime,
+                     exclude_document_id: int | None = None) -> History:
+    """Documents before ``at`` (orders and invoices, not cancelled), net of returns."""
+    base = [Document.member_id == member_id, Document.placed_at < at,
+            Document.document_type.in_(("order", "invoice")),
+            Document.status != "cancelled"]
+    if exclude_document_id is not None:
+        base.append(Document.id != exclude_document_id)
+    count = session.execute(select(func.count(Document.id)).where(*base)).scalar_one()
+    turnover = session.execute(
+        select(func.coalesce(func.sum(Document.total), 0))
+        .where(*base, Document.placed_at >= at - timedelta(days=365))).scalar_one()
+    return History(orders_count=int(count), turnover_12m=Decimal(turnover))
+
+
+def facts(session: Session, member: Member, at: datetime, settings: "rules.ProgramSettings",
+          *, exclude_document_id: int | None = None) -> "rules.facts.MemberFacts":
+    from rules.facts import MemberFacts
+    history = purchase_history(session, member.id, at, exclude_document_id)
+    referrals = session.execute(select(func.count(Member.id))
+                                .where(Member.referred_by_id == member.id)).scalar_one()
+    today = at.astimezone(settings.tz).date()
+    registered = member.registered_at.astimezone(settings.tz).date()
+    balance = ledger.balance(session, member.account, at)
+    return MemberFacts(member_group=member.group or "", tier=member.tier or "",
+                       days_since_registration=max((today - registered).days, 0),
+                       orders_count=history.orders_count, turnover_12m=history.turnover_12m,
+                       is_birthday=is_birthday(member.birth_date, today),
+                       referral_count=int(referrals), points_balance=balance.available)

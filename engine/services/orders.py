@@ -1,0 +1,210 @@
+"""Purchases: recording orders, invoices and corrections, and their status transitions.
+
+Every source (shop API, SAP B1 file, 1C) hands a `PurchaseDoc` to
+`record_purchase`; a document is known by (source, external_id), so the same
+document arriving twice changes nothing, and a different document under a
+known key is a conflict, never an overwrite.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.domain import PurchaseDoc
+from engine.models import Document, DocumentLine, Product, Redemption
+from engine.services import accrual, members, policies
+
+ZERO = Decimal(0)
+
+# Which status may follow which. A status may always be repeated (no-op).
+TRANSITIONS = {
+    "placed": {"paid", "fulfilled", "cancelled"},
+    "paid": {"fulfilled", "cancelled", "returned"},
+    "fulfilled": {"returned", "cancelled"},
+    "cancelled": set(),
+    "returned": set(),
+}
+
+
+class DocumentError(Exception):
+    code = "document_error"
+
+
+class DocumentConflict(DocumentError):
+    code = "document_conflict"
+
+
+class UnknownDocument(DocumentError, LookupError):
+    code = "unknown_document"
+
+
+class UnknownReference(DocumentError):
+    code = "unknown_reference"
+
+
+class InvalidTransition(DocumentError):
+    code = "invalid_transition"
+
+
+class InvalidCorrection(DocumentError):
+    code = "invalid_correction"
+
+
+def content_hash(doc: PurchaseDoc) -> str:
+    """A fingerprint of what a document says, apart from its status."""
+    body = {
+        "type": doc.document_type, "member": doc.member_ref, "placed_at": doc.placed_at.isoformat(),
+        "currency": doc.currency, "channel": doc.channel, "store": doc.store,
+        "shipping": str(doc.shipping_total), "base": doc.base_external_id,
+        "lines": [[l.line_no, l.sku, str(l.quantity), str(l.unit_price), str(l.line_total),
+                   l.product_group, l.brand, l.is_promo, l.base_line_no] for l in doc.lines],
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def find(session: Session, source: str, external_id: str) -> Document | None:
+    return session.execute(select(Document).where(
+        Document.source == source, Document.external_id == external_id)).scalar_one_or_none()
+
+
+def get(session: Session, source: str, external_id: str) -> Document:
+    document = find(session, source, external_id)
+    if document is None:
+        raise UnknownDocument(f"there is no document {external_id!r} from {source}")
+    return document
+
+
+def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: datetime,
+                    accrue_from: datetime | None = None) -> tuple[Document, bool]:
+    """Store a purchase and apply its status; returns (document, created).
+
+    ``accrue_from`` is when held points start their holding period: the
+    moment of the status change for shop orders, the document date for ERP
+    invoices (which count as fulfilled on their date).
+    """
+    fingerprint = content_hash(doc)
+    existing = find(session, doc.source, doc.external_id)
+    if existing is not None:
+        if existing.content_hash != fingerprint:
+            raise DocumentConflict(
+                f"document {doc.external_id!r} from {doc.source} was already received "
+                "with different content")
+        if doc.cancelled and existing.status != "cancelled":
+            set_status(session, existing, "cancelled", actor=actor, now=now)
+        elif doc.status and doc.status != existing.status and \
+                doc.status in TRANSITIONS.get(existing.status, ()):
+            set_status(session, existing, doc.status, actor=actor, now=now,
+                       accrue_from=accrue_from)
+        return existing, False
+    member = members.get(session, doc.member_ref)
+    catalog = _catalog(session, [line.sku for line in doc.lines])
+    document = Document(
+        source=doc.source, external_id=doc.external_id, document_type=doc.document_type,
+        number=doc.number, member_id=member.id, account_id=member.account_id,
+        channel=doc.channel, store=doc.store, currency=doc.currency, placed_at=doc.placed_at,
+        status="placed", shipping_total=doc.shipping_total, version=doc.version,
+        total=sum((line.line_total for line in doc.lines), ZERO), content_hash=fingerprint,
+        created_at=now)
+    for line in doc.lines:
+        product = catalog.get(line.sku)
+        document.lines.append(DocumentLine(
+            line_no=line.line_no, sku=line.sku, name=line.name or (product.name if product else ""),
+            product_group=line.product_group or (product.product_group if product else ""),
+            brand=line.brand or (product.brand if product else ""), quantity=line.quantity,
+            unit_price=line.unit_price, line_total=line.line_total, is_promo=line.is_promo,
+            points_per_unit=product.points_per_unit if product else None,
+            base_line_no=line.base_line_no))
+    session.add(document)
+    session.flush()
+    if doc.document_type == "correction":
+        apply_correction(session, document, doc.base_external_id, actor=actor, now=now)
+    elif doc.cancelled:
+        document.status = "cancelled"
+    elif doc.status and doc.status != "placed":
+        set_status(session, document, doc.status, actor=actor, now=now, accrue_from=accrue_from)
+    return document, True
+
+
+def _catalog(session: Session, skus: list[str]) -> dict[str, Product]:
+    if not skus:
+        return {}
+    rows = session.execute(select(Product).where(Product.sku.in_(set(skus)))).scalars()
+    return {product.sku: product for product in rows}
+
+
+def set_status(session: Session, document: Document, status: str, *, actor: str,
+               now: datetime, accrue_from: datetime | None = None) -> Document:
+    if status == document.status:
+        return document
+    if document.document_type == "correction":
+        raise InvalidTransition("a correction has no status of its own")
+    if status not in TRANSITIONS.get(document.status, ()):
+        raise InvalidTransition(
+            f"order {document.external_id} is {document.status}; it cannot become {status}")
+    previous, document.status = document.status, status
+    if status in ("paid", "fulfilled"):
+        settings = policies.settings(session, document.placed_at)
+        if status == settings.accrue_on or (status == "fulfilled" and previous == "placed"):
+            accrual.accrue(session, document, actor=actor, now=now,
+                           available_from=accrue_from or now)
+    elif status in ("cancelled", "returned"):
+        if status == "returned":
+            for line in document.lines:
+                line.returned_quantity, line.returned_total = line.quantity, line.line_total
+            document.total = ZERO
+        accrual.recompute(session, document, actor=actor, now=now,
+                          key=f"{document.source}:{document.external_id}:{status}",
+                          reason=f"order {status}")
+        from engine.services import redemptions
+        for redemption in session.execute(select(Redemption).where(
+                Redemption.order_external_id == document.external_id,
+                Redemption.status == "active")).scalars():
+            redemptions.cancel(session, redemption, actor=actor, now=now,
+                               reason=f"order {document.external_id} {status}")
+    session.flush()
+    return document
+
+
+def apply_correction(session: Session, correction: Document, base_external_id: str | None,
+                     *, actor: str, now: datetime) -> Document:
+    """A return or credit note: reduce the base document's lines and recompute its
+    points (the correction itself earns nothing)."""
+    if not base_external_id:
+        raise UnknownReference("a correction must name the document it corrects")
+    base = find(session, correction.source, base_external_id)
+    if base is None:
+        raise UnknownReference(
+            f"the corrected document {base_external_id!r} from {correction.source} is unknown")
+    if base.member_id != correction.member_id:
+        raise InvalidCorrection("a correction must belong to the same customer as its document")
+    correction.base_document_id = base.id
+    lines = {line.line_no: line for line in base.lines}
+    for line in correction.lines:
+        target = lines.get(line.base_line_no) if line.base_line_no is not None else None
+        if target is None:
+            raise UnknownReference(
+                f"line {line.line_no} corrects line {line.base_line_no} of "
+                f"{base_external_id}, which does not exist")
+        if (target.returned_quantity + line.quantity > target.quantity
+                or target.returned_total + line.line_total > target.line_total):
+            raise InvalidCorrection(
+                f"line {line.line_no} returns more of line {target.line_no} "
+                f"({target.sku}) than {base_external_id} holds")
+        target.returned_quantity += line.quantity
+        target.returned_total += line.line_total
+    base.total = sum((l.line_total - l.returned_total for l in base.lines), ZERO)
+    correction.status = "fulfilled"
+    correction.accrued_at = now  # a correction never earns
+    if base.status != "cancelled" and all(l.returned_total >= l.line_total and
+                                          l.returned_quantity >= l.quantity for l in base.lines):
+        base.status = "returned"
+    accrual.recompute(session, base, actor=actor, now=now,
+                      key=f"{base.source}:{base.external_id}:correction:{correction.external_id}",
+                      reason=f"correction {correction.number or correction.external_id}")
+    session.flush()
+    return base

@@ -1,0 +1,164 @@
+"""Spending points: quotes, redemptions (idempotent, never overdrawn) and their refunds."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import rules
+from rules.facts import DocumentFacts, MemberFacts
+from engine.models import Member, Redemption
+from engine.services import ledger, members, policies
+
+ZERO = Decimal(0)
+
+
+class RedemptionError(Exception):
+    code = "redemption_error"
+
+
+class RedemptionConflict(RedemptionError):
+    code = "redemption_conflict"
+
+
+class RedemptionNotAllowed(RedemptionError):
+    code = "redemption_not_allowed"
+
+
+class UnknownRedemption(RedemptionError, LookupError):
+    code = "unknown_redemption"
+
+
+@dataclass(frozen=True)
+class RedemptionRequest:
+    source: str
+    external_id: str
+    member_ref: str
+    points: Decimal
+    order_external_id: str | None = None
+    cart: DocumentFacts | None = None  # when given, the redemption policy limits the spend
+    acting_member_ref: str | None = None  # a company employee spending the company's points
+
+
+def _redemption_policy(session: Session, at: datetime):
+    row, compiled = policies.active(session, "redemption", at)
+    return row, compiled
+
+
+def evaluate(session: Session, cart: DocumentFacts, member: Member | None,
+             settings, now: datetime, *, balance: Decimal | None = None, explain=False):
+    """How much of ``cart`` may be paid with points (None when no redemption policy)."""
+    row, compiled = _redemption_policy(session, now)
+    if compiled is None:
+        return None
+    if member is not None:
+        facts = members.facts(session, member, now, settings)
+        if balance is None:
+            balance = facts.points_balance
+    else:
+        facts = MemberFacts()
+    return rules.evaluate_redemption(compiled, cart, facts, settings,
+                                     balance=balance if balance is not None else ZERO,
+                                     explain=explain, at=now)
+
+
+def redeem(session: Session, request: RedemptionRequest, *, actor: str,
+           now: datetime) -> tuple[Redemption, bool]:
+    """Spend points; returns (redemption, created). A retry returns the first one."""
+    if request.points <= 0:
+        raise RedemptionNotAllowed("the number of points to redeem must be positive")
+    existing = _find(session, request.source, request.external_id)
+    if existing is not None:
+        return _replay(session, existing, request), False
+    member = members.get(session, request.member_ref)
+    settings = policies.settings(session, now)
+    status = members.effective_status(member, settings)
+    if status != "active":
+        raise RedemptionNotAllowed(f"member {member.loyalty_id} is {status}")
+    if request.points != settings.round_points(request.points):
+        raise RedemptionNotAllowed(
+            f"points must have at most {settings.precision} decimal places")
+    actor_member = members.get(session, request.acting_member_ref) \
+        if request.acting_member_ref else member
+    if actor_member.account_id != member.account_id:
+        raise RedemptionNotAllowed("the acting member does not share this account")
+    account = ledger.lock_account(session, member.account_id)
+    # Re-check under the lock: a concurrent retry may have just committed it.
+    existing = _find(session, request.source, request.external_id)
+    if existing is not None:
+        return _replay(session, existing, request), False
+    point_value = settings.point_value
+    details: dict = {}
+    if request.cart is not None:
+        result = evaluate(session, request.cart, member, settings, now, explain=True)
+        if result is not None:
+            if not result.allowed:
+                raise RedemptionNotAllowed(result.reason or "this cart cannot be paid with points")
+            if request.points > result.max_points:
+                raise RedemptionNotAllowed(
+                    f"at most {result.max_points} points may be used on this cart")
+            point_value = result.point_value
+            details["quote"] = {"max_points": str(result.max_points),
+                                "eligible_total": str(result.eligible_total),
+                                "trace": result.trace}
+    redemption = Redemption(source=request.source, external_id=request.external_id,
+                            account_id=account.id, member_id=actor_member.id,
+                            order_external_id=request.order_external_id, points=request.points,
+                            value=(request.points * point_value).quantize(
+                                Decimal("0.01"), rounding=ROUND_DOWN),
+                            currency=settings.currency, status="active", details=details,
+                            created_at=now)
+    session.add(redemption)
+    session.flush()
+    ledger.debit(session, account, kind="redemption", amount=request.points,
+                 key=f"redemption:{request.source}:{request.external_id}", actor=actor, now=now,
+                 member_id=actor_member.id, redemption_id=redemption.id,
+                 reason=f"order {request.order_external_id}" if request.order_external_id else None,
+                 trace={"point_value": str(point_value)})
+    return redemption, True
+
+
+def _find(session: Session, source: str, external_id: str) -> Redemption | None:
+    return session.execute(select(Redemption).where(
+        Redemption.source == source, Redemption.external_id == external_id)).scalar_one_or_none()
+
+
+def _replay(session: Session, existing: Redemption, request: RedemptionRequest) -> Redemption:
+    member = members.resolve(session, request.member_ref)
+    if (existing.points != request.points or member is None
+            or member.account_id != existing.account_id
+            or (existing.order_external_id or None) != (request.order_external_id or None)):
+        raise RedemptionConflict(
+            f"redemption {request.external_id!r} was already made with different details")
+    return existing
+
+
+def get(session: Session, source: str, external_id: str) -> Redemption:
+    redemption = _find(session, source, external_id)
+    if redemption is None:
+        raise UnknownRedemption(f"there is no redemption {external_id!r}")
+    return redemption
+
+
+def cancel(session: Session, redemption: Redemption, *, actor: str, now: datetime,
+           reason: str = "redemption cancelled"):
+    """Give the points back into the lots they came from (same expiry dates)."""
+    if redemption.status == "cancelled":
+        return None
+    account = ledger.lock_account(session, redemption.account_id)
+    spend = ledger.find_entry(session, f"redemption:{redemption.source}:{redemption.external_id}")
+    lots = []
+    for alloc, lot in ledger.allocations_of(session, spend.id):
+        lots.append(ledger.LotSpec(alloc.amount, min(lot.available_at, now), lot.expires_at))
+    redemption.status = "cancelled"
+    redemption.cancelled_at = now
+    if not lots:
+        return None
+    return ledger.credit(session, account, kind="refund",
+                         key=f"refund:{redemption.source}:{redemption.external_id}", actor=actor,
+                         now=now, lots=lots, member_id=redemption.member_id,
+                         redemption_id=redemption.id, reason=reason,
+                         trace={"refund_of": spend.id})

@@ -1,0 +1,84 @@
+"""Turn domain rows into the plain dicts the schemas dump (and XML renders)."""
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.models import Document, LedgerEntry, Lot, Member, Redemption
+from engine.services import ledger, members, policies, tiers
+
+
+def member_out(session: Session, member: Member) -> dict:
+    settings = policies.settings(session)
+    company = member.company
+    return {
+        "loyalty_id": member.loyalty_id, "ext_id": member.ext_id, "erp_code": member.erp_code,
+        "phone": member.phone, "email": member.email, "name": member.name,
+        "birth_date": member.birth_date, "group": member.group, "tier": member.tier,
+        "status": members.effective_status(member, settings),
+        "registered_at": member.registered_at, "referral_code": member.referral_code,
+        "company": {"name": company.name, "erp_code": company.erp_code} if company else None,
+        "consent_email": member.consent_email, "consent_sms": member.consent_sms,
+    }
+
+
+def balance_out(session: Session, member: Member) -> dict:
+    now = clock.now()
+    settings = policies.settings(session, now)
+    bal = ledger.balance(session, member.account, now)
+    value = (max(bal.available, Decimal(0)) * settings.point_value).quantize(
+        Decimal("0.01"), rounding=ROUND_DOWN)
+    return {
+        "member": member.loyalty_id, "currency": settings.currency,
+        "available": bal.available, "pending": bal.pending, "value": value,
+        "point_value": settings.point_value,
+        "expiring": [{"date": when, "points": pts} for when, pts in bal.expiring],
+        "tier": member.tier, "next_tier": tiers.progress(session, member, now),
+        "status": members.effective_status(member, settings),
+    }
+
+
+def entries_out(session: Session, rows: list[LedgerEntry], explain: bool) -> list[dict]:
+    doc_ids = {r.document_id for r in rows if r.document_id}
+    red_ids = {r.redemption_id for r in rows if r.redemption_id}
+    docs = dict(session.execute(select(Document.id, Document.external_id)
+                                .where(Document.id.in_(doc_ids))).all()) if doc_ids else {}
+    reds = dict(session.execute(select(Redemption.id, Redemption.external_id)
+                                .where(Redemption.id.in_(red_ids))).all()) if red_ids else {}
+    return [{
+        "id": r.id, "kind": r.kind, "amount": r.amount, "created_at": r.created_at,
+        "effective_at": r.effective_at, "order_id": docs.get(r.document_id),
+        "redemption_id": reds.get(r.redemption_id), "reason": r.reason, "actor": r.actor,
+        "explanation": r.trace if explain else None,
+    } for r in rows]
+
+
+def order_out(session: Session, document: Document) -> dict:
+    member = session.get(Member, document.member_id)
+    now = clock.now()
+    pending = session.execute(
+        select(func.coalesce(func.sum(Lot.remaining), 0))
+        .join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
+        .where(LedgerEntry.document_id == document.id, Lot.available_at > now)).scalar_one()
+    return {
+        "order_id": document.external_id, "member": member.loyalty_id,
+        "status": document.status, "placed_at": document.placed_at,
+        "currency": document.currency, "total": document.total, "earned": document.earned,
+        "pending": Decimal(pending),
+        "lines": [{"line_no": l.line_no, "sku": l.sku, "quantity": l.quantity,
+                   "line_total": l.line_total, "returned_quantity": l.returned_quantity,
+                   "points": l.points} for l in document.lines],
+    }
+
+
+def redemption_out(session: Session, redemption: Redemption) -> dict:
+    member = session.get(Member, redemption.member_id)
+    return {
+        "redemption_id": redemption.external_id, "member": member.loyalty_id,
+        "order_id": redemption.order_external_id, "points": redemption.points,
+        "value": redemption.value, "currency": redemption.currency,
+        "status": redemption.status, "balance": balance_out(session, member),
+    }

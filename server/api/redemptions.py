@@ -1,0 +1,71 @@
+"""Redemptions: spending points on an order, and cancelling (refunding) them."""
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+
+from engine import clock
+from engine.services import redemptions
+from rules.facts import DocumentFacts, LineFacts
+from server import db
+from server.api import present
+from server.api.orders import SOURCE, _lines
+from server.api.schemas import RedemptionIn, RedemptionOut
+from server.auth import require
+from server.formats import xml_root
+from server.idempotency import idempotent
+
+blp = Blueprint("redemptions", __name__, url_prefix="/api/v1/redemptions",
+                description="Spending points and refunds")
+
+
+@blp.route("", methods=["POST"])
+@require("redemptions:write")
+@idempotent(lambda _kw, body: f"redemption:{body['redemption_id']}"
+            if body.get("redemption_id") else None)
+@blp.arguments(RedemptionIn)
+@blp.response(201, RedemptionOut)
+def redeem(data):
+    """Spend points (idempotent on redemption_id). Never overdraws: the balance is
+    checked under the account's lock. With a ``cart``, the redemption policy
+    limits how much may be paid with points."""
+    xml_root("redemption")
+    session = db.session()
+    now = clock.now()
+    cart = None
+    if data.get("cart"):
+        lines = _lines(data["cart"]["lines"])
+        cart = DocumentFacts(
+            lines=tuple(LineFacts(line_id=str(l.line_no), sku=l.sku, product_group=l.product_group,
+                                  brand=l.brand, quantity=l.quantity, unit_price=l.unit_price,
+                                  line_total=l.line_total, is_promo=l.is_promo) for l in lines),
+            channel=data["cart"]["channel"], store=data["cart"]["store"], placed_at=now,
+            shipping_total=data["cart"]["shipping_total"])
+    request = redemptions.RedemptionRequest(
+        source=SOURCE, external_id=data["redemption_id"], member_ref=data["member"],
+        points=data["points"], order_external_id=data.get("order_id"), cart=cart,
+        acting_member_ref=data.get("acting_member"))
+    redemption, _created = redemptions.redeem(session, request, actor=g.actor, now=now)
+    return present.redemption_out(session, redemption)
+
+
+@blp.route("/<redemption_id>", methods=["GET"])
+@require("redemptions:write")
+@blp.response(200, RedemptionOut)
+def get_redemption(redemption_id):
+    xml_root("redemption")
+    session = db.session()
+    return present.redemption_out(session, redemptions.get(session, SOURCE, redemption_id))
+
+
+@blp.route("/<redemption_id>/cancel", methods=["POST"])
+@require("redemptions:write")
+@idempotent()
+@blp.response(200, RedemptionOut)
+def cancel(redemption_id):
+    """Cancel a redemption: its points go back into the lots they came from."""
+    xml_root("redemption")
+    session = db.session()
+    redemption = redemptions.get(session, SOURCE, redemption_id)
+    redemptions.cancel(session, redemption, actor=g.actor, now=clock.now())
+    return present.redemption_out(session, redemption)

@@ -1,0 +1,37 @@
+"""The application factory."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from server import config as config_module
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask("loyalty", instance_path=os.environ.get(
+        "LOYALTY_INSTANCE", str(Path.cwd() / "instance")))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(config_module.from_env(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+        if "REDIS_URL" in config and "JOBS_INLINE" not in config:
+            app.config["JOBS_INLINE"] = not config["REDIS_URL"]
+    if app.config["SECRET_KEY_IS_EPHEMERAL"] and not app.testing:
+        logging.getLogger(__name__).warning(
+            "SECRET_KEY is not set: sessions will not survive a restart")
+
+    from server import db, errors, extensions, formats, metrics
+    db.init_app(app)
+    formats.init_app(app)
+    errors.init_app(app)
+    extensions.init_app(app)
+    metrics.init_app(app)
+
+    from server.api import register
+    register(app)
+    from server import cli
+    cli.register(app)
+    return app

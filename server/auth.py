@@ -1,0 +1,114 @@
+"""API keys: one per integration, with scopes, stored as SHA-256, shown once."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from flask import g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.models import ApiKey
+from server import db
+from server.errors import ApiError
+
+SCOPES = {
+    "members:read": "read members, balances and history",
+    "members:write": "enrol and edit members",
+    "orders:write": "send orders, statuses and returns; ask for quotes",
+    "redemptions:write": "spend points and cancel redemptions",
+    "adjustments:write": "manual corrections and bonuses",
+    "events:write": "member events",
+    "policies:read": "read rule documents and settings",
+    "policies:write": "edit, simulate and publish rule documents and settings",
+    "imports:read": "see import runs",
+    "imports:write": "upload ERP files",
+    "exchange:1c": "the 1C exchange protocol",
+}
+KIND_SCOPES = {
+    "shop": ("members:read", "members:write", "orders:write", "redemptions:write",
+             "events:write"),
+    "pos": ("members:read", "orders:write", "redemptions:write"),
+    "erp": ("members:read", "imports:read", "imports:write", "orders:write"),
+    "onec": ("exchange:1c", "members:read"),
+    "admin": tuple(SCOPES),
+}
+
+
+class KeyError_(ValueError):
+    pass
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(session: Session, name: str, kind: str,
+               scopes: list[str] | None = None) -> tuple[ApiKey, str]:
+    """Create an integration key; returns (row, the key in clear — show it once)."""
+    if kind not in KIND_SCOPES:
+        raise KeyError_(f"unknown integration kind {kind!r}; use one of {', '.join(KIND_SCOPES)}")
+    chosen = list(scopes) if scopes else list(KIND_SCOPES[kind])
+    unknown = [s for s in chosen if s not in SCOPES]
+    if unknown:
+        raise KeyError_(f"unknown scopes {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    if session.execute(select(ApiKey.id).where(ApiKey.name == name)).first():
+        raise KeyError_(f"an integration called {name!r} already exists")
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    plain = f"lk_{prefix}_{secret}"
+    row = ApiKey(name=name, kind=kind, prefix=prefix, key_hash=_hash(plain),
+                 scopes=" ".join(chosen), created_at=clock.now())
+    session.add(row)
+    session.flush()
+    return row, plain
+
+
+def authenticate(session: Session, token: str) -> ApiKey | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "lk":
+        return None
+    row = session.execute(select(ApiKey).where(ApiKey.prefix == parts[1])).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.key_hash, _hash(token)):
+        return None
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        row.last_used_at = now  # committed with the request's own transaction
+    return row
+
+
+def current_key() -> ApiKey:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized",
+                       "send an API key as 'Authorization: Bearer <key>'")
+    key = authenticate(db.session(), token.strip())
+    if key is None:
+        raise ApiError(401, "unauthorized", "the API key is unknown or revoked")
+    return key
+
+
+def require(scope: str):
+    """Decorator: the request needs a valid key holding ``scope``."""
+    if scope not in SCOPES:
+        raise RuntimeError(f"undeclared scope {scope}")
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            key = current_key()
+            if scope not in key.scope_set:
+                raise ApiError(403, "forbidden",
+                               f"the key of {key.name!r} lacks the scope {scope!r}")
+            g.api_key = key
+            g.actor = f"api:{key.name}"
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator

@@ -1,0 +1,264 @@
+"""The `loyalty` command: Flask's CLI around the app factory, plus our commands."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from engine import clock
+
+
+def _create_app(*_args, **_kwargs):
+    from server.app import create_app
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
+             add_version_option=False)
+def main():
+    """Loyalty server: run `loyalty demo` to try it, `loyalty --help` for everything."""
+
+
+def _session():
+    from server import db
+    return db.session()
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def register(app: Flask) -> None:
+    from server import migrate
+    app.cli.add_command(migrate.db_group)
+    for command in (seed_demo, demo, check, mature, expire, tiers_cmd, daily_cmd, worker, cron):
+        app.cli.add_command(command)
+    app.cli.add_command(users)
+    app.cli.add_command(keys)
+    app.cli.add_command(policies_group)
+
+
+@click.group()
+def users():
+    """Admin UI users."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "marketer", "viewer"]), default="admin")
+@click.password_option()
+@with_appcontext
+def users_create(email, role, password):
+    """Create an admin UI user."""
+    from werkzeug.security import generate_password_hash
+    from engine.models import User
+    session = _session()
+    session.add(User(email=email.lower(), password_hash=generate_password_hash(password), role=role))
+    session.commit()
+    click.echo(f"user {email} ({role}) created")
+
+
+@click.group()
+def keys():
+    """Integration API keys."""
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["shop", "pos", "erp", "onec", "admin"]), default="shop")
+@click.option("--scopes", default="", help="space- or comma-separated; default: the kind's")
+@with_appcontext
+def keys_create(name, kind, scopes):
+    """Create a key for an integration and print it once (only its hash is kept)."""
+    from server.auth import KeyError_, create_key
+    session = _session()
+    try:
+        row, plain = create_key(session, name, kind, scopes.replace(",", " ").split() or None)
+    except KeyError_ as exc:
+        raise click.ClickException(str(exc))
+    session.commit()
+    click.echo(plain)
+    click.echo(f"# {name} ({kind}): {row.scopes}", err=True)
+
+
+@click.group("policies")
+def policies_group():
+    """Rule documents and program settings."""
+
+
+@policies_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--publish", "publish_now", is_flag=True, help="publish it right away")
+@click.option("--comment", default="")
+@with_appcontext
+def policies_load(file, publish_now, comment):
+    """Store a policy document (JSON) as a new draft, validated first."""
+    import rules
+    from engine.services import policies
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"), parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file} is not valid JSON: {exc}")
+    name = document.get("policy") if isinstance(document, dict) else None
+    if not name:
+        raise click.ClickException(f'{file} must be an object with a "policy" name')
+    session = _session()
+    try:
+        row = policies.save_draft(session, name, document, author="cli", comment=comment)
+        if publish_now:
+            policies.publish(session, name, by="cli", version=row.version)
+    except rules.RuleValidationError as exc:
+        for message in exc.errors:
+            click.echo(f"  {message.path}: {message.message}", err=True)
+        raise click.ClickException(f"{file}: {len(exc.errors)} problem(s); nothing was stored")
+    except policies.UnknownPolicy as exc:
+        raise click.ClickException(str(exc))
+    session.commit()
+    click.echo(f"{name} v{row.version} stored as {row.status}")
+
+
+@policies_group.command("publish")
+@click.argument("policy")
+@click.option("--version", type=int)
+@with_appcontext
+def policies_publish(policy, version):
+    """Publish the newest draft (or --version) of POLICY."""
+    from engine.services import policies
+    session = _session()
+    try:
+        row = policies.publish(session, policy, by="cli", version=version)
+    except (policies.UnknownPolicy, policies.NothingToPublish) as exc:
+        raise click.ClickException(str(exc))
+    session.commit()
+    click.echo(f"{policy} v{row.version} published")
+
+
+@click.command("check")
+@with_appcontext
+def check():
+    """Verify every ledger invariant; exit non-zero on any violation."""
+    from engine.services.check import check as run_check
+    violations = run_check(_session())
+    for violation in violations:
+        click.echo(str(violation), err=True)
+    if violations:
+        raise SystemExit(1)
+    click.echo("ledger OK: every invariant holds")
+
+
+@click.command("mature")
+@click.option("--force", is_flag=True, help="run again even if it ran today")
+@with_appcontext
+def mature(force):
+    """Make pending points whose holding period ended available."""
+    from engine.services import daily
+    session = _session()
+    now = clock.now()
+    run = daily.start_run(session, "mature", now, force=force)
+    if run is None:
+        click.echo("mature already ran today (use --force)")
+        return
+    stats = daily.mature(session, now)
+    daily.finish_run(run, clock.now(), **stats)
+    session.commit()
+    _echo_json(stats)
+
+
+@click.command("expire")
+@click.option("--force", is_flag=True, help="run again even if it ran today")
+@with_appcontext
+def expire(force):
+    """Expire lots past their date."""
+    from engine.services import daily
+    session = _session()
+    now = clock.now()
+    run = daily.start_run(session, "expire", now, force=force)
+    if run is None:
+        click.echo("expire already ran today (use --force)")
+        return
+    stats = daily.expire(session, now)
+    daily.finish_run(run, clock.now(), **stats)
+    session.commit()
+    _echo_json(stats)
+
+
+@click.command("tiers")
+@with_appcontext
+def tiers_cmd():
+    """Recalculate every member's tier."""
+    from engine.services import tiers
+    session = _session()
+    stats = tiers.recalculate(session, clock.now())
+    session.commit()
+    _echo_json(stats)
+
+
+@click.command("daily")
+@click.option("--force", is_flag=True)
+@with_appcontext
+def daily_cmd(force):
+    """Run the nightly sequence now (mature → tiers → expire)."""
+    from server.jobs import run_daily
+    _echo_json(run_daily(force=force))
+
+
+@click.command("worker")
+@click.option("--queues", "-q", multiple=True, help="default: all")
+@click.option("--burst", is_flag=True, help="quit when the queues are empty")
+@with_appcontext
+def worker(queues, burst):
+    """Run an RQ worker (each job in a fresh app context)."""
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline")
+    os.environ.setdefault("FLASK_APP", "server.app:create_app")
+    from server.extensions import rq
+    rq.make_worker(list(queues) or None).work(burst=burst)
+
+
+@click.command("cron")
+@with_appcontext
+def cron():
+    """Run the RQ cron scheduler (daily import poll and nightly jobs)."""
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: the scheduler needs Redis")
+    from server import schedule
+    schedule.register(current_app)
+    from server.extensions import rq
+    rq.make_cron_scheduler().start()
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo():
+    """Load the default program and demo members and orders (once)."""
+    from server import demo as demo_data
+    report = demo_data.seed(_session())
+    _echo_json(report)
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@with_appcontext
+def demo(host, port):
+    """Migrate, seed the demo program and data, print the logins, and serve."""
+    from server import demo as demo_data, migrate
+    migrate.upgrade(current_app)
+    report = demo_data.seed(_session())
+    click.echo("")
+    click.echo("Loyalty server demo")
+    click.echo(f"  API:      http://{host}:{port}/api/v1   (docs: /api/v1/docs)")
+    for line in report.get("logins", []):
+        click.echo(f"  {line}")
+    click.echo("")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

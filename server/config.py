@@ -1,0 +1,45 @@
+"""Configuration from the environment, with the embedded default (SQLite, inline jobs)."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+
+def _database_url(instance: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance / 'loyalty.db'}"
+    # psycopg 3 is the driver we ship; accept the URLs operators usually write.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def from_env(instance: Path) -> dict:
+    secret = os.environ.get("SECRET_KEY")
+    return {
+        "SECRET_KEY": secret or secrets.token_hex(32),
+        "SECRET_KEY_IS_EPHEMERAL": not secret,
+        "DATABASE_URL": _database_url(instance),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Jobs run in the calling process when there is no Redis (embedded default).
+        "JOBS_INLINE": not os.environ.get("REDIS_URL"),
+        "RQ_QUEUES": ["default", "imports", "exchange"],
+        "IMPORT_SOURCES": json.loads(os.environ.get("IMPORT_SOURCES", "[]")),
+        "IMPORT_POLL_CRON": os.environ.get("IMPORT_POLL_CRON", "15 2 * * *"),
+        "DAILY_JOBS_CRON": os.environ.get("DAILY_JOBS_CRON", "30 3 * * *"),
+        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(instance / "uploads")),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", str(2 * 1024**3))),
+        "ONEC": json.loads(os.environ.get("ONEC_CONFIG", "{}")),
+        "API_TITLE": "Loyalty server",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,114 @@
+"""Errors as data: every failure is JSON (or XML) with a stable code, never an HTML page.
+
+Domain exceptions carry a ``code``; this module maps them to HTTP statuses in
+one table, so views raise and never format errors themselves.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+import rules
+from engine.services import (adjustments, ledger, members, orders, policies, redemptions)
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+# Most specific first: the first matching class decides the status.
+STATUS_BY_EXCEPTION: list[tuple[type[BaseException], int]] = [
+    (members.UnknownMember, 404),
+    (orders.UnknownDocument, 404),
+    (redemptions.UnknownRedemption, 404),
+    (policies.UnknownPolicy, 404),
+    (members.DuplicateMember, 409),
+    (orders.DocumentConflict, 409),
+    (redemptions.RedemptionConflict, 409),
+    (ledger.IdempotencyConflict, 409),
+    (policies.NothingToPublish, 409),
+    (ledger.InsufficientPoints, 422),
+    (members.InvalidMemberData, 422),
+    (orders.DocumentError, 422),
+    (redemptions.RedemptionError, 422),
+    (adjustments.AdjustmentError, 422),
+    (rules.RuleValidationError, 422),
+]
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+              415: "unsupported_media_type", 422: "validation_error",
+              429: "too_many_requests", 500: "internal_error", 503: "unavailable"}
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    body = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return body
+
+
+def _response(status: int, body: dict):
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _domain_details(exc: BaseException) -> dict | None:
+    if isinstance(exc, rules.RuleValidationError):
+        return {"errors": [m.to_dict() for m in exc.errors]}
+    if isinstance(exc, ledger.InsufficientPoints):
+        return {"requested": str(exc.requested), "available": str(exc.available)}
+    field = getattr(exc, "field", None)
+    return {"field": field} if field else None
+
+
+def handle_domain(exc: Exception):
+    for cls, status in STATUS_BY_EXCEPTION:
+        if isinstance(exc, cls):
+            return _response(status, error_body(exc.code, str(exc), _domain_details(exc)))
+    raise exc
+
+
+def handle_http(exc: HTTPException):
+    status = exc.code or 500
+    details = None
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if messages:
+        # webargs/marshmallow: {"json": {"field": ["message"]}}
+        details = {"fields": {k: v for location in messages.values() for k, v in location.items()}
+                   if all(isinstance(v, dict) for v in messages.values()) else messages}
+        message = "the request has invalid fields"
+        code = "validation_error"
+    else:
+        message = exc.description or HTTP_CODES.get(status, "error")
+        code = getattr(exc, "error_code", None) or HTTP_CODES.get(status, "error")
+    response = _response(status, error_body(code, message, details))
+    if status == 405 and exc.get_response().headers.get("Allow"):
+        response.headers["Allow"] = exc.get_response().headers["Allow"]
+    return response
+
+
+def handle_api_error(exc: ApiError):
+    return _response(exc.status, error_body(exc.code, exc.message, exc.details))
+
+
+def handle_unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _response(500, error_body("internal_error",
+                                     "the server failed; the error was logged"))
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http)
+    for cls, _status in STATUS_BY_EXCEPTION:
+        app.register_error_handler(cls, handle_domain)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,101 @@
+"""Idempotent writes: a retry gets the first answer, a different request under the
+same key gets 409, and the answer is stored in the same transaction as the work.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import Callable
+
+from flask import Response, g, make_response, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine import clock
+from engine.models import IdempotencyRecord
+from server import db
+from server.errors import ApiError
+
+HEADER = "Idempotency-Key"
+
+
+def _fingerprint() -> str:
+    body = request.get_json(silent=True)
+    canonical = json.dumps(body, sort_keys=True, default=str) if body is not None else \
+        request.get_data(as_text=True)
+    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.request_hash != fingerprint:
+        raise ApiError(409, "idempotency_conflict",
+                       f"the key {record.key!r} was already used for a different request")
+    response = make_response(json.dumps(record.response), record.status_code)
+    response.mimetype = "application/json"
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _find(session, client: str, key: str) -> IdempotencyRecord | None:
+    return session.execute(select(IdempotencyRecord).where(
+        IdempotencyRecord.client == client, IdempotencyRecord.key == key)).scalar_one_or_none()
+
+
+def transactional(view: Callable) -> Callable:
+    """Commit the request's work once, after the view succeeded."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        session = db.session()
+        try:
+            result = view(*args, **kwargs)
+            session.commit()
+            return result
+        except Exception:
+            session.rollback()
+            raise
+    return wrapper
+
+
+def idempotent(natural_key: Callable[..., str | None] | None = None) -> Callable:
+    """Make a write view idempotent on the ``Idempotency-Key`` header or, failing
+    that, on ``natural_key(view kwargs, json body)`` (an order id, a redemption id).
+    Must wrap the serialising response decorator (so it sees the final answer)."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            session = db.session()
+            body = request.get_json(silent=True) or {}
+            key = request.headers.get(HEADER) or (
+                natural_key(kwargs, body if isinstance(body, dict) else {}) if natural_key else None)
+            if not key:
+                return transactional(view)(*args, **kwargs)
+            if len(key) > 200:
+                raise ApiError(400, "bad_request", f"{HEADER} is longer than 200 characters")
+            client = g.api_key.name
+            fingerprint = _fingerprint()
+            record = _find(session, client, key)
+            if record is not None:
+                return _replay(record, fingerprint)
+            try:
+                response = make_response(view(*args, **kwargs))
+                if response.status_code < 400:
+                    session.add(IdempotencyRecord(
+                        client=client, key=key, request_hash=fingerprint,
+                        status_code=response.status_code, response=response.get_json(),
+                        created_at=clock.now()))
+                session.commit()
+                return response
+            except IntegrityError:
+                # A concurrent twin committed first: answer as it did.
+                session.rollback()
+                record = _find(session, client, key)
+                if record is None:
+                    raise
+                return _replay(record, fingerprint)
+            except Exception:
+                session.rollback()
+                raise
+        return wrapper
+    return decorator

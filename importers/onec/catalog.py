@@ -76,15 +76,19 @@ def _pick_price(offer: dict, types: dict[str, str], config: ExchangeConfig) -> A
     return prices[0]
 
 
-def _offers(root: dict, config: ExchangeConfig, name: str, batch: CatalogBatch
-            ) -> dict[str, tuple[bool, str, Decimal, str]]:
-    """sku → (exact offer?, offer name, price, currency)."""
-    types = _price_types(root)
-    found: dict[str, tuple[bool, str, Decimal, str]] = {}
+def _base_id(node: Any) -> str:
+    return text(child(node, "Ид")).split("#", 1)[0]
+
+
+def _offers(root: dict, config: ExchangeConfig, name: str, batch: CatalogBatch,
+            types: dict[str, str]) -> dict[str, tuple[bool, str, str, Decimal, str]]:
+    """product Ид → (exact offer?, offer sku, offer name, price, currency)."""
+    types = {**types, **_price_types(root)}
+    found: dict[str, tuple[bool, str, str, Decimal, str]] = {}
     for index, offer in enumerate(children(root, "ПакетПредложений", "Предложения", "Предложение"), 1):
-        sku = product_sku(offer, config)
+        product_id = _base_id(offer)
         price_node = _pick_price(offer, types, config)
-        if not sku or price_node is None:
+        if not product_id or price_node is None:
             continue
         try:
             price = parse_decimal(child(price_node, "ЦенаЗаЕдиницу"), "ЦенаЗаЕдиницу")
@@ -93,10 +97,11 @@ def _offers(root: dict, config: ExchangeConfig, name: str, batch: CatalogBatch
                                          str(exc), {"element": "Предложение", "index": index}))
             continue
         exact = "#" not in text(child(offer, "Ид"))
-        if sku in found and (found[sku][0] or not exact):
+        if product_id in found and (found[product_id][0] or not exact):
             continue
         currency = config.currency(text(child(price_node, "Валюта")))
-        found[sku] = (exact, text(child(offer, "Наименование")), price, currency)
+        found[product_id] = (exact, product_sku(offer, config), text(child(offer, "Наименование")),
+                             price, currency)
     return found
 
 
@@ -111,9 +116,11 @@ def parse_catalog(import_xml: bytes, offers_xml: bytes | None = None,
     _walk_groups(children(root, "Классификатор", "Группы", "Группа"), None, batch.groups)
     catalog = child(root, "Каталог") or {}
     batch.only_changes = text(catalog.get("@СодержитТолькоИзменения")).lower() == "true"
-    offers = _offers(root, config, origin_name, batch)
+    types = _price_types(root)  # price types may be described in import.xml only
+    offers = _offers(root, config, origin_name, batch, types)
     if offers_xml is not None:
-        offers.update(_offers(parse_xml(offers_xml, **limits)[ROOT], config, "offers.xml", batch))
+        offers.update(_offers(parse_xml(offers_xml, **limits)[ROOT], config, "offers.xml", batch,
+                              types))
     seen: set[str] = set()
     for index, node in enumerate(children(catalog, "Товары", "Товар"), start=1):
         origin = Origin(SOURCE, origin_name)
@@ -132,14 +139,14 @@ def parse_catalog(import_xml: bytes, offers_xml: bytes | None = None,
         seen.add(sku)
         groups = [text(g) for g in children(node, "Группы", "Ид") if text(g)]
         brand = text(child(node, "Изготовитель", "Наименование")) or text(child(node, "Бренд"))
-        price = offers.pop(sku, None)
+        price = offers.pop(_base_id(node), None)
         batch.products.append(ProductDoc(
             source=SOURCE, sku=sku, name=text(child(node, "Наименование")),
             product_group=groups[0] if groups else "", brand=brand,
-            price=price[2] if price else None, currency=price[3] if price else "",
+            price=price[3] if price else None, currency=price[4] if price else "",
             origin=origin))
     # Prices for products this upload did not describe (offers-only or partial exchanges).
-    for sku, (_exact, name, price, currency) in offers.items():
+    for _exact, sku, name, price, currency in offers.values():
         batch.products.append(ProductDoc(source=SOURCE, sku=sku, name=name, price=price,
                                          currency=currency, origin=Origin(SOURCE, "offers.xml")))
     return batch

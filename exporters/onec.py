@@ -111,6 +111,8 @@ def _operation(root: ET.Element, op: BonusOperation, config: ExchangeConfig) -> 
     member_id = op.member_card_id or op.member_phone
     if not member_id:
         raise ValueError(f"operation {op.op_id} has neither a member card nor a phone")
+    if not op.op_id or not op.kind:
+        raise ValueError("every operation needs an op_id and a kind")
     local = _local(op.at, config)
     doc = _add(root, "Документ")
     for tag, value in (("Ид", op.op_id), ("Номер", op.op_id), ("Дата", local.date().isoformat()),

@@ -56,7 +56,8 @@ def _walk_groups(nodes: list, parent: str | None, out: list[ProductGroup], depth
 
 def _price_types(root: dict) -> dict[str, str]:
     types: dict[str, str] = {}
-    for path in (("Классификатор", "ТипыЦен", "ТипЦены"), ("ПакетПредложений", "ТипыЦен", "ТипЦены")):
+    for path in (("Классификатор", "ТипыЦен", "ТипЦены"),
+                 ("ПакетПредложений", "ТипыЦен", "ТипЦены")):
         for node in children(root, *path):
             types[text(child(node, "Ид"))] = text(child(node, "Наименование"))
     return types
@@ -85,7 +86,8 @@ def _offers(root: dict, config: ExchangeConfig, name: str, batch: CatalogBatch,
     """product Ид → (exact offer?, offer sku, offer name, price, currency)."""
     types = {**types, **_price_types(root)}
     found: dict[str, tuple[bool, str, str, Decimal, str]] = {}
-    for index, offer in enumerate(children(root, "ПакетПредложений", "Предложения", "Предложение"), 1):
+    offers = children(root, "ПакетПредложений", "Предложения", "Предложение")
+    for index, offer in enumerate(offers, start=1):
         product_id = _base_id(offer)
         price_node = _pick_price(offer, types, config)
         if not product_id or price_node is None:

@@ -16,7 +16,7 @@ from typing import Any
 from engine.domain import CustomerDoc, Origin, PurchaseDoc, RowError, WriteOffDoc
 from importers.onec.config import ExchangeConfig
 from importers.onec.customers import SOURCE, merge_cards, parse_customer
-from importers.onec.documents import Ignored, parse_document
+from importers.onec.documents import Ignored, document_buyer, parse_document
 from importers.onec.safexml import element_lines, parse_xml
 from importers.onec.values import ValueProblem, child, children, snippet, text
 
@@ -96,7 +96,8 @@ def _generated_at(root: dict, config: ExchangeConfig) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=config.tz)
 
 
-def _nodes(root: dict, paths: tuple[tuple[str, ...], ...], lines: dict) -> list[tuple[Any, int | None]]:
+def _nodes(root: dict, paths: tuple[tuple[str, ...], ...], lines: dict
+           ) -> list[tuple[Any, int | None]]:
     found = []
     for path in paths:
         nodes = children(root, *path)
@@ -142,13 +143,15 @@ def parse_exchange(data: bytes, config: ExchangeConfig | None = None,
             continue
         except ValueProblem as exc:
             batch.errors.append(RowError(origin, snippet("Документ", node), str(exc), extra))
+            buyer = document_buyer(node, config, origin)  # a good card despite a bad order
+            if buyer is not None:
+                add_card(buyer)
             continue
         if parsed.buyer is not None:
             add_card(parsed.buyer)
         doc = parsed.purchase
         previous = kept.get(doc.external_id)
-        if previous and not is_newer_version(doc.version, previous[1].version) \
-                and doc.version is not None:
+        if previous and not is_newer_version(doc.version, previous[1].version):
             batch.ignored.append(RowError(origin, snippet("Документ", node, 300),
                                           "an equal or newer version of this document came "
                                           "earlier in the same file", extra))

@@ -40,7 +40,8 @@ def _requisites(data: Any, problems: list[str]) -> RequisiteNames:
     values = {}
     for key, value in data.items():
         if key not in known:
-            problems.append(f"unknown requisite setting '{key}' (known: {', '.join(sorted(known))})")
+            problems.append(f"unknown requisite setting '{key}' "
+                            f"(known: {', '.join(sorted(known))})")
             continue
         values[key] = _names(value, f"requisites.{key}", problems)
     return RequisiteNames(**values)

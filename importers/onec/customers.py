@@ -7,6 +7,7 @@ upstream, never guessed here.
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from functools import lru_cache
 from typing import Any
 
 from engine.domain import CustomerDoc, Origin
@@ -45,10 +46,15 @@ def contacts(node: Any) -> tuple[list[tuple[str, str]], list[str]]:
     return phones, emails
 
 
+@lru_cache(maxsize=4096)
+def _normalize(raw: str, regions: tuple[str, ...]) -> str | None:
+    return normalize_phone(raw, regions)  # the same buyer recurs in many documents
+
+
 def best_phone(raw_phones: list[tuple[str, str]], config: ExchangeConfig) -> tuple[str | None, str]:
     """(E.164 or None, the raw text it came from — or the first raw phone when none is valid)."""
     for _kind_text, raw in raw_phones:
-        phone = normalize_phone(raw, config.phone_regions)
+        phone = _normalize(raw, tuple(config.phone_regions))
         if phone:
             return phone, raw
     return None, raw_phones[0][1] if raw_phones else ""

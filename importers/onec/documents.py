@@ -114,6 +114,15 @@ def _buyer_node(node: dict) -> dict | None:
     return cards[0] if cards else None
 
 
+def document_buyer(node: Any, config: ExchangeConfig, origin: Origin) -> CustomerDoc | None:
+    """The buyer's card of an order, or None (a card without Ид cannot be a member)."""
+    buyer_node = _buyer_node(node) if isinstance(node, dict) else None
+    try:
+        return parse_customer(buyer_node, config, origin) if buyer_node is not None else None
+    except ValueProblem:
+        return None
+
+
 def _member_ref(req: Requisites, buyer: CustomerDoc | None, config: ExchangeConfig) -> str:
     card = req.get(config.requisites.bonus_card)
     if card:
@@ -202,11 +211,7 @@ def parse_document(node: Any, config: ExchangeConfig, origin: Origin) -> ParsedD
     kind = document_kind(node, config)
     req = Requisites(node)
     names = config.requisites
-    buyer_node = _buyer_node(node)
-    try:
-        buyer = parse_customer(buyer_node, config, origin) if buyer_node is not None else None
-    except ValueProblem:  # a card without Ид cannot be a member; the requisites may still name one
-        buyer = None
+    buyer = document_buyer(node, config, origin)
     member_ref = _member_ref(req, buyer, config)
     channel, external_id = _channel_and_id(node, req, config)
     placed_at = local_datetime(child(node, "Дата"), child(node, "Время"), config.tz, "Дата")

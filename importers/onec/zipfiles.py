@@ -108,7 +108,8 @@ def _copy(src: BinaryIO, out: BinaryIO, info: zipfile.ZipInfo, path: str, limits
 
 
 def safe_unzip(archive: bytes | str | os.PathLike, limits: ZipLimits | None = None,
-               dest: str | os.PathLike | None = None) -> list[tuple[str, bytes]] | list[tuple[str, Path]]:
+               dest: str | os.PathLike | None = None
+               ) -> list[tuple[str, bytes]] | list[tuple[str, Path]]:
     """Unpack ``archive`` (bytes or a path) within ``limits``.
 
     Without ``dest``: ``[(relative name, bytes)]`` in memory. With ``dest``:

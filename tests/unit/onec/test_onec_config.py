@@ -40,7 +40,7 @@ def test_from_dict_accepts_names_lists_and_merges_mappings():
     assert config.status_for_text("выдан  клиенту") == "fulfilled"
     assert config.status_for_text("Отменен") == "cancelled"  # defaults kept
     assert config.currency("ГРВ") == "UAH" and config.currency("руб.") == "RUB"
-    assert config.zip.max_entries == 10 and config.zip.max_ratio == 100
+    assert config.zip.max_entries == 10 and config.zip.max_ratio == 200
 
 
 def test_from_dict_lists_every_problem_in_plain_words():

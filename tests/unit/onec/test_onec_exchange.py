@@ -9,7 +9,7 @@ import pytest
 from importers.onec import ExchangeConfig, HostileXML, parse_exchange
 from importers.onec.commerceml import is_newer_version, version_key
 from onec_samples import (
-    GOODS, IVANOV_DUP, IVANOV_WORK, card, commerce, contact, document, orders_file,
+    GOODS, IVANOV_DUP, IVANOV_WORK, card, commerce, contact, document, item, orders_file,
     single_order_cml3)
 
 
@@ -178,6 +178,7 @@ def test_bad_values_quarantine_the_document(reqs, extra, reason):
     doc = document("bad", "1", cards=[IVANOV_WORK], reqs=reqs, extra=extra)
     batch = parse_exchange(commerce(doc))
     assert not batch.documents and reason in batch.errors[0].reason
+    assert [c.external_id for c in batch.customers] == ["c-001"]  # the card itself is fine
 
 
 def test_return_without_base_is_an_error():
@@ -235,3 +236,26 @@ def test_oversized_upload_is_refused_with_the_configured_limit():
     config = ExchangeConfig.from_dict({"max_xml_bytes": 1000, "file_limit": 1000})
     with pytest.raises(HostileXML, match="over the limit"):
         parse_exchange(orders_file(), config)
+
+
+def test_web_order_pattern_and_documents_without_id():
+    config = ExchangeConfig.from_dict({"web_order_pattern": r"site-(?P<id>\d+)"})
+    docs = [document("site-1042", "1042", cards=[IVANOV_WORK]),
+            document("", "ТД-9", cards=[IVANOV_WORK]).replace("<Ид></Ид>", "", 1)]
+    batch = parse_exchange(commerce("".join(docs)), config)
+    assert [(d.external_id, d.channel) for d in batch.documents] == [("1042", "web"),
+                                                                     ("ТД-9", "phone")]
+
+
+def test_delivery_ids_services_and_article_skus():
+    delivery = item("ORDER_DELIVERY", "Доставка", "1", "348", "348")
+    assembly = item("svc-1", "Сборка", "1", "500", "500", kind="Услуга")
+    goods = GOODS[0].replace("<Наименование>", "<Артикул>ARB-1000</Артикул><Наименование>", 1)
+    doc = document("s", "1", cards=[IVANOV_WORK], items=[goods, delivery, assembly])
+    default = parse_exchange(commerce(doc)).documents[0]
+    assert default.shipping_total == Decimal(848) and len(default.lines) == 1
+    config = ExchangeConfig.from_dict({"services_are_delivery": False, "sku_source": "article"})
+    custom = parse_exchange(commerce(doc), config).documents[0]
+    assert custom.shipping_total == Decimal(348)
+    assert [(ln.sku, ln.is_service) for ln in custom.lines] == [("ARB-1000", False),
+                                                                ("svc-1", True)]

@@ -101,6 +101,7 @@ def test_control_characters_are_dropped_not_emitted():
     ({"at": datetime(2024, 3, 1, 9, 30)}, "timezone-aware"),
     ({"member_card_id": None, "member_phone": None}, "neither a member card nor a phone"),
     ({"amount": 1.5}, "finite Decimals"),
+    ({"kind": ""}, "op_id and a kind"),
 ])
 def test_invalid_operations_are_refused(change, message):
     bad = replace(op(), **change)

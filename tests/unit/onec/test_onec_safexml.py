@@ -93,7 +93,8 @@ def test_single_repeating_element_is_still_a_list():
 
 
 def test_namespace_prefixes_are_dropped_and_root_is_checked():
-    data = '<c:Info xmlns:c="urn:1C.ru:commerceml_3"><c:Документ><c:Ид>7</c:Ид></c:Документ></c:Info>'
+    data = ('<c:Info xmlns:c="urn:1C.ru:commerceml_3">'
+            '<c:Документ><c:Ид>7</c:Ид></c:Документ></c:Info>')
     tree = parse_xml(data.encode())
     assert tree["Info"]["Документ"] == [{"Ид": "7"}]
     with pytest.raises(BadXML, match="expected <КоммерческаяИнформация>"):

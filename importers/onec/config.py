@@ -9,8 +9,8 @@ validates an operator's JSON/TOML settings and says in plain words what is wrong
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -161,11 +161,8 @@ class ExchangeConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "ExchangeConfig":
         """Build settings from plain data; unknown keys and bad values raise ConfigError."""
-        from importers.onec.config_load import load_config
+        from importers.onec.config_load import load_config  # it imports this module
 
         return load_config(cls, data or {})
-
-    def with_changes(self, **changes: Any) -> "ExchangeConfig":
-        return replace(self, **changes)
 
 

@@ -1,0 +1,337 @@
+"""Per-kind row mappers: one CSV record of a SAP B1 export → a domain document, a skip, or an error.
+
+Each ``*_mapper(profile, index, name)`` returns ``map_row(line_no, raw, fields)``;
+the generic pipeline (reader.py) calls it for every record and turns a raised
+`BadValue` into a quarantined `RowError`. Column positions are resolved once,
+so the per-row work is a few list lookups and conversions.
+
+Decisions taken here (formats/sap-b1.md leaves them open):
+
+- ``CANCELED=C`` marks the *cancelling* document SAP creates when an invoice
+  (or credit note) is cancelled. It carries no loyalty meaning of its own: the
+  original is re-exported with ``CANCELED=Y`` and that reverses its points.
+  C rows are therefore skipped (`SkippedRow`), never imported as a second
+  invoice or a correction. Consequence for the export: select documents by
+  ``UpdateDate``, not ``DocDate``, so a cancelled original is sent again.
+- ``RedeemableForPoints``: a number is the reward's price in points (0 or
+  empty: not a reward); ``Y``/``tYES`` means "price it from ``Price``" and
+  needs the profile's ``points_per_price_unit`` (rounded up to whole points,
+  so a reward never costs less than its price); ``N``/``tNO``: not a reward.
+- Customers of ``CardType`` S (supplier) or L (lead) are skipped, not errors.
+- Phone: ``Cellular``, then ``Phone1``, then ``Phone2``; the first that is a
+  valid personal number wins. A number Excel stripped of its ``+``
+  (``48601234567``) is accepted only if it then belongs to one of the
+  source's regions. E-mail: the first well-formed address, lower-cased.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_CEILING, Decimal
+from typing import Callable, Mapping, NamedTuple
+
+import phonenumbers
+
+from engine.domain import CustomerDoc, LineDoc, Origin, ProductDoc
+from engine.phones import normalize_phone
+from importers.sap_b1.profiles import SOURCE, Profile
+from importers.sap_b1.values import (CANCEL_STATUS, CARD_TYPE, DOC_TYPE, BadValue, make_date_parser,
+                                     make_decimal_parser, make_enum, make_local_midnight)
+
+INVOICE_TYPE, CREDIT_NOTE_TYPE = "13", "14"
+_EMAIL = re.compile(r"[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+")
+_REDEEM_FLAG = make_enum("yes/no", {"Y": "Y", "N": "N", "tYES": "Y", "tNO": "N"}, empty="N")
+
+
+class InvoiceRow(NamedTuple):
+    """One line of an invoice or credit note, standing alone (staged per row, grouped later).
+
+    Flat and immutable: building a frozen `LineDoc` and `Origin` for each of a
+    million lines would cost more than parsing them, and a staging pipeline
+    copies these fields into the database anyway. ``line`` and ``origin``
+    build the domain values on access.
+    """
+
+    doc_key: str  # "13:<DocEntry>" / "14:<DocEntry>" = PurchaseDoc.external_id
+    document_type: str  # "invoice" | "correction"
+    number: str  # DocNum: shown to people, never a key
+    doc_date: date
+    placed_at: datetime  # the document date at local midnight, aware UTC
+    card_code: str
+    member_ref: str  # "erp:<CardCode>"
+    currency: str
+    cancelled: bool  # CANCELED=Y
+    base_external_id: str | None  # credit notes: "13:<BaseEntry>"
+    line_no: int  # LineNum
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal
+    line_total: Decimal
+    name: str
+    product_group: str
+    brand: str
+    base_line_no: int | None  # credit notes: BaseLine
+    is_service: bool
+    file_name: str
+    file_line: int  # 1-based physical line in the file
+    raw: str
+
+    @property
+    def line(self) -> LineDoc:
+        return LineDoc(self.line_no, self.sku, self.quantity, self.unit_price, self.line_total, self.name,
+                       self.product_group, self.brand, False, self.base_line_no, self.is_service)
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(SOURCE, self.file_name, self.file_line)
+
+    @property
+    def header(self) -> tuple:
+        """The document-level values every line of one document must agree on."""
+        return (self.number, self.doc_date, self.card_code, self.currency, self.cancelled,
+                self.base_external_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A well-formed row that deliberately imports nothing (a supplier card, a cancelling document)."""
+
+    origin: Origin
+    raw: str
+    reason: str
+    extra: dict = field(default_factory=dict)
+
+
+Mapper = Callable[[int, str, list], object]
+
+
+def _reader(index: Mapping[str, int | None]):
+    def text(fields: list[str], logical: str) -> str:
+        at = index.get(logical)
+        return fields[at].strip() if at is not None else ""
+    return text
+
+
+def _key(value: str) -> str:
+    """Whole-number keys lose leading zeros (Excel drops them anyway), so re-exports still match."""
+    return str(int(value)) if value.isdigit() else value
+
+
+def _line_number(value: str, column: str) -> int:
+    if not value.isdigit():
+        raise BadValue(f'bad line number "{value}" in column {column} (expected a whole number)'
+                       if value else f"missing {column}")
+    return int(value)
+
+
+def customer_mapper(profile: Profile, index: Mapping[str, int | None], name: str) -> Mapper:
+    h = profile.columns
+    text = _reader(index)
+    parse_date = make_date_parser(profile.date_formats)
+    regions = profile.phone_regions
+    has_type = index.get("card_type") is not None
+
+    def map_row(line_no: int, raw: str, fields: list[str]):
+        origin = Origin(SOURCE, name, line_no)
+        code = text(fields, "card_code")
+        if not code:
+            raise BadValue(f"missing key {h['card_code']}")
+        try:
+            if has_type:
+                card_type = CARD_TYPE(fields[index["card_type"]], h["card_type"])
+                if card_type != "C":
+                    what = "a supplier" if card_type == "S" else "a lead"
+                    return SkippedRow(origin, raw, f"{code} is {what} (CardType {card_type}); only customers "
+                                      "(C) are imported", {"card_code": code})
+            phone, phone_raw = erp_phone([text(fields, k) for k in ("cellular", "phone1", "phone2")], regions)
+            tax_id = text(fields, "tax_id")
+            return CustomerDoc(
+                source=SOURCE, external_id=code, name=text(fields, "card_name"), phone=phone,
+                phone_raw=phone_raw, email=first_email(text(fields, "email")), tax_id=tax_id,
+                group=text(fields, "group"),
+                registered_at=parse_date(text(fields, "created"), h["created"] or ""),
+                birth_date=parse_date(text(fields, "birth_date"), h["birth_date"] or ""),
+                is_company=bool(tax_id), origin=origin)
+        except BadValue as exc:
+            exc.extra.setdefault("card_code", code)
+            raise
+
+    return map_row
+
+
+def erp_phone(raws: list[str], regions: tuple[str, ...]) -> tuple[str | None, str]:
+    """(E.164 or None, the raw text it came from): the first candidate that is a valid personal number."""
+    present = [r for r in raws if r]
+    for raw in present:
+        phone = normalize_phone(raw, regions)
+        digits = re.sub(r"[\s\-./()]", "", raw)
+        if phone is None and digits.isdigit() and not digits.startswith("0"):
+            # Excel turned "+48601234567" into the number 48601234567.
+            candidate = normalize_phone("+" + digits, regions)
+            if candidate and phonenumbers.region_code_for_number(phonenumbers.parse(candidate)) in regions:
+                phone = candidate
+        if phone:
+            return phone, raw
+    return None, present[0] if present else ""
+
+
+def first_email(value: str) -> str | None:
+    for part in re.split(r"[;,\s]+", value):
+        part = part.strip().strip("<>").lower()
+        if _EMAIL.fullmatch(part):
+            return part
+    return None
+
+
+def document_mapper(profile: Profile, index: Mapping[str, int | None], name: str) -> Mapper:
+    """Invoices (OINV/INV1) and credit notes (ORIN/RIN1): one row per document line."""
+    credit = profile.kind == "credit_notes"
+    obj_type = CREDIT_NOTE_TYPE if credit else INVOICE_TYPE
+    document_type = "correction" if credit else "invoice"
+    h = profile.columns
+    number = make_decimal_parser(profile.decimal_separator)
+    parse_date = make_date_parser(profile.date_formats)
+    midnight = make_local_midnight(profile.timezone)
+    default_currency = profile.currency
+    i_entry, i_date, i_card, i_line = (index[k] for k in ("doc_entry", "doc_date", "card_code", "line_num"))
+    i_item, i_qty, i_total = index["item_code"], index["quantity"], index["line_total"]
+    i_price, i_cancel, i_doctype, i_obj = (index.get(k) for k in ("price", "cancelled", "doc_type", "obj_type"))
+    i_num, i_cur, i_desc, i_group, i_brand = (
+        index.get(k) for k in ("doc_num", "currency", "description", "item_group", "brand"))
+    h_qty, h_total, h_price = h["quantity"], h["line_total"], h["price"]
+    new_row = tuple.__new__  # InvoiceRow without its Python-level __new__: this runs a million times
+
+    last = ["", ""]  # the previous row's DocEntry and key: lines of a document come together
+    dates: dict[str, tuple] = {}  # DocDate text → (date, placed_at); a file has few distinct dates
+
+    def map_row(line_no: int, raw: str, fields: list[str]):
+        entry = fields[i_entry].strip()
+        if entry == last[0]:
+            doc_key = last[1]
+        elif not entry:
+            raise BadValue(f"missing key {h['doc_entry']}")
+        else:
+            doc_key = last[1] = f"{obj_type}:{_key(entry)}"
+            last[0] = entry
+        try:
+            if i_cancel is None:
+                status = "N"
+            else:
+                status = fields[i_cancel]
+                if status != "N" and status != "Y":
+                    status = CANCEL_STATUS(status, h["cancelled"])
+            if i_obj is not None and _key(fields[i_obj].strip()) != obj_type:
+                raise BadValue(f'{h["obj_type"]} is "{fields[i_obj].strip()}" but a {profile.kind} file holds '
+                               f"only object type {obj_type}")
+            if status == "C":
+                return SkippedRow(Origin(SOURCE, name, line_no), raw,
+                                  f"{doc_key} is the cancelling document SAP creates (CANCELED=C); the cancelled "
+                                  "original (CANCELED=Y) carries the reversal", {"doc_key": doc_key})
+            when = dates.get(fields[i_date])
+            if when is None:
+                day = parse_date(fields[i_date], h["doc_date"])
+                if day is None:
+                    raise BadValue(f"missing {h['doc_date']}")
+                when = dates[fields[i_date]] = (day, midnight(day))
+            card = fields[i_card].strip()
+            if not card:
+                raise BadValue(f"missing key {h['card_code']}")
+            is_service = i_doctype is not None and DOC_TYPE(fields[i_doctype], h["doc_type"]) == "S"
+            sku = fields[i_item].strip()
+            if not sku and not is_service:
+                raise BadValue(f"missing key {h['item_code']}")
+            quantity = number(fields[i_qty], h_qty)
+            if quantity is None:
+                raise BadValue(f"missing {h_qty}")
+            line_total = number(fields[i_total], h_total)
+            if line_total is None:
+                raise BadValue(f"missing {h_total}")
+            if i_price is not None:
+                price = number(fields[i_price], h_price)
+                if price is None:
+                    raise BadValue(f"missing {h_price}")
+            else:  # the profile says the export has no Price
+                price = (line_total / quantity).quantize(Decimal("0.0001")) if quantity else line_total
+            line_num = fields[i_line].strip()
+            line_num = int(line_num) if line_num.isdigit() else _line_number(line_num, h["line_num"])
+            base_id = base_line = None
+            if credit:
+                base_id, base_line = _base(fields, index, h)
+            currency = fields[i_cur].strip().upper() if i_cur is not None else ""
+            return new_row(InvoiceRow, (
+                doc_key, document_type, fields[i_num].strip() if i_num is not None else "", when[0], when[1],
+                card, "erp:" + card, currency or default_currency, status == "Y", base_id, line_num, sku,
+                quantity, price, line_total, fields[i_desc].strip() if i_desc is not None else "",
+                fields[i_group].strip() if i_group is not None else "",
+                fields[i_brand].strip() if i_brand is not None else "", base_line, is_service, name, line_no, raw))
+        except BadValue as exc:
+            exc.extra.setdefault("doc_key", doc_key)
+            raise
+
+    return map_row
+
+
+def _base(fields: list[str], index: Mapping[str, int | None], h: Mapping[str, str | None]) -> tuple[str, int]:
+    i_type = index.get("base_type")
+    base_type = fields[i_type].strip() if i_type is not None else ""
+    entry = fields[index["base_entry"]].strip()
+    if base_type in ("-1", "") and not entry:
+        raise BadValue("the credit note line does not refer to an invoice line (no "
+                       f"{h['base_entry']}), so the points to take back are unknown")
+    if base_type and _key(base_type) != INVOICE_TYPE:
+        raise BadValue(f'{h["base_type"]} is "{base_type}": the credit note line corrects a document '
+                       "that is not an invoice (13)")
+    if not entry.isdigit():
+        raise BadValue(f'bad {h["base_entry"]} "{entry}" (expected the invoice DocEntry)' if entry
+                       else f"missing {h['base_entry']}")
+    return f"{INVOICE_TYPE}:{_key(entry)}", _line_number(fields[index["base_line"]].strip(), h["base_line"])
+
+
+def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str) -> Mapper:
+    h = profile.columns
+    text = _reader(index)
+    number = make_decimal_parser(profile.decimal_separator)
+    rate = profile.points_per_price_unit
+
+    def map_row(line_no: int, raw: str, fields: list[str]):
+        sku = text(fields, "item_code")
+        if not sku:
+            raise BadValue(f"missing key {h['item_code']}")
+        try:
+            price = number(text(fields, "price"), h["price"] or "")
+            redeemable = _points_price(text(fields, "redeemable"), h["redeemable"] or "", price, number, rate)
+            points_per_unit = number(text(fields, "points_per_unit"), h["points_per_unit"] or "")
+            if redeemable is not None and redeemable <= 0:
+                redeemable = None
+            return ProductDoc(
+                source=SOURCE, sku=sku, name=text(fields, "item_name"), product_group=text(fields, "item_group"),
+                brand=text(fields, "brand"), price=price,
+                currency=(text(fields, "currency").upper() or profile.currency) if price is not None else "",
+                picture_url=text(fields, "picture_url"), redeemable_for_points=redeemable,
+                points_per_unit=points_per_unit, origin=Origin(SOURCE, name, line_no))
+        except BadValue as exc:
+            exc.extra.setdefault("sku", sku)
+            raise
+
+    return map_row
+
+
+def _points_price(value: str, column: str, price, number, rate) -> Decimal | None:
+    if not value or value[0].isdigit() or value[0] in "+-,.":
+        points = number(value, column)
+        if points is not None and points < 0:
+            raise BadValue(f'negative points price "{value}" in column {column}')
+        return points
+    if _REDEEM_FLAG(value, column) == "N":
+        return None
+    if price is None:
+        raise BadValue(f"{column} is {value} but the row has no price to turn into points")
+    if rate is None:
+        raise BadValue(f"{column} is {value} but the source's profile does not say how many points one unit "
+                       "of price is worth (points_per_price_unit); set it, or export the price in points")
+    return (price * rate).to_integral_value(rounding=ROUND_CEILING)
+
+
+MAPPERS = {"customers": customer_mapper, "invoices": document_mapper, "credit_notes": document_mapper,
+           "catalog": catalog_mapper}

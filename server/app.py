@@ -26,8 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
     from server import db, errors, extensions, formats, metrics
     db.init_app(app)
     formats.init_app(app)
-    errors.init_app(app)
     extensions.init_app(app)
+    errors.init_app(app)  # after the API extension, whose own error handler this replaces
     metrics.init_app(app)
 
     from server.api import register

@@ -20,7 +20,7 @@ def alembic_config(app: Flask) -> Config:
     return cfg
 
 
-def upgrade(app: Flask, revision: str = "head") -> None:
+def upgrade(app: Flask, revision: str = "heads") -> None:
     command.upgrade(alembic_config(app), revision)
 
 
@@ -30,7 +30,7 @@ def db_group():
 
 
 @db_group.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 @with_appcontext
 def db_upgrade(revision):
     """Bring the database schema up to date."""

@@ -6,3 +6,4 @@ from .documents import Document, DocumentLine, Redemption  # noqa: F401
 from .policies import PolicyVersion  # noqa: F401
 from .catalog import Product, ProductGroup  # noqa: F401
 from .access import ApiKey, IdempotencyRecord, JobRun, User  # noqa: F401
+from .imports import ImportRun, QuarantinedRow  # noqa: F401

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 11:08:05.521033
+Create Date: 2026-11-23 11:14:27.189928
 """
 from alembic import op
 import sqlalchemy as sa
@@ -50,6 +50,32 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
     sa.UniqueConstraint('client', 'key', name=op.f('uq_idempotency_records_client'))
     )
+    op.create_table('import_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('stored_path', sa.String(length=1000), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('actor', sa.String(length=120), nullable=False),
+    sa.Column('rows_read', sa.Integer(), nullable=False),
+    sa.Column('applied', sa.Integer(), nullable=False),
+    sa.Column('duplicates', sa.Integer(), nullable=False),
+    sa.Column('quarantined', sa.Integer(), nullable=False),
+    sa.Column('progress', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', engine.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', engine.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_runs')),
+    sa.UniqueConstraint('source', 'kind', 'sha256', name=op.f('uq_import_runs_source'))
+    )
+    with op.batch_alter_table('import_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_import_runs_created', ['created_at'], unique=False)
+
     op.create_table('job_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('job', sa.String(length=32), nullable=False),
@@ -125,6 +151,20 @@ def upgrade() -> None:
     sa.UniqueConstraint('account_id', name=op.f('uq_companies_account_id')),
     sa.UniqueConstraint('erp_code', name=op.f('uq_companies_erp_code'))
     )
+    op.create_table('quarantined_rows',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('import_run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=True),
+    sa.Column('raw', sa.Text(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['import_run_id'], ['import_runs.id'], name=op.f('fk_quarantined_rows_import_run_id_import_runs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantined_rows'))
+    )
+    with op.batch_alter_table('quarantined_rows', schema=None) as batch_op:
+        batch_op.create_index('ix_quarantined_rows_run', ['import_run_id', 'line_no'], unique=False)
+
     op.create_table('members',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('loyalty_id', sa.String(length=32), nullable=False),
@@ -369,6 +409,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_members_account')
 
     op.drop_table('members')
+    with op.batch_alter_table('quarantined_rows', schema=None) as batch_op:
+        batch_op.drop_index('ix_quarantined_rows_run')
+
+    op.drop_table('quarantined_rows')
     op.drop_table('companies')
     op.drop_table('users')
     op.drop_table('products')
@@ -378,6 +422,10 @@ def downgrade() -> None:
 
     op.drop_table('policy_versions')
     op.drop_table('job_runs')
+    with op.batch_alter_table('import_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_import_runs_created')
+
+    op.drop_table('import_runs')
     op.drop_table('idempotency_records')
     op.drop_table('api_keys')
     op.drop_table('accounts')

@@ -1,0 +1,34 @@
+"""The catalog: products and rewards upserted from the ERP, 1C or the admin."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.domain import ProductDoc
+from engine.models import Product
+
+_FIELDS = ("name", "product_group", "brand", "price", "currency", "picture_url")
+
+
+def upsert(session: Session, doc: ProductDoc, *, now: datetime) -> str:
+    """Create or update a product by SKU; 'applied' when something changed, else 'duplicate'."""
+    product = session.execute(select(Product).where(Product.sku == doc.sku)).scalar_one_or_none()
+    values = {f: getattr(doc, f) for f in _FIELDS if getattr(doc, f) not in (None, "")}
+    values["points_price"] = doc.redeemable_for_points
+    if doc.points_per_unit is not None:
+        values["points_per_unit"] = doc.points_per_unit
+    if product is None:
+        session.add(Product(sku=doc.sku, source=doc.source, active=True, updated_at=now, **values))
+        session.flush()
+        return "applied"
+    changed = False
+    for key, value in values.items():
+        if getattr(product, key) != value:
+            setattr(product, key, value)
+            changed = True
+    if changed:
+        product.updated_at = now
+        product.source = doc.source
+    return "applied" if changed else "duplicate"

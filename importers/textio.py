@@ -17,10 +17,10 @@ from typing import BinaryIO, Iterator, NamedTuple, TextIO
 
 CHUNK_SIZE = 1 << 20
 DELIMITERS = (";", "\t", ",")
-_BOMS = (  # longest first
-    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with BOM"),
-    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16LE (BOM)"),
-    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16BE (BOM)"),
+_BOMS = (  # (mark, codec to read with, codec to check the rest with, name)
+    (codecs.BOM_UTF8, "utf-8-sig", "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le", "UTF-16LE"),
+    (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be", "UTF-16BE"),
 )
 _EIGHT_BIT_NUL = "contains a NUL byte, which never occurs in {what} text (UTF-16 without a byte-order mark?)"
 
@@ -32,10 +32,11 @@ class TextFileError(ValueError):
 class UndecodableFile(TextFileError):
     """No allowed encoding decodes the whole file."""
 
-    def __init__(self, message: str, offset: int | None, tried: tuple[str, ...]):
+    def __init__(self, message: str, offset: int, tried: tuple[str, ...], offsets: dict[str, int]):
         super().__init__(message)
-        self.offset = offset
+        self.offset = offset  # where the last encoding tried failed (the declared legacy one)
         self.tried = tried
+        self.offsets = offsets  # encoding label → byte offset of its first failure
 
 
 class MalformedFile(TextFileError):
@@ -96,15 +97,16 @@ def detect_encoding(stream: BinaryIO, legacy: str = "cp1250", *, fixed: bool = F
     stream.seek(0)
     head = stream.read(4)
     tried: list[str] = []
-    for bom, codec, label in _BOMS:
+    for bom, codec, check, label in _BOMS:
         if head.startswith(bom):
-            failure = _scan(stream, codec, 0, False, chunk_size)
+            failure = _scan(stream, check, len(bom), False, chunk_size)
             stream.seek(0)
             if failure:
                 raise UndecodableFile(
-                    f"The file starts with a {label} byte-order mark but is not valid {label.split()[0]}: "
-                    f"byte {failure[0]} cannot be decoded ({failure[1]}).", failure[0], (label,))
-            return Detected(codec, label)
+                    f"The file starts with a {label} byte-order mark but is not valid {label}: byte "
+                    f"{failure[0]} cannot be decoded ({failure[1]}), so nothing was imported.",
+                    failure[0], (f"{label} (BOM)",), {f"{label} (BOM)": failure[0]})
+            return Detected(codec, f"{label} (BOM)")
     attempts = [] if fixed else [("utf-8", "UTF-8")]
     attempts.append((legacy, f"{codecs.lookup(legacy).name} (declared)"))
     failures = []
@@ -126,7 +128,7 @@ def detect_encoding(stream: BinaryIO, legacy: str = "cp1250", *, fixed: bool = F
         "The file cannot be read as text, so nothing was imported. Tried "
         + "; ".join(text for _, text in failures)
         + ". Export it again as UTF-8, or set the source's encoding to the one the ERP uses.",
-        failures[-1][0], tuple(tried))
+        failures[-1][0], tuple(tried), dict(zip(tried, (offset for offset, _ in failures))))
 
 
 def open_text(stream: BinaryIO, detected: Detected) -> TextIO:

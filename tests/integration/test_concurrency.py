@@ -1,0 +1,95 @@
+"""Parallel redemptions at one balance from several processes (PostgreSQL row locks)."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import clock
+from engine.domain import LineDoc, PurchaseDoc
+from engine.models import LedgerEntry, Redemption
+from engine.services import ledger, members, orders
+from engine.services.check import check
+from tests.conftest import ACCRUAL_BASIC, T0
+
+PROCESSES = 6
+PER_PROCESS = 8
+POINTS_EACH = 7
+BALANCE = 100  # 100 // 7 = 14 redemptions can succeed, 2 points stay
+
+
+def _fire(url: str, key: str, member: str, worker: int, start, results) -> None:
+    """One process: its own app, connections and HTTP stack; waits for the others."""
+    os.environ["LOYALTY_INSTANCE"] = f"/tmp/loyalty-conc-{os.getpid()}"
+    from server.app import create_app
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": None,
+                      "SECRET_KEY": "t", "SECRET_KEY_IS_EPHEMERAL": False})
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    client.get("/readyz")  # connect before the start signal
+    start.wait()
+    codes = []
+    for i in range(PER_PROCESS):
+        response = client.post("/api/v1/redemptions", headers=headers, json={
+            "redemption_id": f"W{worker}-{i}", "member": member, "points": POINTS_EACH})
+        codes.append(response.status_code)
+        # Every retry of a success is answered with the first result, never a second spend.
+        if response.status_code == 201 and i % 3 == 0:
+            again = client.post("/api/v1/redemptions", headers=headers, json={
+                "redemption_id": f"W{worker}-{i}", "member": member, "points": POINTS_EACH})
+            codes.append(("retry", again.status_code))
+    results.put(codes)
+
+
+def test_parallel_redemptions_spend_exactly_what_is_affordable(pg_app):
+    from engine.services import policies
+    from server import db
+    from server.auth import create_key
+    with pg_app.app_context():
+        session = db.session()
+        _row, key = create_key(session, "shop", "shop")
+        policies.save_draft(session, "accrual", ACCRUAL_BASIC, author="test")
+        policies.publish(session, "accrual", by="test", effective_from=T0)
+        member = members.create(session, {"name": "Shared"})
+        orders.record_purchase(session, PurchaseDoc(
+            source="shop", external_id="O1", document_type="order", member_ref=member.loyalty_id,
+            placed_at=T0, currency="PLN", status="fulfilled",
+            lines=(LineDoc(1, "A", Decimal(1), Decimal(BALANCE * 10), Decimal(BALANCE * 10)),)),
+            actor="test", now=T0)
+        session.commit()
+        loyalty_id = member.loyalty_id
+
+    ctx = mp.get_context("spawn")
+    start = ctx.Event()
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_fire, args=(pg_app.config["DATABASE_URL"], key,
+                                              loyalty_id, n, start, results))
+             for n in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    start.set()
+    codes = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+
+    flat = [c for batch in codes for c in batch]
+    firsts = [c for c in flat if not isinstance(c, tuple)]
+    retries = [c[1] for c in flat if isinstance(c, tuple)]
+    assert firsts.count(201) == BALANCE // POINTS_EACH
+    assert set(firsts) <= {201, 422}
+    assert set(retries) <= {201}
+
+    with pg_app.app_context():
+        session = db.session()
+        member = members.get(session, loyalty_id)
+        balance = ledger.balance(session, member.account, clock.now())
+        assert balance.available == BALANCE % POINTS_EACH and balance.debt == 0
+        spent = session.execute(select(func.count(Redemption.id))).scalar_one()
+        assert spent == BALANCE // POINTS_EACH
+        assert session.execute(select(func.sum(LedgerEntry.amount)).where(
+            LedgerEntry.kind == "redemption")).scalar_one() == -POINTS_EACH * spent
+        assert check(session) == []

@@ -1,0 +1,176 @@
+"""The variables of the rule language: what a condition may look at, per kind.
+
+Each variable is declared once here, with its business-rules field type, a
+label for the editor and a getter over an evaluation ``Context``. The
+business-rules ``BaseVariables`` classes used by the reference evaluator and
+by ``export_rule_data`` are generated from these declarations, so the editor,
+the validator, the compiled evaluator and the reference can never disagree on
+what a name means.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable
+
+from business_rules.operators import BaseType, BooleanType, NumericType, SelectType, StringType
+from business_rules.variables import BaseVariables, rule_variable
+
+from .facts import ZERO, DocumentFacts, EventFacts, LineFacts, LotFacts, MemberFacts
+from .values import aware_utc, to_decimal
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DOCUMENT_TYPES = ("order", "invoice", "correction")
+CHANNELS = ("web", "phone", "pos", "erp")
+
+
+class Context:
+    """Everything one evaluation may read; derived document values computed once."""
+
+    __slots__ = ("line", "doc", "member", "event", "lot", "order_total", "weekday", "hour",
+                 "lines_count", "total_quantity")
+
+    def __init__(self, *, doc: DocumentFacts | None = None, member: MemberFacts | None = None,
+                 event: EventFacts | None = None, lot: LotFacts | None = None, tz=None):
+        self.line: LineFacts | None = None
+        self.doc = doc
+        self.member = member if member is not None else MemberFacts()
+        self.event = event
+        self.lot = lot
+        if doc is not None:
+            self.order_total = doc.order_total
+            local = aware_utc(doc.placed_at).astimezone(tz) if tz is not None else aware_utc(doc.placed_at)
+            self.weekday = WEEKDAYS[local.weekday()]
+            self.hour = local.hour
+            self.lines_count = len(doc.lines)
+            self.total_quantity = sum((line.quantity for line in doc.lines), ZERO)
+
+    def for_line(self, line: LineFacts) -> "Context":
+        self.line = line
+        return self
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    kind: str  # line | document | member | event | lot
+    field_type: type[BaseType]
+    label: str
+    getter: Callable[[Context], Any]
+    options: tuple[str, ...] = ()
+    help: str = ""
+
+    @property
+    def type_name(self) -> str:
+        return self.field_type.name
+
+
+def _event_attribute_pairs(event: EventFacts) -> list[str]:
+    """Scalar attributes as "key=value" text; nested values are not exposed."""
+    pairs = []
+    for key, value in sorted((event.attributes or {}).items(), key=lambda kv: str(kv[0])):
+        if value is True or value is False:
+            text = "true" if value else "false"
+        elif isinstance(value, (str, int, float, Decimal)):
+            text = str(value)
+        else:
+            continue
+        pairs.append(f"{key}={text}")
+    return pairs
+
+
+def _event_amount(event: EventFacts) -> Decimal:
+    number = to_decimal((event.attributes or {}).get("amount"))
+    return number if number is not None else ZERO
+
+
+def _event_text(event: EventFacts, key: str) -> str:
+    value = (event.attributes or {}).get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _v(name, kind, field_type, label, getter, options=(), help=""):
+    return Variable(name, kind, field_type, label, getter, tuple(options), help)
+
+
+S, N, B, SEL = StringType, NumericType, BooleanType, SelectType
+
+LINE = (
+    _v("sku", "line", S, "SKU", lambda c: c.line.sku, help="the product code of the line"),
+    _v("product_group", "line", S, "Product group", lambda c: c.line.product_group,
+       help="the product group code (SAP ItmsGrpCod, shop category)"),
+    _v("brand", "line", S, "Brand", lambda c: c.line.brand),
+    _v("quantity", "line", N, "Quantity", lambda c: c.line.quantity),
+    _v("unit_price", "line", N, "Unit price", lambda c: c.line.unit_price),
+    _v("line_total", "line", N, "Line total", lambda c: c.line.line_total,
+       help="the money value of the line, net of discounts"),
+    _v("is_promo", "line", B, "Promotional item", lambda c: c.line.is_promo),
+    _v("product_points_per_unit", "line", N, "Catalog points per unit",
+       lambda c: c.line.product_points_per_unit if c.line.product_points_per_unit is not None else ZERO,
+       help="the product's own points per unit from the catalog; 0 when it has none"),
+)
+
+DOCUMENT = (
+    _v("document_type", "document", S, "Document type", lambda c: c.doc.document_type, DOCUMENT_TYPES),
+    _v("channel", "document", S, "Channel", lambda c: c.doc.channel, CHANNELS),
+    _v("store", "document", S, "Store", lambda c: c.doc.store),
+    _v("order_total", "document", N, "Order total", lambda c: c.order_total,
+       help="sum of the line totals, without shipping"),
+    _v("currency", "document", S, "Currency", lambda c: c.doc.currency),
+    _v("weekday", "document", S, "Weekday", lambda c: c.weekday, WEEKDAYS,
+       help="the day the document was placed, in the program time zone"),
+    _v("hour", "document", N, "Hour of day", lambda c: c.hour,
+       help="0-23, when the document was placed, in the program time zone"),
+    _v("shipping_total", "document", N, "Shipping total", lambda c: c.doc.shipping_total),
+    _v("lines_count", "document", N, "Number of lines", lambda c: c.lines_count),
+)
+
+MEMBER = (
+    _v("member_group", "member", S, "Member group", lambda c: c.member.member_group,
+       help="SAP GroupCode, 1C partner group or the shop's customer group"),
+    _v("tier", "member", S, "Tier", lambda c: c.member.tier),
+    _v("days_since_registration", "member", N, "Days since registration",
+       lambda c: c.member.days_since_registration),
+    _v("orders_count", "member", N, "Number of orders", lambda c: c.member.orders_count),
+    _v("turnover_12m", "member", N, "Turnover in the last 12 months", lambda c: c.member.turnover_12m),
+    _v("is_birthday", "member", B, "Birthday today", lambda c: c.member.is_birthday),
+    _v("referral_count", "member", N, "Number of referrals", lambda c: c.member.referral_count),
+    _v("points_balance", "member", N, "Points balance", lambda c: c.member.points_balance),
+)
+
+EVENT = (
+    _v("event_type", "event", S, "Event type", lambda c: c.event.event_type,
+       help="registration, review, subscription, social_share, birthday, referral or a custom name"),
+    _v("event_amount", "event", N, "Event amount", lambda c: _event_amount(c.event),
+       help="the event's numeric 'amount' attribute; 0 when absent"),
+    _v("event_source", "event", S, "Event source", lambda c: _event_text(c.event, "source"),
+       help="the event's 'source' attribute (e.g. facebook, sticker, app)"),
+    _v("event_attributes", "event", SEL, "Event attributes", lambda c: _event_attribute_pairs(c.event),
+       help="every scalar attribute as 'key=value' text; test one with contains, e.g. 'network=facebook'"),
+)
+
+LOT = (
+    _v("entry_kind", "lot", S, "Entry kind", lambda c: c.lot.entry_kind,
+       ("accrual", "bonus", "referral", "mission_reward", "promo_code", "adjustment", "refund"),
+       help="what created the lot"),
+    _v("channel", "lot", S, "Channel", lambda c: c.lot.channel, CHANNELS),
+    _v("document_type", "lot", S, "Document type", lambda c: c.lot.document_type, DOCUMENT_TYPES),
+)
+
+
+def variables_class(name: str, variables: tuple[Variable, ...]) -> type[BaseVariables]:
+    """A business-rules ``BaseVariables`` subclass over a ``Context``."""
+
+    def method_for(var: Variable):
+        def method(self):
+            return var.getter(self._context)
+        method.__name__ = var.name
+        return rule_variable(var.field_type, label=var.label, options=list(var.options))(method)
+
+    namespace: dict[str, Any] = {
+        "__init__": lambda self, context: setattr(self, "_context", context),
+        "__doc__": f"business-rules variables: {', '.join(v.name for v in variables)}",
+    }
+    for var in variables:
+        namespace[var.name] = method_for(var)
+    return type(name, (BaseVariables,), namespace)

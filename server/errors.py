@@ -72,7 +72,8 @@ def _domain_details(exc: BaseException) -> dict | None:
 def handle_domain(exc: Exception):
     for cls, status in STATUS_BY_EXCEPTION:
         if isinstance(exc, cls):
-            return _response(status, error_body(exc.code, str(exc), _domain_details(exc)))
+            code = "invalid_policy" if isinstance(exc, rules.RuleValidationError) else exc.code
+            return _response(status, error_body(code, str(exc), _domain_details(exc)))
     raise exc
 
 

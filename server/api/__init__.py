@@ -6,7 +6,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     from server.extensions import api
-    from server.api import health, members, orders, policies, redemptions
+    from server.api import companies, health, members, orders, policies, redemptions
     app.register_blueprint(health.blp)
-    for module in (members, orders, redemptions, policies):
+    for module in (members, companies, orders, redemptions, policies):
         api.register_blueprint(module.blp)

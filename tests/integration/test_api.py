@@ -220,3 +220,16 @@ def test_openapi_document_and_health(client, app):
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["checks"]["database"] == "ok"
     assert b"loyalty_http_requests_total" in client.get("/metrics").data
+
+
+def test_company_employees_share_the_company_account(shop):
+    created = shop("POST", "/api/v1/companies", json={"name": "Instal-Pol", "erp_code": "K1"})
+    assert created.status_code == 201
+    anna = enrol(shop, ext_id="anna", phone="602345678", company_erp_code="K1")
+    piotr = enrol(shop, ext_id="piotr", phone="603456789", company_erp_code="K1")
+    place(shop, "O-1", anna["loyalty_id"], status="fulfilled", total="100.00", group="100")
+    balance = shop("GET", f"/api/v1/members/{piotr['loyalty_id']}/balance").get_json()
+    assert balance["available"] == "10"
+    company = shop("GET", "/api/v1/companies/K1").get_json()
+    assert company["members"] == [anna["loyalty_id"], piotr["loyalty_id"]]
+    assert company["balance"]["available"] == "10"

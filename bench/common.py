@@ -1,0 +1,52 @@
+"""Shared helpers for the benchmarks: a scratch PostgreSQL database and an app on it."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def scratch_database(name: str) -> str:
+    """(Re)create database ``name`` next to BENCH_DATABASE_URL; return its SQLAlchemy URL."""
+    import sqlalchemy as sa
+    base = ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def make_app(url: str):
+    os.environ.setdefault("LOYALTY_INSTANCE", "/tmp/loyalty-bench")
+    from server.app import create_app
+    from server import migrate
+    app = create_app({"DATABASE_URL": url, "REDIS_URL": None, "SECRET_KEY": "bench",
+                      "SECRET_KEY_IS_EPHEMERAL": False})
+    migrate.upgrade(app)
+    return app
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start

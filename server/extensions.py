@@ -16,4 +16,6 @@ def init_app(app: Flask) -> None:
         "security": [{"bearer": []}]})
     # flask-rq reads RQ_CONNECTION; without Redis the queues exist but jobs run inline.
     app.config.setdefault("RQ_CONNECTION", app.config.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    # Whether jobs run inline is our decision (JOBS_INLINE), not flask-rq's testing default.
+    app.config.setdefault("RQ_ASYNC", True)
     rq.init_app(app)

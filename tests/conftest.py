@@ -122,6 +122,13 @@ def pg_app(request, tmp_path_factory):
 
 
 @pytest.fixture
+def target_app(request):
+    """The app a test works on: pg_app when the test asks for it, else the parametrised app."""
+    name = "pg_app" if "pg_app" in request.fixturenames else "app"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
 def ctx(app):
     with app.app_context():
         yield app
@@ -139,11 +146,11 @@ def client(app):
 
 
 @pytest.fixture
-def keys(app):
+def keys(target_app):
     """API keys: {'shop': ..., 'admin': ..., 'erp': ...} in clear."""
     from server import db
     from server.auth import create_key
-    with app.app_context():
+    with target_app.app_context():
         session = db.session()
         out = {kind: create_key(session, f"test-{kind}", kind)[1]
                for kind in ("shop", "admin", "erp", "onec")}
@@ -176,14 +183,14 @@ ACCRUAL_BASIC = {"policy": "accrual", "rules": [
 
 
 @pytest.fixture
-def publish(app):
+def publish(target_app):
     """publish(document or settings dict, policy=None): store and publish, effective long ago."""
     from server import db
     from engine.services import policies
 
     def _publish(document: dict, policy: str | None = None, effective_from=EPOCH):
         name = policy or document.get("policy")
-        with app.app_context():
+        with target_app.app_context():
             session = db.session()
             row = policies.save_draft(session, name, document, author="test")
             policies.publish(session, name, by="test", version=row.version,

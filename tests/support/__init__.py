@@ -1,0 +1,1 @@
+"""Shared test helpers: real FTP/FTPS and SFTP servers (servers.py)."""

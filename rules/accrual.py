@@ -49,8 +49,11 @@ class LineResult(NamedTuple):
                 "rules": list(self.rules)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccrualResult:
+    """The outcome of one evaluation (treat as read-only; not frozen only because
+    it is built on the hot path)."""
+
     points: Decimal  # rounded once, what the ledger posts
     unrounded: Decimal
     lines: tuple[LineResult, ...]
@@ -71,12 +74,19 @@ class AccrualResult:
 class DocTotals:
     """What a document-scope action reads in place of a line."""
 
-    __slots__ = ("line_total", "quantity", "catalog_points")
+    __slots__ = ("doc", "line_total")
 
-    def __init__(self, doc: DocumentFacts):
-        self.line_total = doc.order_total
-        self.quantity = sum((line.quantity for line in doc.lines), ZERO)
-        self.catalog_points = sum((catalog_points(line) for line in doc.lines), ZERO)
+    def __init__(self, doc: DocumentFacts, ctx: Context | None = None):
+        self.doc = doc
+        self.line_total = ctx.order_total if ctx is not None else doc.order_total
+
+    @property
+    def quantity(self) -> Decimal:
+        return sum((line.quantity for line in self.doc.lines), ZERO)
+
+    @property
+    def catalog_points(self) -> Decimal:
+        return sum((catalog_points(line) for line in self.doc.lines), ZERO)
 
 
 def catalog_points(line) -> Decimal:
@@ -168,49 +178,54 @@ def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
         return traced_accrual(policy, doc, member, settings, at, multiplier)
     ctx = Context(doc=doc, member=member, tz=settings.tz)
     values = policy.values(ctx)
-    enabled = policy.enabled(values, policy.active_flags(at, settings.tz))
-    actions = _compiled_actions(policy)
-    candidates = policy.candidates
+    mask = policy.disabled_mask(values, at, settings.tz)
+    plans = _plans(policy, mask)
+    by_sku, by_group, by_brand = policy.bucket_keys
+    contributions = _contributions
     results = []
     total = ZERO
     for line in doc.lines:
+        # policy.line_key, inlined: this loop is the hot path of the whole server
+        sku, group, brand = line.sku or "", line.product_group or "", line.brand or ""
+        key = (sku if sku in by_sku else None, group if group in by_group else None,
+               brand if brand in by_brand else None)
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = _plan(policy, key, mask)
         v = ZERO
         excluded = False
         matched = []
-        for r in candidates((line.sku or "", line.product_group or "", line.brand or "")):
-            if not enabled[r.n]:
-                continue
-            dynamic = r.dynamic
+        for dynamic, apply, rule_id, stop in plan:
             if dynamic is not None and not dynamic(line, values):
                 continue
-            matched.append(r.rule.id)
+            matched.append(rule_id)
             before = v
-            v = actions[r.n][0](v, line)
-            if _contributions is not None:
-                _contributions[r.rule.id] = _contributions.get(r.rule.id, ZERO) + (
-                    (v if v is not None else ZERO) - before)
+            v = apply(v, line)
+            if contributions is not None:
+                contributions[rule_id] = contributions.get(rule_id, ZERO) + ((ZERO if v is None else v) - before)
             if v is None:
                 v = ZERO
                 excluded = True
                 break
-            if r.rule.stop_processing:
+            if stop:
                 break
         total += v
         results.append(LineResult(line.line_id, v, excluded, tuple(matched)))
     lines_sum = total
     doc_rules = []
     totals = None
+    actions = _compiled_actions(policy)
     for r in policy.by_scope.get("document", ()):
-        if not enabled[r.n]:
+        if (mask >> r.n) & 1:
             continue
         doc_rules.append(r.rule.id)
         if totals is None:
-            totals = DocTotals(doc)
+            totals = DocTotals(doc, ctx)
         before = total
         total = actions[r.n][0](total, totals)
-        if _contributions is not None:
-            _contributions[r.rule.id] = _contributions.get(r.rule.id, ZERO) + (
-                (total if total is not None else ZERO) - before)
+        if contributions is not None:
+            contributions[r.rule.id] = contributions.get(r.rule.id, ZERO) + (
+                (ZERO if total is None else total) - before)
         if total is None:
             total = ZERO
             break
@@ -219,6 +234,24 @@ def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
     unrounded = total * multiplier
     return AccrualResult(settings.round_points(unrounded), unrounded, tuple(results), total - lines_sum,
                          policy.version, tuple(doc_rules))
+
+
+def _plans(policy: CompiledPolicy, mask: int) -> dict:
+    """line key → plan, for one set of disabled rules (cached on the policy)."""
+    by_mask = policy.cache.setdefault("accrual_plans", {})
+    plans = by_mask.get(mask)
+    if plans is None:
+        if len(by_mask) >= 4096:  # many distinct masks: keep memory bounded
+            by_mask.clear()
+        plans = by_mask[mask] = {}
+    return plans
+
+
+def _plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
+    """The line rules to try for a line key, as flat tuples for the hot loop."""
+    actions = _compiled_actions(policy)
+    return tuple((r.dynamic, actions[r.n][0], r.rule.id, r.rule.stop_processing)
+                 for r in policy.candidates(key) if not (mask >> r.n) & 1)
 
 
 def trace_json(value: Any) -> Any:

@@ -21,7 +21,7 @@ from operator import attrgetter
 from typing import Any, Callable
 
 from .model import Group, Leaf, PolicyDocument, Rule
-from .operators import predicate
+from .operators import EPSILON, predicate
 from .vocabulary import PolicyVocabulary, vocabulary
 
 INDEXED = ("sku", "product_group", "brand")
@@ -41,10 +41,11 @@ class CLeaf:
         if self.is_line:
             get = line_getter(name, variable.type_name)
             self.get = lambda line, values: get(line)
-            self.fast = lambda line, values: test(get(line))
+            self.fast = _specialised(name, variable.type_name, leaf) or (lambda line, values: test(get(line)))
         else:
             self.get = lambda line, values: values[name]
-            self.fast = lambda line, values: test(values[name])
+            self.fast = _specialised_static(name, variable.type_name, leaf) or (
+                lambda line, values: test(values[name]))
 
     def explain(self, line, values) -> dict | None:
         actual = self.get(line, values)
@@ -75,6 +76,46 @@ class CGroup:
         if self.kind == "all":
             return None
         return {"path": self.path, "any_failed": failures}
+
+
+def _specialised(name: str, type_name: str, leaf: Leaf):
+    """Single-call closures for the hottest line conditions (same results as
+    ``predicate``; the differential test covers both)."""
+    get, op, c = attrgetter(name), leaf.operator, leaf.value
+    if type_name == "boolean" and name == "is_promo":
+        return (lambda line, values: line.is_promo) if op == "is_true" else (lambda line, values: not line.is_promo)
+    if type_name == "numeric" and name != "product_points_per_unit":
+        if op == "greater_than":
+            return lambda line, values: (get(line) - c) > EPSILON
+        if op == "greater_than_or_equal_to":
+            return lambda line, values: (get(line) - c) >= -EPSILON
+        if op == "less_than":
+            return lambda line, values: (get(line) - c) < -EPSILON
+        if op == "less_than_or_equal_to":
+            return lambda line, values: (get(line) - c) <= EPSILON
+    if type_name == "string" and op == "equal_to":
+        return lambda line, values: (get(line) or "") == c
+    return None
+
+
+def _specialised_static(name: str, type_name: str, leaf: Leaf):
+    """Single-call closures for common document/member conditions (values are
+    already coerced: text variables hold "" for None)."""
+    op, c = leaf.operator, leaf.value
+    if type_name == "string" and op == "equal_to":
+        return lambda line, values: values[name] == c
+    if type_name == "boolean":
+        return (lambda line, values: bool(values[name])) if op == "is_true" else (lambda line, values: not values[name])
+    if type_name == "numeric":
+        if op == "greater_than":
+            return lambda line, values: (values[name] - c) > EPSILON
+        if op == "greater_than_or_equal_to":
+            return lambda line, values: (values[name] - c) >= -EPSILON
+        if op == "less_than":
+            return lambda line, values: (values[name] - c) < -EPSILON
+        if op == "less_than_or_equal_to":
+            return lambda line, values: (values[name] - c) <= EPSILON
+    return None
 
 
 def line_getter(name: str, type_name: str):
@@ -189,6 +230,9 @@ class CompiledPolicy:
     _candidates: dict[tuple, tuple[CompiledRule, ...]] = field(default_factory=dict)
     _periods: dict[str, list] = field(default_factory=dict)
     _getters: tuple = ()
+    _bucket_keys: tuple = ((), (), ())
+    _static_rules: tuple = ()  # (bit, static closure) of rules with document/member conditions
+    _period_rules: tuple = ()  # (n, bit) of rules with an active period
     # Per-evaluator compiled data (e.g. the accrual action closures), built lazily.
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -196,13 +240,27 @@ class CompiledPolicy:
     def policy(self) -> str:
         return self.document.policy
 
-    def candidates(self, key: tuple[str, str, str]) -> tuple[CompiledRule, ...]:
-        """Line-scope rules that may match a line with (sku, product_group, brand), in order."""
+    @property
+    def bucket_keys(self) -> tuple:
+        """The indexed values of sku, product_group and brand (for an inlined ``line_key``)."""
+        return self._bucket_keys
+
+    def line_key(self, line) -> tuple:
+        """The index key of a line: each of sku/product_group/brand, or None when no
+        rule is indexed on that value (so unrelated values share one cache entry)."""
+        b = self._buckets
+        sku, group, brand = line.sku or "", line.product_group or "", line.brand or ""
+        return (sku if sku in b["sku"] else None, group if group in b["product_group"] else None,
+                brand if brand in b["brand"] else None)
+
+    def candidates(self, key: tuple) -> tuple[CompiledRule, ...]:
+        """Line-scope rules that may match a line with this ``line_key``, in order."""
         found = self._candidates.get(key)
         if found is None:
             merged = list(self._unindexed)
             for name, value in zip(INDEXED, key):
-                merged.extend(self._buckets.get(name, {}).get(value, ()))
+                if value is not None:
+                    merged.extend(self._buckets[name].get(value, ()))
             found = tuple(sorted(merged, key=lambda r: r.rule.sort_key))
             if len(self._candidates) >= _CACHE_LIMIT:
                 self._candidates.clear()
@@ -217,20 +275,34 @@ class CompiledPolicy:
             out[name] = (value or "") if is_text else value
         return out
 
-    def enabled(self, values: dict, flags: list[bool] | None) -> list[bool]:
-        """Per rule: active and its static (document/member) conditions hold."""
-        return [(flags is None or flags[r.n]) and (r.static is None or r.static(None, values))
-                for r in self.rules]
+    def disabled_mask(self, values: dict, at: datetime, tz) -> int:
+        """Bit n set when rule n cannot match this evaluation: outside its active
+        period, or its static (document/member) conditions fail."""
+        mask = 0
+        if self._period_rules:
+            periods = self._resolved_periods(tz)
+            for n, bit in self._period_rules:
+                start, end = periods[n]
+                if (start is not None and at < start) or (end is not None and at >= end):
+                    mask |= bit
+        for bit, static in self._static_rules:
+            if not static(None, values):
+                mask |= bit
+        return mask
 
     def active_flags(self, at: datetime, tz) -> list[bool] | None:
         """Per rule: active at ``at``? None when no rule has an active period."""
-        periods = self._periods.get(tz.key if hasattr(tz, "key") else str(tz))
+        if not self._period_rules:
+            return None
+        return [(a is None or a <= at) and (b is None or at < b) for a, b in self._resolved_periods(tz)]
+
+    def _resolved_periods(self, tz) -> list:
+        key = getattr(tz, "key", None) or str(tz)
+        periods = self._periods.get(key)
         if periods is None:
             periods = [r.rule.period(tz) for r in self.rules]
-            self._periods[tz.key if hasattr(tz, "key") else str(tz)] = periods
-        if not any(a is not None or b is not None for a, b in periods):
-            return None
-        return [(a is None or a <= at) and (b is None or at < b) for a, b in periods]
+            self._periods[key] = periods
+        return periods
 
 
 def compile_policy(doc: PolicyDocument, version: int | None = None) -> CompiledPolicy:
@@ -255,5 +327,9 @@ def compile_policy(doc: PolicyDocument, version: int | None = None) -> CompiledP
     policy._unindexed = tuple(unindexed)
     policy._getters = tuple((name, vocab.variables_by_name[name].getter,
                              vocab.variables_by_name[name].type_name == "string") for name in static_names)
-    policy._buckets = {name: {v: tuple(rs) for v, rs in values.items()} for name, values in buckets.items()}
+    policy._buckets = {name: {v: tuple(rs) for v, rs in buckets.get(name, {}).items()} for name in INDEXED}
+    policy._bucket_keys = tuple(frozenset(policy._buckets[name]) for name in INDEXED)
+    policy._static_rules = tuple((1 << r.n, r.static) for r in rules if r.static is not None)
+    policy._period_rules = tuple((r.n, 1 << r.n) for r in rules
+                                 if r.rule.active_from is not None or r.rule.active_until is not None)
     return policy

@@ -52,9 +52,15 @@ class ProgramSettings:
     def _quantum(self) -> Decimal:
         return Decimal(1).scaleb(-self.precision)
 
+    @cached_property
+    def _rounding_mode(self) -> str:
+        return _ROUNDING[self.rounding]
+
     def round_points(self, points: Decimal) -> Decimal:
         """Round a point amount to the program precision with the program rounding."""
-        return Decimal(points).quantize(self._quantum, rounding=_ROUNDING[self.rounding])
+        if not isinstance(points, Decimal):
+            points = Decimal(points)
+        return points.quantize(self._quantum, rounding=self._rounding_mode)
 
     def floor_points(self, points: Decimal) -> Decimal:
         """Round toward zero to the program precision (limits are never rounded up)."""

@@ -25,10 +25,9 @@ CHANNELS = ("web", "phone", "pos", "erp")
 
 
 class Context:
-    """Everything one evaluation may read; derived document values computed once."""
+    """Everything one evaluation may read; derived document values computed on first use."""
 
-    __slots__ = ("line", "doc", "member", "event", "lot", "order_total", "weekday", "hour",
-                 "lines_count", "total_quantity")
+    __slots__ = ("line", "doc", "member", "event", "lot", "tz", "_local", "_order_total")
 
     def __init__(self, *, doc: DocumentFacts | None = None, member: MemberFacts | None = None,
                  event: EventFacts | None = None, lot: LotFacts | None = None, tz=None):
@@ -37,17 +36,43 @@ class Context:
         self.member = member if member is not None else MemberFacts()
         self.event = event
         self.lot = lot
-        if doc is not None:
-            self.order_total = doc.order_total
-            local = aware_utc(doc.placed_at).astimezone(tz) if tz is not None else aware_utc(doc.placed_at)
-            self.weekday = WEEKDAYS[local.weekday()]
-            self.hour = local.hour
-            self.lines_count = len(doc.lines)
-            self.total_quantity = sum((line.quantity for line in doc.lines), ZERO)
+        self.tz = tz
+        self._local = None
+        self._order_total = None
 
     def for_line(self, line: LineFacts) -> "Context":
         self.line = line
         return self
+
+    @property
+    def order_total(self) -> Decimal:
+        if self._order_total is None:
+            self._order_total = self.doc.order_total
+        return self._order_total
+
+    @property
+    def local_time(self):
+        """When the document was placed, in the program time zone."""
+        if self._local is None:
+            placed = aware_utc(self.doc.placed_at)
+            self._local = placed.astimezone(self.tz) if self.tz is not None else placed
+        return self._local
+
+    @property
+    def weekday(self) -> str:
+        return WEEKDAYS[self.local_time.weekday()]
+
+    @property
+    def hour(self) -> int:
+        return self.local_time.hour
+
+    @property
+    def lines_count(self) -> int:
+        return len(self.doc.lines)
+
+    @property
+    def total_quantity(self) -> Decimal:
+        return sum((line.quantity for line in self.doc.lines), ZERO)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ reference, simulation, the vocabulary export and the shipped defaults.
 """
 from .accrual import AccrualResult, LineResult, evaluate_accrual
 from .compiler import CompiledPolicy, compile_policy
+from .defaults import default_policies
 from .errors import RuleValidationError, ValidationMessage
 from .model import Action, Group, Leaf, PolicyDocument, Rule
 from .reference import reference_accrual
@@ -17,6 +18,6 @@ from .vocabulary import POLICY_NAMES
 __all__ = [
     "AccrualResult", "Action", "CompiledPolicy", "DEFAULT_SETTINGS", "Group", "Leaf", "LineResult",
     "POLICY_NAMES", "PolicyDocument", "ProgramSettings", "Rule", "RuleValidationError",
-    "ValidationMessage", "compile_policy", "evaluate_accrual", "reference_accrual",
+    "ValidationMessage", "compile_policy", "default_policies", "evaluate_accrual", "reference_accrual",
     "validate_policy", "validate_settings",
 ]

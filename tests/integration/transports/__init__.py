@@ -1,0 +1,1 @@
+"""Integration tests for file transports against real FTP, FTPS and SFTP servers."""

@@ -1,0 +1,1 @@
+"""Unit tests for importers (SAP B1 files, text decoding, source configuration)."""

@@ -13,7 +13,7 @@ from engine.services import accrual, members, orders, policies, redemptions
 from rules.facts import DocumentFacts, LineFacts
 from server import db
 from server.api import present
-from server.api.schemas import OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
+from server.api.schemas import LIMIT, OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
 from server.auth import require
 from server.errors import ApiError
 from server.formats import xml_root
@@ -31,6 +31,9 @@ def _lines(raw_lines) -> list[LineDoc]:
         if total is None:
             total = (line["quantity"] * line["unit_price"]).quantize(Decimal("0.01"),
                                                                    rounding=ROUND_HALF_UP)
+            if abs(total) >= LIMIT:
+                raise ApiError(422, "validation_error", f"line {line['line_no']}: quantity × "
+                               "unit_price is too large", {"fields": {"lines": ["too large"]}})
         out.append(LineDoc(line_no=line["line_no"], sku=line["sku"], name=line["name"],
                            product_group=line["product_group"], brand=line["brand"],
                            quantity=line["quantity"], unit_price=line["unit_price"],

@@ -1,12 +1,46 @@
 """Marshmallow schemas of the shop API: one per resource, shared by API and admin UI."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from engine.domain import CHANNELS, ORDER_STATUSES
 
 Points = lambda **kw: fields.Decimal(as_string=True, allow_nan=False, **kw)  # noqa: E731
 Money = Points
+
+
+# Plain functions rather than validate.Range: apispec would render a Decimal
+# bound as a string, which is not valid OpenAPI.
+# A line or amount below ten billion: 5,000 such lines still fit NUMERIC(18,4).
+LIMIT = Decimal(10) ** 10
+
+
+class Exact(fields.Decimal):
+    """A decimal input the ledger can hold: finite, below 10^10, at most 4 places."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if not number.is_finite() or abs(number) >= LIMIT:
+            raise ValidationError("must be a number below 10,000,000,000")
+        if number.as_tuple().exponent < -4:
+            raise ValidationError("must have at most 4 decimal places")
+        return number
+
+
+def non_negative(value) -> None:
+    if value < 0:
+        raise ValidationError("must not be negative")
+
+
+def positive(value) -> None:
+    if value <= 0:
+        raise ValidationError("must be greater than zero")
 
 
 class MemberRefField(fields.String):
@@ -111,9 +145,9 @@ class LineIn(Schema):
     name = fields.String(load_default="")
     product_group = fields.String(load_default="")
     brand = fields.String(load_default="")
-    quantity = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0))
-    unit_price = fields.Decimal(required=True, allow_nan=False)
-    line_total = fields.Decimal(allow_nan=False,
+    quantity = Exact(required=True, validate=non_negative)
+    unit_price = Exact(required=True)
+    line_total = Exact(
                                 metadata={"description": "default: quantity × unit_price"})
     is_promo = fields.Boolean(load_default=False)
 
@@ -132,8 +166,7 @@ class OrderIn(Schema):
     placed_at = fields.AwareDateTime(required=True)
     currency = fields.String(required=True, validate=validate.Length(3, 3))
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, 5000))
-    shipping_total = fields.Decimal(load_default=0, allow_nan=False,
-                                    validate=validate.Range(min=0))
+    shipping_total = Exact(load_default=0, validate=non_negative)
     status = fields.String(load_default="placed", validate=validate.OneOf(ORDER_STATUSES[:3]))
 
     @validates_schema
@@ -168,9 +201,8 @@ class StatusIn(Schema):
 
 class ReturnLineIn(Schema):
     line_no = fields.Integer(required=True)
-    quantity = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0,
-                                                                                      min_inclusive=False))
-    amount = fields.Decimal(allow_nan=False, validate=validate.Range(min=0),
+    quantity = Exact(required=True, validate=positive)
+    amount = Exact(validate=non_negative,
                             metadata={"description": "money returned; default: pro rata"})
 
 
@@ -185,7 +217,7 @@ class QuoteIn(Schema):
     store = fields.String(load_default="")
     currency = fields.String(validate=validate.Length(3, 3))
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, 5000))
-    shipping_total = fields.Decimal(load_default=0, allow_nan=False)
+    shipping_total = Exact(load_default=0)
     explain = fields.Boolean(load_default=False)
 
     @validates_schema
@@ -195,7 +227,7 @@ class QuoteIn(Schema):
 
 class CartIn(Schema):
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, 5000))
-    shipping_total = fields.Decimal(load_default=0, allow_nan=False)
+    shipping_total = Exact(load_default=0)
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
     store = fields.String(load_default="")
 
@@ -203,8 +235,7 @@ class CartIn(Schema):
 class RedemptionIn(Schema):
     redemption_id = fields.String(required=True, validate=validate.Length(1, 100))
     member = MemberRefField(required=True)
-    points = fields.Decimal(required=True, allow_nan=False,
-                            validate=validate.Range(min=0, min_inclusive=False))
+    points = Exact(required=True, validate=positive)
     order_id = fields.String(validate=validate.Length(1, 100))
     acting_member = MemberRefField(metadata={"description": "a company employee spending"})
     cart = fields.Nested(CartIn)
@@ -224,7 +255,7 @@ class RedemptionOut(Schema):
 class AdjustmentIn(Schema):
     adjustment_id = fields.String(validate=validate.Length(1, 100),
                                   metadata={"description": "idempotency key of the adjustment"})
-    points = fields.Decimal(required=True, allow_nan=False)
+    points = Exact(required=True)
     reason = fields.String(required=True, validate=validate.Length(1, 500))
     kind = fields.String(load_default="adjustment", validate=validate.OneOf(["adjustment", "bonus"]))
     expire_after_days = fields.Integer(validate=validate.Range(min=1))

@@ -1,23 +1,37 @@
 """The rule language: policies as validated JSON, compiled, evaluated and explained.
 
-Pure Python, no database. Public API (see each module for the semantics):
-validation (``validate_policy``, ``validate_settings``), compilation
-(``compile_policy``), evaluators for every policy, the business-rules
-reference, simulation, the vocabulary export and the shipped defaults.
+Pure Python, no database; nothing here imports the rest of the project.
+See each module for the exact semantics:
+
+* ``validation`` / ``settings``: ``validate_policy``, ``validate_settings``;
+* ``compiler``: ``compile_policy`` (closures + equality indexes);
+* ``accrual``: ``evaluate_accrual`` (SPEC §3), ``explain``: its trace;
+* ``reference``: the same semantics through ``business_rules.engine``;
+* ``redemption``, ``expiry``, ``awards`` (event/birthday/referral, tier), ``mission``;
+* ``simulation``: ``simulate``/``compare``; ``export``: ``export_vocabulary``;
+* ``defaults``: the shipped demo policies (``rules/defaults/*.json``).
 """
 from .accrual import AccrualResult, LineResult, evaluate_accrual
+from .awards import AwardResult, TierResult, evaluate_award, evaluate_tier
 from .compiler import CompiledPolicy, compile_policy
 from .defaults import default_policies
 from .errors import RuleValidationError, ValidationMessage
+from .expiry import DEFAULT_WARN_DAYS, ExpiryResult, evaluate_expiry
+from .export import export_vocabulary
+from .mission import MissionLine, MissionResult, evaluate_mission
 from .model import Action, Group, Leaf, PolicyDocument, Rule
+from .redemption import RedemptionResult, evaluate_redemption
 from .reference import reference_accrual
 from .settings import DEFAULT_SETTINGS, ProgramSettings, validate_settings
+from .simulation import SimulationResult, compare, simulate
 from .validation import validate_policy
 from .vocabulary import POLICY_NAMES
 
 __all__ = [
-    "AccrualResult", "Action", "CompiledPolicy", "DEFAULT_SETTINGS", "Group", "Leaf", "LineResult",
-    "POLICY_NAMES", "PolicyDocument", "ProgramSettings", "Rule", "RuleValidationError",
-    "ValidationMessage", "compile_policy", "default_policies", "evaluate_accrual", "reference_accrual",
-    "validate_policy", "validate_settings",
+    "AccrualResult", "Action", "AwardResult", "CompiledPolicy", "DEFAULT_SETTINGS", "DEFAULT_WARN_DAYS",
+    "ExpiryResult", "Group", "Leaf", "LineResult", "MissionLine", "MissionResult", "POLICY_NAMES",
+    "PolicyDocument", "ProgramSettings", "RedemptionResult", "Rule", "RuleValidationError", "SimulationResult",
+    "TierResult", "ValidationMessage", "compare", "compile_policy", "default_policies", "evaluate_accrual",
+    "evaluate_award", "evaluate_expiry", "evaluate_mission", "evaluate_redemption", "evaluate_tier",
+    "export_vocabulary", "reference_accrual", "simulate", "validate_policy", "validate_settings",
 ]

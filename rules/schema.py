@@ -75,7 +75,7 @@ class RuleSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=MAX_ID_LENGTH))
+    id = fields.String(required=True, validate=[validate.Length(min=1), validate.Length(max=MAX_ID_LENGTH)])
     description = fields.String(load_default="", allow_none=True)
     scope = fields.String(load_default=None, validate=validate.OneOf(("line", "document")))
     priority = StrictInteger(load_default=0)

@@ -35,7 +35,8 @@ def make_decimal_parser(decimal_separator: str = ",", cache_size: int = 8192) ->
     other separator grouping thousands), and scientific notation when its
     mantissa is too short to have been rounded. Refused: ``12,3,4``,
     ``1234.50`` with a decimal comma, and ``1.234`` (thousands or decimals?).
-    Results are cached per text: quantities and prices repeat a lot.
+    Results are cached per text while that pays (quantities and prices repeat
+    a lot, line totals hardly).
     """
     if decimal_separator not in (",", "."):
         raise ValueError("decimal separator must be ',' or '.'")
@@ -48,11 +49,17 @@ def make_decimal_parser(decimal_separator: str = ",", cache_size: int = 8192) ->
                          re.ASCII)
     scientific = re.compile(rf"([+-]?)(\d+)(?:{sep}(\d+))?[eE]([+-]?\d{{1,3}})", re.ASCII)
     cache: dict[str, Decimal] = {}
+    hits, caching = 0, True
 
     def parse(text: str, column: str) -> Decimal | None:
-        found = cache.get(text)
-        if found is not None:
-            return found
+        nonlocal hits, caching
+        if caching:
+            found = cache.get(text)
+            if found is not None:
+                hits += 1
+                return found
+        else:
+            found = None
         value = text.strip(" \xa0\u202f\t")
         if not value:
             return None
@@ -65,9 +72,12 @@ def make_decimal_parser(decimal_separator: str = ",", cache_size: int = 8192) ->
                 found = Decimal(point.replace(" ", ""))
         if found is None:
             found = _slow(text, value, column)
-        if len(cache) >= cache_size:
-            cache.clear()
-        cache[text] = found
+        if caching:
+            if len(cache) >= cache_size:
+                caching = hits >= cache_size  # values barely repeat (line totals): stop caching them
+                hits = 0
+                cache.clear()
+            cache[text] = found
         return found
 
     def _slow(text: str, value: str, column: str) -> Decimal:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, NamedTuple, TextIO
 
 CHUNK_SIZE = 1 << 20
+MAX_LINE = 1 << 20  # characters; a longer "line" is not a CSV record (and must not fill memory)
 DELIMITERS = (";", "\t", ",")
 _BOMS = (  # (mark, codec to read with, codec to check the rest with, name)
     (codecs.BOM_UTF8, "utf-8-sig", "utf-8", "UTF-8"),
@@ -202,7 +204,8 @@ def read_records(text: TextIO, delimiter: str, start_line: int = 1) -> Iterator[
     line after it.
     """
     dialect = {"delimiter": delimiter, "quotechar": '"', "doublequote": True, "strict": True}
-    source = _Lines(iter(text))
+    lines = iter(functools.partial(text.readline, MAX_LINE), "") if hasattr(text, "readline") else iter(text)
+    source = _Lines(lines)
     reader = csv.reader(source, **dialect)
     feed: list[str] = []
     one_line = csv.reader(iter(feed.pop, None), **dialect)  # IndexError when it wants a second line
@@ -211,6 +214,9 @@ def read_records(text: TextIO, delimiter: str, start_line: int = 1) -> Iterator[
     line_no = start_line - 1
     for line in source.lines:
         line_no += 1
+        if len(line) >= MAX_LINE and line[-1] not in "\r\n":
+            raise MalformedFile(f"Line {line_no} is longer than {MAX_LINE} characters: this is not a CSV "
+                                "export (or its line breaks are missing).", line_no)
         if '"' not in line:
             if not line.strip(blank):
                 continue

@@ -117,6 +117,9 @@ class Profile:
         merged = {**_default_columns(self.kind), **self.columns}
         object.__setattr__(self, "columns", MappingProxyType(merged))
 
+    def __hash__(self) -> int:  # the columns mapping is not hashable by itself
+        return hash((self.kind, tuple(self.columns.items()), self.encoding, self.delimiter, self.date_formats))
+
     def header_for(self, logical: str) -> str | None:
         return self.columns.get(logical)
 

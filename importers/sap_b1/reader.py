@@ -8,6 +8,7 @@ or a `RowError` for quarantine. Memory stays flat whatever the file size.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from typing import BinaryIO, Iterator, Union
@@ -16,7 +17,8 @@ from engine.domain import CustomerDoc, Origin, ProductDoc, RowError
 from importers.sap_b1.profiles import COLUMNS, SOURCE, Profile
 from importers.sap_b1.rows import MAPPERS, InvoiceRow, SkippedRow
 from importers.sap_b1.values import BadValue
-from importers.textio import Detected, TextFileError, detect_encoding, open_text, read_records, sniff_delimiter
+from importers.textio import (MAX_LINE, Detected, TextFileError, detect_encoding, open_text, read_records,
+                              sniff_delimiter)
 
 Row = Union[CustomerDoc, InvoiceRow, ProductDoc, SkippedRow, RowError]
 _SHOWN_HEADERS = 40
@@ -61,16 +63,15 @@ class SapFile:
 
     def _open_header(self) -> None:
         profile = self.profile
-        first, line_no = "", 0
-        for first in iter(self._text.readline, ""):
-            line_no += 1
+        for first in iter(functools.partial(self._text.readline, MAX_LINE), ""):
             if first.strip():
                 break
         else:
             raise BadHeader(f"The file {self.name} is empty: it has no header row.")
         expected = tuple(h for h in profile.columns.values() if h)
         self.delimiter = profile.delimiter or sniff_delimiter(first.lstrip("\ufeff"), expected=expected)
-        self._records = read_records(itertools.chain([first], self._text), self.delimiter, start_line=line_no)
+        self._text.seek(0)
+        self._records = read_records(self._text, self.delimiter)
         header_records = list(itertools.islice(self._records, profile.header_rows))
         if len(header_records) < profile.header_rows or any(r.error for r in header_records):
             raise BadHeader(f"The file {self.name} does not have the {profile.header_rows} header row(s) "

@@ -163,3 +163,12 @@ def test_reader_streams_without_reading_ahead():
 
     first = list(itertools.islice(read_records(endless(), ";"), 3))
     assert [r.fields for r in first] == [["0", "value 0"], ["1", "value 1"], ["2", "value 2"]]
+
+
+def test_a_line_without_end_is_refused_not_loaded(monkeypatch):
+    import importers.textio as textio
+    monkeypatch.setattr(textio, "MAX_LINE", 64)
+    text = "a;b\n" + "x" * 500 + "\n"
+    with pytest.raises(MalformedFile, match="longer than 64 characters") as caught:
+        records(text)
+    assert caught.value.line_no == 2

@@ -7,3 +7,6 @@ from .policies import PolicyVersion  # noqa: F401
 from .catalog import Product, ProductGroup  # noqa: F401
 from .access import ApiKey, IdempotencyRecord, JobRun, User  # noqa: F401
 from .imports import ImportRun, QuarantinedRow  # noqa: F401
+from .onec import (DeliveryBatch, DeliveryCursor, Delivered, DocumentCard,  # noqa: F401
+                   ExchangeChunk, ExchangeFile, ExchangeSession, MemberMerge)
+from .staging import ImportChunk, StagedLine  # noqa: F401

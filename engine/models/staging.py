@@ -1,0 +1,81 @@
+"""Import staging: the lines of a received document file, and the chunks workers apply.
+
+A big ERP file is parsed once into `StagedLine` rows, each already placed in
+a *bucket* (the chunk that will apply it): all lines of one document, and all
+documents of one account, share a bucket, so chunks never touch the same
+account and can be applied by several workers at once, in any order, with
+the same result as one sequential pass. A chunk (`ImportChunk`) is applied
+whole in one transaction, so a killed worker leaves it pending, never half
+done. Staged values are kept as the text the parser produced (decimals keep
+their scale, dates their day) so both databases store them alike.
+
+On PostgreSQL ``import_lines`` is partitioned by run: each run stages into its
+own partition, dropped in one statement when the run is done.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, BigId, JSONDoc, UTCDateTime
+
+CHUNK_STATUSES = ("pending", "done")
+
+
+class ImportChunk(Base):
+    """One bucket of a run's staged lines: claimed by one worker, applied in one transaction."""
+
+    __tablename__ = "import_chunks"
+    __table_args__ = (UniqueConstraint("import_run_id", "chunk_no"),
+                      Index("ix_import_chunks_status", "import_run_id", "status"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"))
+    chunk_no: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    lines: Mapped[int] = mapped_column(Integer, default=0)  # staged lines in the bucket
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+    applied: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    bulk_documents: Mapped[int] = mapped_column(Integer, default=0)  # took the set-based path
+    worker: Mapped[str] = mapped_column(String(120), default="")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StagedLine(Base):
+    """One record of an invoice or credit-note file, as parsed (``error`` set: a bad row)."""
+
+    __tablename__ = "import_lines"
+    __table_args__ = {"postgresql_partition_by": "LIST (import_run_id)"}
+
+    import_run_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
+                                               primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # record order
+    file_line: Mapped[int] = mapped_column(Integer)
+    doc_key: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # why the row could not be read
+    document_type: Mapped[str] = mapped_column(Text, default="")
+    number: Mapped[str] = mapped_column(Text, default="")
+    doc_date: Mapped[str] = mapped_column(Text, default="")  # ISO day
+    placed_at: Mapped[str] = mapped_column(Text, default="")  # ISO, aware UTC
+    card_code: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(Text, default="")
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    base_key: Mapped[str | None] = mapped_column(Text)
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[str] = mapped_column(Text, default="")
+    unit_price: Mapped[str] = mapped_column(Text, default="")
+    line_total: Mapped[str] = mapped_column(Text, default="")
+    name: Mapped[str] = mapped_column(Text, default="")
+    product_group: Mapped[str] = mapped_column(Text, default="")
+    brand: Mapped[str] = mapped_column(Text, default="")
+    base_line_no: Mapped[int | None] = mapped_column(Integer)
+    is_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    extra: Mapped[dict | None] = mapped_column(JSONDoc)

@@ -181,10 +181,35 @@ class CompiledRule:
     static: Fast | None = None
     dynamic: Fast | None = None
     index: tuple[str, tuple[str, ...]] | None = None
+    # The same split as nodes, for explaining: which part failed.
+    index_node: Any = None
+    static_nodes: tuple = ()
+    dynamic_nodes: tuple = ()
+    index_values: frozenset = frozenset()
 
     @property
     def id(self) -> str:
         return self.rule.id
+
+    def explain_static(self, values) -> dict | None:
+        """The failing document/member condition, or None."""
+        for node in self.static_nodes:
+            failure = node.explain(None, values)
+            if failure is not None:
+                return failure
+        return None
+
+    def explain_line(self, line, values) -> dict | None:
+        """The failing line-dependent condition (index key included), or None."""
+        if self.index_node is not None:
+            failure = self.index_node.explain(line, values)
+            if failure is not None:
+                return failure
+        for node in self.dynamic_nodes:
+            failure = node.explain(line, values)
+            if failure is not None:
+                return failure
+        return None
 
     def matches(self, line, values) -> bool:
         return self.tree is None or self.tree.fast(line, values)
@@ -205,10 +230,14 @@ def _compile_rule(rule: Rule, n: int, vocab: PolicyVocabulary) -> CompiledRule:
             hit = next(((p, k) for p, k in keyed if k and k[0] == choice), None)
             if hit:
                 compiled.index = hit[1]
+                compiled.index_node = hit[0]
+                compiled.index_values = frozenset(hit[1][1])
                 parts.remove(hit[0])
                 break
-    static = [p.fast for p in parts if not p.is_line]
-    dynamic = [p.fast for p in parts if p.is_line]
+    compiled.static_nodes = tuple(p for p in parts if not p.is_line)
+    compiled.dynamic_nodes = tuple(p for p in parts if p.is_line)
+    static = [p.fast for p in compiled.static_nodes]
+    dynamic = [p.fast for p in compiled.dynamic_nodes]
     compiled.static = combine("all", static) if static else None
     compiled.dynamic = combine("all", dynamic) if dynamic else None
     return compiled

@@ -29,22 +29,38 @@ def test_trace_explains_matches_failures_and_contributions():
     r = rules.evaluate_accrual(policy, doc, MemberFacts(), S, explain=True)
     trace = r.trace
     json.dumps(trace)  # JSON-serialisable as stored by the ledger
-    assert trace["policy_version"] == 7 and r.policy_version == 7 and trace["points"] == str(r.points)
-    first = {e["rule"]: e for e in trace["lines"][0]["rules"]}
-    assert first["base"]["actions"][0] == {"action": "earn_percent", "params": {"percent": "10"}, "before": "0",
-                                           "after": "2", "contribution": "2"}
-    assert first["g110"]["actions"][0]["contribution"] == "2"
-    assert first["later"] == {"rule": "later", "priority": -1, "matched": False, "reason": "inactive",
-                              "active_from": "2030-01-01", "active_until": None}
-    assert first["stopper"]["actions"][0]["contribution"] == "-1" and first["stopper"]["stop_processing"]
-    assert first["never"]["reason"] == "not_reached" and first["never"]["stopped_by"] == "stopper"
-    second = {e["rule"]: e for e in trace["lines"][1]["rules"]}
-    assert second["g110"]["failed"] == {"path": "conditions.all[1]", "name": "product_group", "operator": "equal_to",
-                                        "value": "110", "actual": "120"}
-    doc_rule = trace["document"]["rules"][0]
-    assert doc_rule["reason"] == "conditions" and doc_rule["failed"]["path"] == "conditions"
-    assert [f["name"] for f in doc_rule["failed"]["any_failed"]] == ["order_total", "is_birthday"]
-    assert r.points == D(5) and trace["unrounded"] == "5"
+    assert trace["policy_version"] == 7 and r.policy_version == 7 and trace["points"] == str(r.points) == "5"
+    assert trace["ruled_out"] == {"later": "inactive", "bonus": "conditions"}
+    assert trace["conditions"]["bonus"]["conditions"] == {"any": [
+        {"name": "order_total", "operator": "greater_than", "value": "1000"},
+        {"name": "is_birthday", "operator": "is_true", "value": None}]}
+    assert trace["variables"]["order_total"] == "40"
+    first, second = trace["lines"]
+    assert [m["rule"] for m in first["matched"]] == ["base", "g110", "stopper"]
+    assert first["matched"][0]["actions"] == [{"action": "earn_percent", "contribution": "2", "after": "2"}]
+    assert first["matched"][1]["actions"][0]["contribution"] == "2"
+    assert first["matched"][2]["actions"][0] == {"action": "cap", "contribution": "-1", "after": "3"}
+    assert first["stopped_by"] == "stopper" and first["not_matched"] == {} and first["points"] == "3"
+    assert second["not_matched"] == {"g110": "conditions.all[1]"}
+    assert trace["conditions"]["g110"]["conditions.all[1]"] == {"name": "product_group", "operator": "equal_to",
+                                                                "value": "110"}
+    assert trace["document"]["lines_total"] == "5" and trace["document"]["matched"] == []
+    assert r.lines[0].rules == ("base", "g110", "stopper")
+
+
+def test_trace_of_an_excluded_line_and_dynamic_failure():
+    policy = compile_rules("accrual", rule("base", act("earn_fixed", points=4), priority=5),
+                           rule("promo", act("exclude"), conditions=cond("is_promo", "is_true")),
+                           rule("bulk", act("multiply", factor=2), priority=-1,
+                                conditions=cond("quantity", "greater_than", 10)))
+    r = rules.evaluate_accrual(policy, make_doc(make_line("1", is_promo=True), make_line("2")), MemberFacts(), S,
+                               explain=True)
+    excluded, normal = r.trace["lines"]
+    assert excluded["excluded"] and excluded["stopped_by"] == "promo" and excluded["points"] == "0"
+    assert excluded["matched"][1]["actions"] == [{"action": "exclude", "contribution": "-4", "after": "0",
+                                                  "excluded": True}]
+    assert normal["not_matched"] == {"promo": "conditions", "bulk": "conditions"}
+    assert r.trace["conditions"]["bulk"]["conditions"]["operator"] == "greater_than"
 
 
 def test_member_excluded_trace():

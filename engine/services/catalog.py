@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.domain import ProductDoc
-from engine.models import Product
+from engine.models import Product, ProductGroup
 
 _FIELDS = ("name", "product_group", "brand", "price", "currency", "picture_url")
 
@@ -32,3 +32,20 @@ def upsert(session: Session, doc: ProductDoc, *, now: datetime) -> str:
         product.updated_at = now
         product.source = doc.source
     return "applied" if changed else "duplicate"
+
+
+def upsert_group(session: Session, code: str, name: str, *, parent_code: str | None = None,
+                 source: str = "admin") -> str:
+    """Create or update a product group by code; 'applied' or 'duplicate'."""
+    group = session.execute(select(ProductGroup).where(ProductGroup.code == code)
+                            ).scalar_one_or_none()
+    if group is None:
+        session.add(ProductGroup(code=code, name=name, parent_code=parent_code, source=source))
+        session.flush()
+        return "applied"
+    values = {"name": name or group.name, "parent_code": parent_code, "source": source}
+    if all(getattr(group, key) == value for key, value in values.items()):
+        return "duplicate"
+    for key, value in values.items():
+        setattr(group, key, value)
+    return "applied"

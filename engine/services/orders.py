@@ -102,7 +102,6 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
                        accrue_from=accrue_from)
         return existing, False
     member = members.get(session, doc.member_ref)
-    catalog = _catalog(session, [line.sku for line in doc.lines])
     document = Document(
         source=doc.source, external_id=doc.external_id, document_type=doc.document_type,
         number=doc.number, member_id=member.id, account_id=member.account_id,
@@ -110,15 +109,7 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
         status="placed", shipping_total=doc.shipping_total, version=doc.version,
         total=sum((line.line_total for line in doc.lines), ZERO), content_hash=fingerprint,
         created_at=now)
-    for line in doc.lines:
-        product = catalog.get(line.sku)
-        document.lines.append(DocumentLine(
-            line_no=line.line_no, sku=line.sku, name=line.name or (product.name if product else ""),
-            product_group=line.product_group or (product.product_group if product else ""),
-            brand=line.brand or (product.brand if product else ""), quantity=line.quantity,
-            unit_price=line.unit_price, line_total=line.line_total, is_promo=line.is_promo,
-            points_per_unit=product.points_per_unit if product else None,
-            base_line_no=line.base_line_no))
+    document.lines.extend(_document_lines(session, doc))
     session.add(document)
     session.flush()
     if doc.document_type == "correction":
@@ -128,6 +119,50 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
     elif doc.status and doc.status != "placed":
         set_status(session, document, doc.status, actor=actor, now=now, accrue_from=accrue_from)
     return document, True
+
+
+def _document_lines(session: Session, doc: PurchaseDoc) -> list[DocumentLine]:
+    catalog = _catalog(session, [line.sku for line in doc.lines])
+    out = []
+    for line in doc.lines:
+        product = catalog.get(line.sku)
+        out.append(DocumentLine(
+            line_no=line.line_no, sku=line.sku, name=line.name or (product.name if product else ""),
+            product_group=line.product_group or (product.product_group if product else ""),
+            brand=line.brand or (product.brand if product else ""), quantity=line.quantity,
+            unit_price=line.unit_price, line_total=line.line_total, is_promo=line.is_promo,
+            points_per_unit=product.points_per_unit if product else None,
+            base_line_no=line.base_line_no))
+    return out
+
+
+def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
+    """A newer revision of a stored document from its source (1C's НомерВерсии).
+
+    "same": its lines did not change. "replaced": they changed before the
+    document earned anything, so the new lines count. "kept": they changed
+    after it earned points (or it is a correction); then only a correction
+    changes what it earns, so the stored lines stay.
+    """
+    def shape(lines, shipping, currency):
+        return ([(l.line_no, l.sku, l.quantity, l.unit_price, l.line_total, l.is_promo)
+                 for l in lines], shipping, currency)
+
+    if shape(doc.lines, doc.shipping_total, doc.currency) == \
+            shape(document.lines, document.shipping_total, document.currency):
+        return "same"
+    if document.accrued_at is not None or document.document_type == "correction":
+        return "kept"
+    for line in list(document.lines):
+        session.delete(line)
+    session.flush()  # deletes first: the new lines reuse the (document, line_no) keys
+    session.expire(document, ["lines"])
+    document.lines.extend(_document_lines(session, doc))
+    document.total = sum((line.line_total for line in doc.lines), ZERO)
+    document.shipping_total, document.currency = doc.shipping_total, doc.currency
+    document.content_hash = content_hash(doc)
+    session.flush()
+    return "replaced"
 
 
 def _catalog(session: Session, skus: list[str]) -> dict[str, Product]:

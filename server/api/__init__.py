@@ -10,3 +10,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(health.blp)
     for module in (members, companies, orders, redemptions, policies):
         api.register_blueprint(module.blp)
+    from server.onec import views as onec_views; onec_views.register(app)  # noqa: E702 - 1C exchange

@@ -31,7 +31,7 @@ from .compiler import CompiledPolicy
 from .facts import ZERO, DocumentFacts, MemberFacts
 from .model import Action
 from .settings import ProgramSettings
-from .values import aware_utc, to_jsonable
+from .values import aware_utc
 from .variables import Context
 
 HUNDRED = Decimal(100)
@@ -150,7 +150,7 @@ def _compiled_actions(policy: CompiledPolicy):
 
 
 def _check(policy: CompiledPolicy) -> None:
-    if policy.policy not in ("accrual",):
+    if policy.policy != "accrual":
         raise ValueError(f"evaluate_accrual needs the accrual policy, not {policy.policy!r}")
 
 
@@ -252,7 +252,3 @@ def _plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
     actions = _compiled_actions(policy)
     return tuple((r.dynamic, actions[r.n][0], r.rule.id, r.rule.stop_processing)
                  for r in policy.candidates(key) if not (mask >> r.n) & 1)
-
-
-def trace_json(value: Any) -> Any:
-    return to_jsonable(value)

@@ -20,7 +20,8 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, Callable
 
-from .model import Group, Leaf, PolicyDocument, Rule
+from .facts import ZERO
+from .model import Leaf, PolicyDocument, Rule
 from .operators import EPSILON, predicate
 from .vocabulary import PolicyVocabulary, vocabulary
 
@@ -123,7 +124,6 @@ def line_getter(name: str, type_name: str):
     if type_name == "string":  # business-rules reads None as ""
         return lambda line: get(line) or ""
     if name == "product_points_per_unit":
-        from .facts import ZERO
         return lambda line: ZERO if line.product_points_per_unit is None else line.product_points_per_unit
     return get
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from .compiler import CompiledPolicy, CompiledRule
 from .facts import ZERO, DocumentFacts, MemberFacts

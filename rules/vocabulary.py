@@ -1,5 +1,7 @@
-"""Which variables, scopes and actions each policy offers (SPEC §3), and the
-business-rules classes generated from them."""
+"""Which variables, scopes and actions each policy offers (SPEC §3).
+
+The business-rules variables classes are generated here from the declarations.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

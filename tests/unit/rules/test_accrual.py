@@ -9,7 +9,7 @@ import pytest
 import rules
 from rules.facts import MemberFacts
 
-from rulekit import MONDAY, accrue, act, compile_rules, cond, make_doc, make_line, rule
+from .rulekit import MONDAY, accrue, act, compile_rules, cond, make_doc, make_line, rule
 
 ONE_PER_10 = rule("base", act("earn_per_amount", points=1, amount=10))
 

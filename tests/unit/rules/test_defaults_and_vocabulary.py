@@ -11,7 +11,7 @@ import rules
 from rules.facts import LotFacts, MemberFacts
 from rules.vocabulary import VOCABULARIES
 
-from rulekit import make_doc, make_line
+from .rulekit import make_doc, make_line
 
 POLICIES = ("accrual", "redemption", "event", "referral", "birthday", "mission", "expiry", "tier")
 

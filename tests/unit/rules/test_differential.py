@@ -141,7 +141,7 @@ SETTINGS = st.builds(
     st.sampled_from([(), (), ("B2B",)]))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_docs(), st.lists(st.tuples(DOCS, MEMBERS), min_size=1, max_size=3), SETTINGS,
        st.sampled_from(["1", "1.5", "0.9"]).map(Decimal))
 def test_compiled_equals_business_rules_reference(doc, items, program, multiplier):

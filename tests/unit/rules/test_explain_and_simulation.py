@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import rules
 from rules.facts import MemberFacts
 
-from rulekit import MONDAY, act, compile_rules, cond, make_doc, make_line, rule
+from .rulekit import MONDAY, act, compile_rules, cond, make_doc, make_line, rule
 
 S = rules.DEFAULT_SETTINGS
 

@@ -9,7 +9,7 @@ import pytest
 import rules
 from rules.facts import EventFacts, LotFacts, MemberFacts
 
-from rulekit import MONDAY, act, compile_rules, cond, make_doc, make_line, rule
+from .rulekit import MONDAY, act, compile_rules, cond, make_doc, make_line, rule
 
 S = rules.DEFAULT_SETTINGS
 UTC = timezone.utc

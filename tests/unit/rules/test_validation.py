@@ -9,7 +9,7 @@ import pytest
 import rules
 from rules import RuleValidationError
 
-from rulekit import act, cond, rule
+from .rulekit import act, cond, rule
 
 
 def problems(doc) -> list[rules.ValidationMessage]:

@@ -20,6 +20,8 @@ from importers.sap_b1.profiles import SOURCE
 from importers.sap_b1.rows import InvoiceRow, SkippedRow
 
 _HEADER_NAMES = ("DocNum", "DocDate", "CardCode", "DocCur", "CANCELED", "BaseEntry")
+# InvoiceRow fields number … base_external_id: the header plus values derived from it (placed_at, member_ref).
+_HEADER = slice(InvoiceRow._fields.index("number"), InvoiceRow._fields.index("base_external_id") + 1)
 
 
 def describe(doc_key: str) -> str:
@@ -98,9 +100,11 @@ def _problem(key: str, lines: list[InvoiceRow], errors: list[RowError]) -> str |
         where = ", ".join(str(e.origin.line_no) for e in errors[:5])
         return (f"{describe(key)} is held back as a whole because its line(s) on file line {where} could not "
                 f"be read: {errors[0].reason}")
-    first = lines[0].header
+    head = lines[0][_HEADER]  # a tuple slice: cheap enough for every line of a million
     for line in lines[1:]:
-        for name, a, b in zip(_HEADER_NAMES, first, line.header):
+        if line[_HEADER] == head:
+            continue
+        for name, a, b in zip(_HEADER_NAMES, lines[0].header, line.header):
             if a != b and name == "BaseEntry":
                 return (f"{describe(key)} corrects lines of more than one invoice ({a} on file line "
                         f"{lines[0].origin.line_no}, {b} on file line {line.origin.line_no}); a correction "
@@ -108,6 +112,8 @@ def _problem(key: str, lines: list[InvoiceRow], errors: list[RowError]) -> str |
             if a != b:
                 return (f"the lines of {describe(key)} disagree on {name} ({_show(a)} on file line "
                         f"{lines[0].origin.line_no}, {_show(b)} on file line {line.origin.line_no})")
+    if len(lines) == 1:
+        return None
     numbers = Counter(line.line_no for line in lines)
     if len(numbers) != len(lines):
         twice = sorted(n for n, count in numbers.items() if count > 1)

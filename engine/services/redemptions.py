@@ -16,6 +16,20 @@ from engine.services import ledger, members, policies
 ZERO = Decimal(0)
 
 
+# What a shop can show the customer when points cannot pay for a cart.
+_REASONS = {
+    "member_group_excluded": "the member's group is not part of the program",
+    "below_min_order_total": "the order is below the minimum total for paying with points",
+    "nothing_eligible": "nothing in this cart can be paid with points",
+    "no_balance": "there are no points to spend",
+    "balance_does_not_cover": "points can pay for this order only when they cover all of it",
+}
+
+
+def reason_text(code: str | None) -> str | None:
+    return _REASONS.get(code, code) if code else None
+
+
 class RedemptionError(Exception):
     code = "redemption_error"
 
@@ -96,7 +110,8 @@ def redeem(session: Session, request: RedemptionRequest, *, actor: str,
         result = evaluate(session, request.cart, member, settings, now, explain=True)
         if result is not None:
             if not result.allowed:
-                raise RedemptionNotAllowed(result.reason or "this cart cannot be paid with points")
+                raise RedemptionNotAllowed(reason_text(result.reason_code)
+                                           or "this cart cannot be paid with points")
             if request.points > result.max_points:
                 raise RedemptionNotAllowed(
                     f"at most {result.max_points} points may be used on this cart")

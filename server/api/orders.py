@@ -169,11 +169,11 @@ def quote(data):
 def _redemption_dict(result, has_member: bool) -> dict | None:
     if result is None:
         return None
-    return {"allowed": result.allowed, "reason": result.reason,
+    return {"allowed": result.allowed, "reason_code": result.reason_code,
+            "reason": redemptions.reason_text(result.reason_code),
             "point_value": str(result.point_value), "eligible_total": str(result.eligible_total),
             "max_points": str(result.max_points) if has_member else None,
-            "max_value": str((result.max_points * result.point_value).quantize(Decimal("0.01")))
-            if has_member else None}
+            "max_value": str(result.max_amount) if has_member else None}
 
 
 def _points_per_unit(session, sku):

@@ -127,7 +127,7 @@ def upsert_card(session: Session, doc: CustomerDoc, *, actor: str, now: datetime
         return CardResult(outcome, note=f"member {member.loyalty_id} was separated from "
                                         f"{owner.loyalty_id} by an admin; not merged again")
     try:
-        merge = merge_members(session, member, owner, reason=(
+        merge = merge_members(session, member, owner, now=now, reason=(
             f"card {doc.external_id} of member {member.loyalty_id} now has the phone "
             f"{doc.phone} of member {owner.loyalty_id}"), **common)
     except MergeError as exc:
@@ -308,6 +308,24 @@ def _undo_card(session: Session, merge: MemberMerge, *, actor: str, now: datetim
     return {"member": member.loyalty_id, "restored_fields": restored, **moved}
 
 
+def _since_merge(session: Session, merge: MemberMerge, account_id: int, snap: dict) -> Decimal:
+    """Net of the entries the moved documents and redemptions posted on ``account_id``
+    after the merge (accruals, reversals, refunds)."""
+    docs, reds = snap.get("documents") or [], snap.get("redemptions") or []
+    if not docs and not reds:
+        return ZERO
+    moved = []
+    if docs:
+        moved.append(LedgerEntry.document_id.in_(docs)
+                     & LedgerEntry.kind.in_(("accrual", "reversal")))
+    if reds:
+        moved.append(LedgerEntry.redemption_id.in_(reds) & (LedgerEntry.kind == "refund"))
+    total = session.execute(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.account_id == account_id, LedgerEntry.created_at >= merge.created_at,
+        or_(*moved))).scalar_one()
+    return Decimal(total)
+
+
 def _undo_members(session: Session, merge: MemberMerge, *, actor: str, now: datetime) -> dict:
     source = session.get(Member, merge.source_member_id)
     target = session.get(Member, merge.target_member_id)
@@ -323,7 +341,7 @@ def _undo_members(session: Session, merge: MemberMerge, *, actor: str, now: date
         MemberCard.member_id == source.id)).scalars())
     moved = _move_card_documents(session, cards, target, source, since=merge.created_at,
                                  key=f"unmerge:{merge.id}", actor=actor, now=now)
-    back = ZERO
+    back, lots = ZERO, []
     if snap.get("credit_entry"):
         lots = list(session.execute(select(Lot).where(Lot.entry_id == snap["credit_entry"]))
                     .scalars())
@@ -334,17 +352,24 @@ def _undo_members(session: Session, merge: MemberMerge, *, actor: str, now: date
                    LedgerEntry.kind == "expiry")).scalar_one()
         overdue = sum((l.remaining for l in lots if l.expires_at and l.expires_at <= now), ZERO)
         back = sum((l.amount for l in lots), ZERO) - Decimal(expired) - overdue
-        if back > 0:
-            try:
-                transfer(session, src, dst, back, key=f"unmerge:{merge.id}", actor=actor, now=now,
-                         reason=f"merge {merge.id} undone", src_member_id=target.id,
-                         dst_member_id=source.id, prefer_lot_ids=[l.id for l in lots],
-                         allow_debt=_allow_debt(session, now))
-            except ledger.InsufficientPoints as exc:
-                raise MergeError(f"member {target.loyalty_id} has already spent the moved points "
-                                 f"({exc.available} of {exc.requested} are left) and the program "
-                                 "does not allow negative balances; adjust the balance "
-                                 "first") from None
+    # What the source's moved orders and spends did on the target's account since the
+    # merge (a reversal, a refund) belongs to the source as well.
+    back += _since_merge(session, merge, target.account_id, snap)
+    if back:
+        payer, payee = (src, dst) if back > 0 else (dst, src)
+        try:
+            transfer(session, payer, payee, abs(back), key=f"unmerge:{merge.id}", actor=actor,
+                     now=now, reason=f"merge {merge.id} undone",
+                     src_member_id=target.id if back > 0 else source.id,
+                     dst_member_id=source.id if back > 0 else target.id,
+                     prefer_lot_ids=[l.id for l in lots] if back > 0 else (),
+                     allow_debt=_allow_debt(session, now))
+        except ledger.InsufficientPoints as exc:
+            who = target if back > 0 else source
+            raise MergeError(f"member {who.loyalty_id} has already spent the points to move "
+                             f"back ({exc.available} of {exc.requested} are left) and the "
+                             "program does not allow negative balances; adjust the balance "
+                             "first") from None
     debt = Decimal(snap.get("debt") or 0)
     if debt > 0:
         transfer(session, dst, src, debt, key=f"unmerge:{merge.id}:debt", actor=actor, now=now,

@@ -250,14 +250,15 @@ def demo(host, port):
     """Migrate, seed the demo program and data, print the logins, and serve."""
     from server import demo as demo_data, migrate
     migrate.upgrade(current_app)
-    report = demo_data.seed(_session())
+    report = demo_data.seed(_session(), base_url=f"http://{host}:{port}")
     click.echo("")
     click.echo("Loyalty server demo")
     click.echo(f"  API:      http://{host}:{port}/api/v1   (docs: /api/v1/docs)")
     for line in report.get("logins", []):
         click.echo(f"  {line}")
     click.echo("")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    from werkzeug.serving import run_simple
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
 if __name__ == "__main__":

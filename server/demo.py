@@ -32,7 +32,7 @@ MEMBERS = [
 ]
 
 
-def seed(session: Session) -> dict:
+def seed(session: Session, base_url: str = "http://127.0.0.1:5000") -> dict:
     """Idempotent: a second run changes nothing and only reprints the logins."""
     from werkzeug.security import generate_password_hash
     from server.auth import create_key
@@ -82,7 +82,7 @@ def seed(session: Session) -> dict:
         f"Shop API key:  {shop_key}",
         f"Admin API key: {admin_key}",
         f"Try: curl -H 'Authorization: Bearer {shop_key}' "
-        f"http://127.0.0.1:5000/api/v1/members/erp:C0001/balance",
+        f"{base_url}/api/v1/members/erp:C0001/balance",
     ]
     report["members"] = [m.loyalty_id for m in created]
     return report

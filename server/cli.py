@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(keys)
     app.cli.add_command(policies_group)
+    from importers.cli import import_group; app.cli.add_command(import_group)  # noqa: E702
 
 
 @click.group()

@@ -1,0 +1,270 @@
+"""The one import pipeline for every SAP B1 file kind: register a file once, then run it to the end.
+
+Exactly once, at two levels. A file is known by its bytes: `register` finds
+or creates the `ImportRun` keyed by (source, kind, SHA-256), so the same
+file again is recognised and changes nothing. A document is known by its
+ERP key (``13:<DocEntry>``), so an overlapping file finds its old documents
+as duplicates.
+
+Crash safety comes from the commit units. Documents files (invoices,
+credit notes) are staged in one transaction (parse → staged lines placed
+in chunks, unreadable rows quarantined); each chunk is then applied whole
+in one transaction, claimed with ``FOR UPDATE SKIP LOCKED`` so any number of
+workers can share a run. Customer and catalog files commit every batch with
+their position in the file. `execute` on a run that is queued, running or
+failed simply continues it: staging is redone only if it never committed,
+pending chunks are applied, finished ones are left alone, and the last
+worker to finish marks the run done. A killed worker therefore leaves
+nothing half-applied, and the re-run ends with the ledger an uninterrupted
+run would have written.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from typing import Callable, Protocol
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.models import ImportChunk, ImportRun
+from engine.services import imports
+from importers import pipeline_stage
+from importers.pipeline_apply import apply_chunk, claim
+from importers.pipeline_cards import apply_cards
+from importers.sap_b1 import KINDS, SOURCE, TextFileError, default_profile, open_file, profile_from_dict
+
+log = logging.getLogger(__name__)
+DOCUMENT_KINDS = ("invoices", "credit_notes")
+Progress = Callable[[str, int, int], None]
+
+
+class Database(Protocol):
+    """What the pipeline needs from the app's database binding (server.db.Database fits)."""
+
+    engine: object
+
+    def new_session(self) -> Session: ...
+
+
+class ImportRefused(Exception):
+    """The file as a whole cannot be imported (undecodable, bad header): the run is marked failed."""
+
+    code = "import_refused"
+
+
+def sha256_of(path: str | os.PathLike) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def register(session: Session, path: str | os.PathLike, *, kind: str, actor: str, filename: str | None = None,
+             sha256: str | None = None, size: int | None = None, origin: dict | None = None,
+             profile: dict | None = None) -> tuple[ImportRun, bool]:
+    """Find or create the run of this file's bytes; returns (run, created). The caller commits."""
+    if kind not in KINDS:
+        raise ValueError(f'Unknown file kind "{kind}"; use one of: {", ".join(KINDS)}.')
+    chosen = profile_from_dict(profile, kind) if profile else default_profile(kind)
+    if sha256 is None or size is None:
+        sha256, size = sha256_of(path)
+    run, created = imports.begin_run(session, source=SOURCE, kind=kind, filename=filename or Path(path).name,
+                                     sha256=sha256, size=size, actor=actor, now=clock.now(),
+                                     stored_path=str(path))
+    if created:
+        run.details = {"origin": origin or {}, "profile": chosen.to_dict()}
+    elif run.status != "done" and not os.path.exists(run.stored_path or ""):
+        run.stored_path = str(path)  # the earlier copy is gone: continue from this one
+    session.flush()
+    return run, created
+
+
+def _lock_run(session: Session, run_id: int) -> ImportRun:
+    if session.get_bind().dialect.name == "postgresql":  # one stager per run; progress rows stay writable
+        session.execute(text("SELECT pg_advisory_xact_lock(4242, CAST(:id AS integer))"), {"id": run_id})
+    return session.execute(select(ImportRun).where(ImportRun.id == run_id)
+                           .execution_options(populate_existing=True)).scalar_one()
+
+
+def _fail(database: Database, run_id: int, message: str) -> None:
+    with database.new_session() as session:
+        run = session.get(ImportRun, run_id)
+        run.status, run.error, run.finished_at = "failed", message, clock.now()
+        session.commit()
+
+
+def _open(run: ImportRun):
+    profile = profile_from_dict((run.details or {}).get("profile") or {}, run.kind)
+    if not run.stored_path or not os.path.exists(run.stored_path):
+        raise TextFileError(f"The file {run.filename} is no longer at {run.stored_path}; receive it again.")
+    return open_file(run.stored_path, profile, name=run.filename)
+
+
+def _throttled(database: Database, run_id: int, on_progress: Progress | None) -> Progress:
+    """Report progress to the caller, and (PostgreSQL) to the run row at most once a second."""
+    last = [0.0]
+    postgres = database.engine.dialect.name == "postgresql"
+
+    def report(phase: str, done: int, total: int) -> None:
+        if on_progress is not None:
+            on_progress(phase, done, total)
+        if postgres and time.monotonic() - last[0] >= 1:
+            last[0] = time.monotonic()
+            with database.new_session() as session:
+                session.execute(ImportRun.__table__.update().where(ImportRun.id == run_id)
+                                .values(progress={"phase": phase, "done": done, "total": total}))
+                session.commit()
+    return report
+
+
+def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progress) -> None:
+    with database.new_session() as session:
+        run = _lock_run(session, run_id)
+        if run.status == "done" or (run.details or {}).get("staged"):
+            return
+        started, started_at = time.perf_counter(), clock.now()
+        # The run row is written only at the end: progress reports update it meanwhile.
+        try:
+            with _open(run) as sap_file:
+                with open(run.stored_path, "rb") as raw:
+                    head = raw.read(1 << 16)
+                staged = pipeline_stage.stage(session, run, sap_file, chunk_lines=chunk_lines, head=head,
+                                              on_progress=report)
+        except TextFileError as exc:
+            session.rollback()
+            _fail(database, run_id, str(exc))
+            raise ImportRefused(str(exc)) from exc
+        run.status, run.error = "running", None
+        run.started_at = run.started_at or started_at
+        run.rows_read = staged.rows_read
+        run.quarantined = staged.quarantined
+        lines = sum(lines for lines, _docs in staged.buckets.values())
+        run.details = {**(run.details or {}), "staged": True, "lines": lines, "skipped": staged.skipped,
+                       "chunks": len(staged.buckets), "encoding": sap_file.detected.label,
+                       "timing": {"staging_s": round(time.perf_counter() - started, 3)}}
+        run.progress = {"phase": "applying", "done": 0, "total": lines}
+        session.commit()
+
+
+def work(database: Database, run_id: int, *, use_bulk: bool = True, report: Progress | None = None) -> int:
+    """Apply pending chunks of the run until none is left to claim; returns how many this worker did."""
+    done = 0
+    while True:
+        with database.new_session() as session:
+            run = session.get(ImportRun, run_id)
+            chunk = claim(session, run_id)
+            if chunk is None:
+                return done
+            apply_chunk(session, run, chunk, filename=run.filename, actor=run.actor, use_bulk=use_bulk)
+            session.commit()
+            done += 1
+            if report is not None:
+                lines = session.execute(select(func.coalesce(func.sum(ImportChunk.lines), 0)).where(
+                    ImportChunk.import_run_id == run_id, ImportChunk.status == "done")).scalar_one()
+                report("applying", int(lines), int((run.details or {}).get("lines", 0)))
+
+
+def finish(database: Database, run_id: int) -> bool:
+    """Mark the run done when no chunk is pending (any worker may call it); True when done."""
+    with database.new_session() as session:
+        run = _lock_run(session, run_id)
+        if run.status == "done":
+            return True
+        pending = session.execute(select(func.count(ImportChunk.id)).where(
+            ImportChunk.import_run_id == run_id, ImportChunk.status == "pending")).scalar_one()
+        if pending or not (run.details or {}).get("staged"):
+            return False
+        pipeline_stage.drop(session, run_id)
+        now = clock.now()
+        details = dict(run.details or {})
+        timing = dict(details.get("timing") or {})
+        timing["total_s"] = round((now - run.started_at).total_seconds(), 3) if run.started_at else None
+        details["timing"] = timing
+        run.details, run.status, run.error, run.finished_at = details, "done", None, now
+        run.progress = {"phase": "done", "done": details.get("lines", 0), "total": details.get("lines", 0)}
+        session.commit()
+        return True
+
+
+def _helper(database: Database, run_id: int, use_bulk: bool) -> None:
+    database.engine.dispose(close=False)  # never share the parent's connections after fork
+    work(database, run_id, use_bulk=use_bulk)
+    finish(database, run_id)
+
+
+def execute(database: Database, run_id: int, *, on_progress: Progress | None = None, use_bulk: bool = True,
+            chunk_lines: int = 25_000, helpers: int = 0,
+            after_staging: Callable[[], object] | None = None) -> ImportRun:
+    """Run (or continue) an import to its end in this process.
+
+    ``helpers`` extra processes (forked, PostgreSQL only) share the chunks;
+    ``after_staging`` is called once the file is staged (to enqueue helper jobs).
+    """
+    with database.new_session() as session:
+        run = session.get(ImportRun, run_id)
+        if run is None:
+            raise LookupError(f"there is no import run {run_id}")
+        if run.status == "done":
+            return run
+        kind = run.kind
+    report = _throttled(database, run_id, on_progress)
+    try:
+        if kind in DOCUMENT_KINDS:
+            _stage(database, run_id, chunk_lines=chunk_lines, report=report)
+            if after_staging is not None:
+                after_staging()
+            processes = []
+            if helpers and database.engine.dialect.name == "postgresql":
+                context = multiprocessing.get_context("fork")
+                database.engine.dispose()
+                processes = [context.Process(target=_helper, args=(database, run_id, use_bulk), daemon=True)
+                             for _ in range(helpers)]
+                for process in processes:
+                    process.start()
+            work(database, run_id, use_bulk=use_bulk, report=report)
+            for process in processes:
+                process.join()
+            finish(database, run_id)
+        else:
+            _cards(database, run_id, report)
+    except ImportRefused:
+        pass
+    except Exception as exc:
+        log.exception("import run %s failed", run_id)
+        _fail(database, run_id, f"The import stopped on an unexpected error ({exc.__class__.__name__}: {exc}); "
+                                "run it again to continue where it stopped.")
+        raise
+    with database.new_session() as session:
+        return session.get(ImportRun, run_id)
+
+
+def _cards(database: Database, run_id: int, report: Progress) -> None:
+    with database.new_session() as session:
+        run = _lock_run(session, run_id)
+        run.status, run.error = "running", None
+        run.started_at = run.started_at or clock.now()
+        session.commit()
+        try:
+            sap_file = _open(run)
+        except TextFileError as exc:
+            _fail(database, run_id, str(exc))
+            raise ImportRefused(str(exc)) from exc
+    with sap_file:
+        apply_cards(database.new_session, run_id, sap_file, on_progress=report)
+        encoding = sap_file.detected.label
+    with database.new_session() as session:
+        run = _lock_run(session, run_id)
+        now = clock.now()
+        timing = {"total_s": round((now - run.started_at).total_seconds(), 3)}
+        run.details = {**(run.details or {}), "encoding": encoding, "timing": timing}
+        run.status, run.finished_at = "done", now
+        run.progress = {"phase": "done", "rows": run.rows_read}
+        session.commit()

@@ -1,0 +1,238 @@
+"""Applying one chunk of staged invoice or credit-note lines, whole, in the caller's transaction.
+
+A chunk is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+workers share a run), its lines are grouped back into documents in file
+order, and each document is checked as a whole (`grouping._problem`: a bad
+line or disagreeing lines hold back the document), its customer looked up,
+its fields measured against the columns. Then the chunk's accounts are
+locked in id order and each account goes one of two ways:
+
+* the set-based path (`engine.services.bulk`, COPY) for new invoices of an
+  account without debt, on PostgreSQL;
+* the per-document path (`orders.record_purchase` in a savepoint) for the
+  rest: corrections, documents already known (duplicates, conflicts,
+  cancellations of imported invoices), accounts in debt, SQLite.
+
+The caller commits once: the chunk is applied whole or not at all.
+"""
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.domain import Origin, RowError
+from engine.models import ImportChunk, ImportRun, StagedLine
+from engine.services import bulk, imports, orders
+from importers.bulk_copy import write_postings
+from importers.pipeline_stage import COLUMNS as STAGE_COLUMNS
+from importers.sap_b1 import SOURCE, InvoiceRow
+from importers.sap_b1.grouping import _flush, _problem, describe
+
+_READ = STAGE_COLUMNS[2:]
+_LIMITS = (("external_id", 100), ("number", 64), ("sku", 64), ("product_group", 64), ("brand", 64))
+_BIGGEST = Decimal(10) ** 14  # NUMERIC(18, 4)
+NAME_LENGTH = 200
+
+
+class Outcome(NamedTuple):
+    documents: int
+    applied: int
+    duplicates: int
+    quarantined: int
+    bulk_documents: int
+
+
+def claim(session: Session, run_id: int) -> ImportChunk | None:
+    """Take a pending chunk of the run (skipping those other workers hold), or None."""
+    stmt = (select(ImportChunk).where(ImportChunk.import_run_id == run_id, ImportChunk.status == "pending")
+            .order_by(ImportChunk.lines.desc(), ImportChunk.chunk_no).limit(1))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    chunk = session.execute(stmt).scalar_one_or_none()
+    if chunk is None:
+        return None
+    # On SQLite this write takes the database's write lock: a second process waits, then finds it done.
+    taken = session.execute(update(ImportChunk).where(ImportChunk.id == chunk.id, ImportChunk.status == "pending")
+                            .values(worker=f"{os.uname().nodename}:{os.getpid()}", started_at=clock.now()))
+    return chunk if taken.rowcount == 1 else None
+
+
+def _staged_rows(session: Session, run_id: int, bucket: int):
+    if session.get_bind().dialect.name == "postgresql":
+        cursor = session.connection().connection.driver_connection.cursor()
+        cursor.execute(f"SELECT {', '.join(_READ)} FROM import_lines WHERE import_run_id = %s AND bucket = %s "
+                       "ORDER BY seq", (run_id, bucket))
+        return cursor.fetchall()
+    columns = [getattr(StagedLine, name) for name in _READ]
+    return session.execute(select(*columns).where(StagedLine.import_run_id == run_id, StagedLine.bucket == bucket)
+                           .order_by(StagedLine.seq)).all()
+
+
+class _Doc:
+    __slots__ = ("key", "lines", "errors")
+
+    def __init__(self, key: str):
+        self.key, self.lines, self.errors = key, [], []
+
+
+def _documents(rows, filename: str) -> list[_Doc]:
+    """Staged rows → documents in the order their first line comes in the file."""
+    docs: dict[str, _Doc] = {}
+    days: dict[str, date] = {}
+    moments: dict[str, datetime] = {}
+    new_row = tuple.__new__
+    for (_seq, file_line, key, error, dtype, number, day, placed, card, currency, cancelled, base, line_no, sku,
+         quantity, price, total, name, group, brand, base_line, service, raw, extra) in rows:
+        doc = docs.get(key)
+        if doc is None:
+            doc = docs[key] = _Doc(key)
+        if error is not None:
+            doc.errors.append(RowError(Origin(SOURCE, filename, file_line), raw, error, dict(extra or {})))
+            continue
+        when = moments.get(placed)
+        if when is None:
+            when = moments[placed] = datetime.fromisoformat(placed)
+            days[placed] = date.fromisoformat(day)
+        doc.lines.append(new_row(InvoiceRow, (
+            key, dtype, number, days[placed], when, card, "erp:" + card, currency, bool(cancelled), base,
+            line_no, sku, Decimal(quantity), Decimal(price), Decimal(total), name[:NAME_LENGTH], group, brand,
+            base_line, bool(service), filename, file_line, raw)))
+    return list(docs.values())
+
+
+def _too_big(doc: _Doc) -> str | None:
+    first = doc.lines[0]
+    values = {"external_id": doc.key, "number": first.number}
+    for line in doc.lines:
+        for name, limit in _LIMITS[2:]:
+            if len(getattr(line, name)) > limit:
+                return f"{describe(doc.key)}: {name} \"{getattr(line, name)[:80]}\" is longer than {limit} characters"
+        if max(abs(line.quantity), abs(line.unit_price), abs(line.line_total)) >= _BIGGEST:
+            return f"{describe(doc.key)}: a number on file line {line.origin.line_no} is too large to store"
+    for name, limit in _LIMITS[:2]:
+        if len(values[name]) > limit:
+            return f"{describe(doc.key)}: {name} \"{values[name][:80]}\" is longer than {limit} characters"
+    if len(first.currency) > 3:
+        return f'{describe(doc.key)}: currency "{first.currency}" is not a three-letter code'
+    return None
+
+
+class _Chunk:
+    def __init__(self, session: Session, run: ImportRun, *, actor: str, now: datetime, use_bulk: bool):
+        self.session, self.run, self.actor, self.now = session, run, actor, now
+        self.use_bulk = use_bulk and session.get_bind().dialect.name == "postgresql"
+        self.applied = self.duplicates = self.quarantined = self.bulk_documents = 0
+
+    def hold_back(self, doc: _Doc, reason: str, code: str) -> None:
+        for error in doc.errors:
+            imports.quarantine(self.session, self.run, error)
+        for line in doc.lines:
+            imports.quarantine(self.session, self.run, RowError(line.origin, line.raw, reason,
+                                                                {"doc_key": doc.key, "code": code}))
+        self.quarantined += len(doc.errors) + len(doc.lines)
+
+    def one_by_one(self, doc: _Doc, stored_status: str | None) -> None:
+        """The per-document path, in a savepoint; a refused document is quarantined line by line."""
+        purchase = next(iter(_flush(doc.key, doc.lines, [])))
+        try:
+            with self.session.begin_nested():
+                accrue_from = purchase.placed_at if purchase.document_type == "invoice" else None
+                document, created = orders.record_purchase(self.session, purchase, actor=self.actor,
+                                                           now=self.now, accrue_from=accrue_from)
+        except imports.DOCUMENT_ERRORS as exc:
+            self.hold_back(doc, str(exc), getattr(exc, "code", "invalid"))
+            return
+        if created or document.status != stored_status:  # new, or an imported invoice now cancelled
+            self.applied += 1
+        else:
+            self.duplicates += 1
+
+    def apply(self, docs: list[_Doc]) -> None:
+        good = []
+        for doc in docs:
+            reason = _problem(doc.key, doc.lines, doc.errors)
+            if reason is not None:
+                self.hold_back(doc, reason, "invalid_document")
+                continue
+            reason = _too_big(doc)
+            if reason is not None:
+                self.hold_back(doc, reason, "value_too_long")
+                continue
+            good.append(doc)
+        found = bulk.find_members(self.session, {doc.lines[0].card_code for doc in good})
+        known = []
+        for doc in good:
+            card = doc.lines[0].card_code
+            if card in found:
+                known.append((doc, found[card]))
+            else:
+                self.hold_back(doc, f"unknown customer {card}: no member has this CardCode, so the "
+                                    f"{describe(doc.key)} was not imported; import the customers file first, "
+                                    "then send the document again", "unknown_customer")
+        self.route(known)
+
+    def route(self, known: list) -> None:
+        session = self.session
+        debts = bulk.lock_accounts(session, {member.account_id for _doc, member in known})
+        existing = bulk.existing_documents(session, SOURCE, [doc.key for doc, _m in known])
+        slow_accounts = set()
+        for doc, member in known:
+            first = doc.lines[0]
+            if first.document_type != "invoice" or debts.get(member.account_id, 0) > 0 or not self.use_bulk:
+                slow_accounts.add(member.account_id)
+            elif doc.key in existing and not self._duplicate(doc, existing[doc.key]):
+                slow_accounts.add(member.account_id)
+        fast = []
+        for doc, member in known:
+            if member.account_id in slow_accounts:
+                self.one_by_one(doc, existing.get(doc.key, (None, None))[1])
+            elif doc.key in existing:
+                self.duplicates += 1
+            else:
+                first = doc.lines[0]
+                fast.append(bulk.BulkInvoice(doc.key, first.number, member, first.member_ref, first.placed_at,
+                                             first.currency, first.cancelled,
+                                             [bulk.BulkLine(l.line_no, l.sku, l.quantity, l.unit_price, l.line_total,
+                                                            l.name, l.product_group, l.brand) for l in doc.lines]))
+        if fast:
+            postings = bulk.plan_invoices(session, fast, source=SOURCE, actor=self.actor, now=self.now,
+                                          debts=debts)
+            write_postings(session, postings)
+            self.applied += len(fast)
+            self.bulk_documents += len(fast)
+
+    @staticmethod
+    def _duplicate(doc: _Doc, stored: tuple[str, str]) -> bool:
+        """True when `record_purchase` would change nothing (same content, no status to apply)."""
+        fingerprint, status = stored
+        first = doc.lines[0]
+        if fingerprint != bulk.content_hash("invoice", first.member_ref, first.placed_at, first.currency,
+                                            doc.lines):
+            return False  # a conflict: the per-document path quarantines it with its reason
+        if first.cancelled:
+            return status == "cancelled"
+        return "fulfilled" == status or "fulfilled" not in orders.TRANSITIONS.get(status, ())
+
+
+def apply_chunk(session: Session, run: ImportRun, chunk: ImportChunk, *, filename: str, actor: str,
+                use_bulk: bool = True, now: datetime | None = None) -> Outcome:
+    """Apply a claimed chunk and record its outcome on the chunk and the run (no commit)."""
+    now = now or clock.now()
+    docs = _documents(_staged_rows(session, run.id, chunk.chunk_no), filename)
+    work = _Chunk(session, run, actor=actor, now=now, use_bulk=use_bulk)
+    work.apply(docs)
+    session.flush()
+    outcome = Outcome(len(docs), work.applied, work.duplicates, work.quarantined, work.bulk_documents)
+    session.execute(update(ImportChunk).where(ImportChunk.id == chunk.id).values(
+        status="done", documents=outcome.documents, applied=outcome.applied, duplicates=outcome.duplicates,
+        quarantined=outcome.quarantined, bulk_documents=outcome.bulk_documents, finished_at=clock.now()))
+    session.execute(update(ImportRun).where(ImportRun.id == run.id).values(
+        applied=ImportRun.applied + outcome.applied, duplicates=ImportRun.duplicates + outcome.duplicates,
+        quarantined=ImportRun.quarantined + outcome.quarantined))
+    return outcome

@@ -177,9 +177,10 @@ def prepare(session: Session, integration: str, *, config: ExchangeConfig, now: 
     for entry, red_order in sent:
         member = loaded.get(entry.member_id) or holders.get(entry.account_id)
         card_ids = cards.get(member.id) if member else None
+        fallback = member.loyalty_id if member else f"account-{entry.account_id}"
         operations.append(BonusOperation(
             op_id=f"bonus-{entry.id}",
-            member_card_id=card_ids[0] if card_ids else (member.loyalty_id if member else None),
+            member_card_id=card_ids[0] if card_ids else fallback,
             member_phone=member.phone if member else None,
             member_name=member.name if member else "", kind=entry.kind, amount=entry.amount,
             document_external_id=docs.get(entry.document_id) or red_order,

@@ -22,13 +22,15 @@ from server.errors import ApiError
 from server.formats import xml_root
 from server.idempotency import transactional
 
+MAX_ID = 2**62  # ids are 64-bit (SQLite refuses larger numbers outright)
 blp = Blueprint("exchange_1c", __name__, url_prefix="/api/v1/exchange/1c",
                 description="1C exchange log and merges of members by phone")
 
 
 class PageArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    before = fields.Integer(metadata={"description": "only items with a smaller id"})
+    before = fields.Integer(validate=validate.Range(1, MAX_ID),
+                            metadata={"description": "only items with a smaller id"})
 
 
 class MergeArgs(PageArgs):
@@ -193,7 +195,7 @@ def get_session(session_id):
     key = _key("imports:read", "exchange:1c")
     session = db.session()
     row = session.execute(_sessions_query(key).where(ExchangeSession.id == session_id)
-                          ).scalar_one_or_none()
+                          ).scalar_one_or_none() if session_id <= MAX_ID else None
     if row is None:
         raise ApiError(404, "not_found", f"there is no exchange session {session_id}")
     return _detail(session, row)
@@ -250,6 +252,8 @@ def undo(merge_id):
     if key.kind != "admin":
         raise ApiError(403, "forbidden", "only an admin key may undo a merge")
     session = db.session()
+    if merge_id > MAX_ID:
+        raise ApiError(404, "unknown_merge", f"there is no merge {merge_id}")
     try:
         merge = merges.undo_merge(session, merge_id, actor=g.actor, now=clock.now())
     except merges.UnknownMerge as exc:

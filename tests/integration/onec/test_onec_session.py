@@ -168,3 +168,15 @@ def test_progress_via_a_real_worker_then_success(pg_app, redis_url, keys, progra
         assert client.success() == ["success"]
     finally:
         server.shutdown()
+
+
+def test_a_stale_session_is_refused(onec, app):
+    from datetime import timedelta
+    from engine import clock
+    client = onec()
+    assert client.checkauth()[0] == "success"
+    client.init()
+    with clock.travel(timedelta(hours=3)):
+        answer = cml.lines(client.call("query"))
+    assert answer[0] == "failure" and "expired" in answer[1]
+    assert cml.lines(client.call("init"))[0] == "failure"  # and it stays expired

@@ -22,6 +22,7 @@ from importers.onec.jobs import drop_chunks, file_bytes
 from importers.onec.zipfiles import ZipRefused, safe_unzip
 
 SESSION_TTL = timedelta(hours=2)  # 1C finishes a session in minutes; a stale cookie is refused
+IDLE = timedelta(minutes=10)  # an open session this quiet has stopped uploading
 MAX_ERRORS = 50
 XML_START = (b"<", b"\xef\xbb\xbf<", b"\xff\xfe<", b"\xfe\xff\x00<")
 ZIP_START = (b"PK\x03\x04", b"PK\x05\x06")
@@ -176,3 +177,14 @@ def files_named(row: ExchangeSession, name: str) -> list[ExchangeFile]:
 def pending(row: ExchangeSession) -> list[ExchangeFile]:
     """Uploaded XML files of the session not yet imported."""
     return [f for f in row.files if f.status == "receiving"]
+
+
+def leftovers(session: Session, integration: str, now: datetime) -> list[ExchangeFile]:
+    """Uploads of earlier sessions that were never imported: the classic 1C order uploads
+    its documents after `success` and never calls `import`. Files of a session that may
+    still be uploading (open and active in the last minutes) are left alone."""
+    return list(session.execute(
+        select(ExchangeFile).join(ExchangeSession, ExchangeSession.id == ExchangeFile.session_id)
+        .where(ExchangeSession.integration == integration, ExchangeFile.status == "receiving",
+               (ExchangeSession.state != "open") | (ExchangeSession.last_seen_at < now - IDLE))
+        .order_by(ExchangeFile.id)).scalars())

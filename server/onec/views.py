@@ -108,7 +108,10 @@ def _checkauth(kind: str) -> Response:
     row, cookie = store.open_session(session, key, kind, now=now,
                                      remote_addr=request.remote_addr or "",
                                      user_agent=request.user_agent.string or "")
-    session.commit()
+    left = store.leftovers(session, key.name, now)
+    for old in {f.session for f in left}:
+        store.unpack_zips(session, old, protocol.config(), now)
+    tasks.start(session, store.leftovers(session, key.name, now))  # commits
     response = text("success", COOKIE, cookie, f"sessid={row.sessid}",
                     f"timestamp={int(now.timestamp())}")
     response.set_cookie(COOKIE, cookie, httponly=True, samesite="Lax", path="/exchange")

@@ -180,3 +180,19 @@ def test_a_stale_session_is_refused(onec, app):
         answer = cml.lines(client.call("query"))
     assert answer[0] == "failure" and "expired" in answer[1]
     assert cml.lines(client.call("init"))[0] == "failure"  # and it stays expired
+
+
+def test_the_classic_order_uploads_after_success_and_is_applied_next_time(onec, app):
+    """Older 1C: checkauth → init → query → success → file, and no import call."""
+    client = onec()
+    assert client.checkauth()[0] == "success"
+    client.init()
+    assert operations(client.query()) == []
+    assert client.success() == ["success"]
+    client.upload("orders.xml", orders_file(order("ord-1", IVANOV, [COFFEE], shipped=True)))
+    # The next exchange starts by applying what the last one left behind.
+    following = onec()
+    assert following.checkauth()[0] == "success"
+    following.init()
+    assert [o["accrued"] for o in operations(following.query())] == ["250"]
+    assert following.success() == ["success"]

@@ -39,17 +39,10 @@ def document_facts(document: Document, *, net: bool = True) -> DocumentFacts:
                          shipping_total=document.shipping_total)
 
 
-def policy_for(session: Session, at: datetime) -> PolicyVersion | None:
+def policy_for(session: Session, at: datetime) -> "policies.VersionRef | None":
     """The accrual version for a document dated ``at``: the one in force then, or,
     for documents older than the program, its first published version."""
-    row = policies.active_version(session, "accrual", at)
-    if row is None:
-        row = session.execute(
-            select(PolicyVersion).where(PolicyVersion.policy == "accrual",
-                                        PolicyVersion.status == "published")
-            .order_by(PolicyVersion.effective_from, PolicyVersion.version).limit(1)
-        ).scalar_one_or_none()
-    return row
+    return policies.active_ref(session, "accrual", at) or policies.first_ref(session, "accrual")
 
 
 def tier_multiplier(session: Session, member_facts: MemberFacts, settings, at) -> Decimal:
@@ -78,16 +71,25 @@ def lot_expiry(session: Session, kind: str, available_at: datetime, member_facts
     return rules.evaluate_expiry(expiry_policy, facts, member_facts, settings).expires_at
 
 
-def evaluate(session: Session, document: Document, version: PolicyVersion,
-             member_facts: MemberFacts, settings, *, explain: bool = True):
-    compiled = policies.compiled(version)
+def evaluate(session: Session, document: Document, version, member_facts: MemberFacts,
+             settings, *, explain: bool = True):
+    compiled = policies.compiled(version, session)
     multiplier = tier_multiplier(session, member_facts, settings, document.placed_at)
     return rules.evaluate_accrual(compiled, document_facts(document), member_facts, settings,
                                   explain=explain, at=document.placed_at,
                                   tier_multiplier=multiplier)
 
 
-def _trace(result, version: PolicyVersion, member_facts: MemberFacts, **extra) -> dict:
+def _member_variables(session: Session, version, at: datetime, settings) -> frozenset[str]:
+    """Member variables the accrual, tier and expiry policies in force actually read."""
+    _r, tier_policy = policies.active(session, "tier", at)
+    _r, expiry_policy = policies.active(session, "expiry",
+                                        at + timedelta(days=settings.holding_days))
+    return members.variables_used(policies.compiled(version, session), tier_policy,
+                                  expiry_policy)
+
+
+def _trace(result, version, member_facts: MemberFacts, **extra) -> dict:
     trace = dict(result.trace or {})
     trace.update({"policy": "accrual", "policy_version": version.version,
                   "member": member_facts.to_dict(), **extra})
@@ -102,12 +104,15 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
     settings = policies.settings(session, document.placed_at)
     member = session.get(Member, document.member_id)
     version = policy_for(session, document.placed_at)
-    member_facts = members.facts(session, member, document.placed_at, settings,
-                                 exclude_document_id=document.id)
     document.accrued_at = now
-    document.member_snapshot = member_facts.to_dict()
     if version is None or members.effective_status(member, settings) != "active":
+        document.member_snapshot = members.facts(session, member, document.placed_at, settings,
+                                                 needed=frozenset()).to_dict()
         return None
+    needed = _member_variables(session, version, document.placed_at, settings)
+    member_facts = members.facts(session, member, document.placed_at, settings,
+                                 exclude_document_id=document.id, needed=needed)
+    document.member_snapshot = member_facts.to_dict()
     document.policy_version_id = version.id
     result = evaluate(session, document, version, member_facts, settings)
     _store_line_points(document, result)

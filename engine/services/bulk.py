@@ -196,7 +196,7 @@ class Terms:
             session = self.session
             settings = policies.settings(session, when)
             version = accrual.policy_for(session, when)
-            compiled = policies.compiled(version) if version is not None else None
+            compiled = policies.compiled(version, session) if version is not None else None
             _row, tier = policies.active(session, "tier", when)
             _row, expiry = policies.active(session, "expiry", when + timedelta(days=settings.holding_days))
             tier_names = _member_names(tier) + ("tier",) if tier is not None else ()

@@ -186,17 +186,42 @@ def purchase_history(session: Session, member_id: int, at: datetime,
     return History(orders_count=int(count), turnover_12m=Decimal(turnover))
 
 
+MEMBER_VARIABLES = ("member_group", "tier", "days_since_registration", "orders_count",
+                    "turnover_12m", "is_birthday", "referral_count", "points_balance")
+
+
+def variables_used(*compiled_policies) -> frozenset[str]:
+    """The member variables any of these policies' conditions read."""
+    names: set[str] = set()
+    for compiled in compiled_policies:
+        if compiled is None:
+            continue
+        for rule in compiled.document.rules:
+            if rule.conditions is not None:
+                names.update(rule.conditions.variables())
+    return frozenset(names & set(MEMBER_VARIABLES))
+
+
 def facts(session: Session, member: Member, at: datetime, settings: "rules.ProgramSettings",
-          *, exclude_document_id: int | None = None) -> "rules.facts.MemberFacts":
+          *, exclude_document_id: int | None = None,
+          needed: frozenset[str] | None = None) -> "rules.facts.MemberFacts":
+    """The member as rules see it at ``at``. With ``needed``, only those variables
+    that cost a query are computed (the others keep their neutral defaults)."""
     from rules.facts import MemberFacts
-    history = purchase_history(session, member.id, at, exclude_document_id)
-    referrals = session.execute(select(func.count(Member.id))
-                                .where(Member.referred_by_id == member.id)).scalar_one()
+
+    def wanted(*names):
+        return needed is None or any(name in needed for name in names)
+
+    history = purchase_history(session, member.id, at, exclude_document_id) \
+        if wanted("orders_count", "turnover_12m") else History(0, Decimal(0))
+    referrals = session.execute(select(func.count(Member.id)).where(
+        Member.referred_by_id == member.id)).scalar_one() if wanted("referral_count") else 0
+    balance = ledger.balance(session, member.account, at).available \
+        if wanted("points_balance") else Decimal(0)
     today = at.astimezone(settings.tz).date()
     registered = member.registered_at.astimezone(settings.tz).date()
-    balance = ledger.balance(session, member.account, at)
     return MemberFacts(member_group=member.group or "", tier=member.tier or "",
                        days_since_registration=max((today - registered).days, 0),
                        orders_count=history.orders_count, turnover_12m=history.turnover_12m,
                        is_birthday=is_birthday(member.birth_date, today),
-                       referral_count=int(referrals), points_balance=balance.available)
+                       referral_count=int(referrals), points_balance=balance)

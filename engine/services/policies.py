@@ -9,11 +9,12 @@ invalidation message, the next lookup simply finds a newer id.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 import rules
@@ -90,6 +91,7 @@ def publish(session: Session, policy: str, *, by: str, version: int | None = Non
             else f"{policy}: there is no version {version}")
     validate(policy, row.document)  # the vocabulary may have changed since it was saved
     now = clock.now()
+    session.info.pop(_PUBLISHED, None)
     row.status = "published"
     row.published_at = now
     row.published_by = by
@@ -100,17 +102,62 @@ def publish(session: Session, policy: str, *, by: str, version: int | None = Non
     return row
 
 
-def active_version(session: Session, policy: str, at: datetime | None = None) -> PolicyVersion | None:
+@dataclass(frozen=True)
+class VersionRef:
+    """What identifies a published version, without its (possibly large) document."""
+
+    id: int
+    policy: str
+    version: int
+    effective_from: datetime
+    created_at: datetime
+
+
+_PUBLISHED = "loyalty.published_versions"
+
+
+def _published(session: Session) -> list[VersionRef]:
+    """Every published version, read once per transaction (a handful of small rows):
+    a request asks for settings and several policies, and this is one query."""
+    refs = session.info.get(_PUBLISHED)
+    if refs is None:
+        refs = [VersionRef(*row) for row in session.execute(
+            select(PolicyVersion.id, PolicyVersion.policy, PolicyVersion.version,
+                   PolicyVersion.effective_from, PolicyVersion.created_at)
+            .where(PolicyVersion.status == "published"))]
+        session.info[_PUBLISHED] = refs
+    return refs
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_published(session: Session, *_args) -> None:
+    session.info.pop(_PUBLISHED, None)
+
+
+def active_ref(session: Session, policy: str, at: datetime | None = None) -> VersionRef | None:
     at = at or clock.now()
-    return session.execute(
-        select(PolicyVersion)
-        .where(PolicyVersion.policy == policy, PolicyVersion.status == "published",
-               PolicyVersion.effective_from <= at)
-        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.version.desc())
-        .limit(1)).scalar_one_or_none()
+    best = None
+    for ref in _published(session):
+        if ref.policy == policy and ref.effective_from <= at and (
+                best is None or (ref.effective_from, ref.version) > (best.effective_from, best.version)):
+            best = ref
+    return best
 
 
-def _cache_key(row: PolicyVersion) -> tuple:
+def first_ref(session: Session, policy: str) -> VersionRef | None:
+    """The earliest published version (for documents older than the program)."""
+    refs = [r for r in _published(session) if r.policy == policy]
+    return min(refs, key=lambda r: (r.effective_from, r.version)) if refs else None
+
+
+def active_version(session: Session, policy: str, at: datetime | None = None) -> PolicyVersion | None:
+    """The full published row in force at ``at`` (with its document)."""
+    ref = active_ref(session, policy, at)
+    return session.get(PolicyVersion, ref.id) if ref is not None else None
+
+
+def _cache_key(row) -> tuple:
     # Stored versions never change; creation time guards against ids reused by
     # a restored or recreated database behind a long-running process.
     return (row.id, row.policy, row.version, row.created_at.isoformat())
@@ -121,24 +168,27 @@ def clear_cache() -> None:
         _compiled.clear()
 
 
-def compiled(row: PolicyVersion):
-    """The compiled form of a stored version (cached: versions never change)."""
+def compiled(row, session: Session | None = None):
+    """The compiled form of a stored version (cached: versions never change).
+    ``row`` is a PolicyVersion, or a VersionRef together with the session."""
     key = _cache_key(row)
     cached = _compiled.get(key)
     if cached is None:
+        document = row.document if isinstance(row, PolicyVersion) else \
+            session.get(PolicyVersion, row.id).document
         if row.policy == SETTINGS:
-            cached = rules.validate_settings(row.document)
+            cached = rules.validate_settings(document)
         else:
-            cached = rules.compile_policy(rules.validate_policy(row.document), version=row.version)
+            cached = rules.compile_policy(rules.validate_policy(document), version=row.version)
         with _compiled_lock:
             _compiled[key] = cached
     return cached
 
 
 def active(session: Session, policy: str, at: datetime | None = None):
-    """(version row, compiled policy) in force at ``at``, or (None, None)."""
-    row = active_version(session, policy, at)
-    return (row, compiled(row)) if row is not None else (None, None)
+    """(version ref, compiled policy) in force at ``at``, or (None, None)."""
+    ref = active_ref(session, policy, at)
+    return (ref, compiled(ref, session)) if ref is not None else (None, None)
 
 
 def by_id(session: Session, version_id: int):
@@ -147,8 +197,8 @@ def by_id(session: Session, version_id: int):
 
 
 def settings(session: Session, at: datetime | None = None) -> "rules.ProgramSettings":
-    row = active_version(session, SETTINGS, at)
-    return compiled(row) if row is not None else rules.DEFAULT_SETTINGS
+    ref = active_ref(session, SETTINGS, at)
+    return compiled(ref, session) if ref is not None else rules.DEFAULT_SETTINGS
 
 
 def versions(session: Session, policy: str) -> list[PolicyVersion]:

@@ -151,7 +151,7 @@ def quote(data):
     if version is not None and (member is None or
                                 members.effective_status(member, settings) == "active"):
         earn = rules.evaluate_accrual(
-            policies.compiled(version), cart, facts, settings, explain=data["explain"], at=now,
+            policies.compiled(version, session), cart, facts, settings, explain=data["explain"], at=now,
             tier_multiplier=accrual.tier_multiplier(session, facts, settings, now))
     spend = redemptions.evaluate(session, cart, member, settings, now,
                                  balance=facts.points_balance if member else None)

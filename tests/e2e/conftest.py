@@ -36,9 +36,9 @@ def live_server(pg_app, tmp_path):
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
-            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+            if requests.get(base + "/healthz", timeout=5).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     else:
         proc.kill()

@@ -49,16 +49,13 @@ def open_session(session: Session, key: ApiKey, exchange_type: str, *, now: date
     return row, cookie
 
 
-def find_session(session: Session, *, cookie: str | None, sessid: str | None
-                 ) -> ExchangeSession | None:
-    """The session of this cookie (or, without a cookie, of this sessid)."""
-    if cookie:
-        return session.execute(select(ExchangeSession).where(
-            ExchangeSession.cookie_hash == _hash(cookie))).scalar_one_or_none()
-    if sessid:
-        return session.execute(select(ExchangeSession).where(
-            ExchangeSession.sessid == sessid)).scalar_one_or_none()
-    return None
+def find_session(session: Session, cookie: str | None) -> ExchangeSession | None:
+    """The session of this cookie. ``sessid`` alone never opens one: it travels in URLs
+    (and so in proxy logs); it is only checked against the cookie's session."""
+    if not cookie:
+        return None
+    return session.execute(select(ExchangeSession).where(
+        ExchangeSession.cookie_hash == _hash(cookie))).scalar_one_or_none()
 
 
 def is_expired(row: ExchangeSession, now: datetime) -> bool:

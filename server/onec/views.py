@@ -62,8 +62,7 @@ def exchange() -> Response:
                        "file, import, query or success.")
     session = db.session()
     now = clock.now()
-    row = store.find_session(session, cookie=request.cookies.get(COOKIE),
-                             sessid=request.args.get("sessid"))
+    row = store.find_session(session, request.cookies.get(COOKIE))
     problem = _session_problem(row, kind, now)
     if problem:
         if row is not None:

@@ -79,9 +79,13 @@ def test_wrong_password_and_no_session(onec, live, keys, app):
 def test_a_wrong_sessid_is_refused(onec, app):
     client = onec()
     assert client.checkauth()[0] == "success"
-    client.sessid = "0" * 32
+    right, client.sessid = client.sessid, "0" * 32
     answer = cml.lines(client.call("init"))
     assert answer[0] == "failure" and "sessid" in answer[1]
+    # sessid travels in URLs: on its own (without the cookie) it opens nothing.
+    client.sessid, client.cookie = right, None
+    answer = cml.lines(client.call("init"))
+    assert answer[0] == "failure" and "cookie" in answer[1]
 
 
 def test_a_session_dropped_before_success_gets_the_same_operations_again(onec, app):

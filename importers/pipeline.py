@@ -126,10 +126,11 @@ def _throttled(database: Database, run_id: int, on_progress: Progress | None) ->
 
 
 def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progress) -> None:
-    with database.new_session() as session:
+    with database.new_session() as session, database.new_session() as lookups:
         run = _lock_run(session, run_id)
         if run.status == "done" or (run.details or {}).get("staged"):
             return
+        again = bool((run.details or {}).get("staging_lost"))
         started, started_at = time.perf_counter(), clock.now()
         # The run row is written only at the end: progress reports update it meanwhile.
         try:
@@ -137,21 +138,34 @@ def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progres
                 with open(run.stored_path, "rb") as raw:
                     head = raw.read(1 << 16)
                 staged = pipeline_stage.stage(session, run, sap_file, chunk_lines=chunk_lines, head=head,
-                                              on_progress=report)
+                                              lookups=lookups, on_progress=report, again=again)
         except TextFileError as exc:
             session.rollback()
             _fail(database, run_id, str(exc))
             raise ImportRefused(str(exc)) from exc
         run.status, run.error = "running", None
         run.started_at = run.started_at or started_at
-        run.rows_read = staged.rows_read
-        run.quarantined = staged.quarantined
+        if not again:  # counters of a re-stage stay as the first staging and the applied chunks left them
+            run.rows_read = staged.rows_read
+            run.quarantined = staged.quarantined
         lines = sum(lines for lines, _docs in staged.buckets.values())
         run.details = {**(run.details or {}), "staged": True, "lines": lines, "skipped": staged.skipped,
                        "chunks": len(staged.buckets), "encoding": sap_file.detected.label,
                        "timing": {"staging_s": round(time.perf_counter() - started, 3)}}
         run.progress = {"phase": "applying", "done": 0, "total": lines}
         session.commit()
+
+
+def _reset_staging(database: Database, run_id: int) -> None:
+    """PostgreSQL lost the unlogged staging (a crash): read the file again; applied chunks stay applied."""
+    with database.new_session() as session:
+        run = _lock_run(session, run_id)
+        session.execute(ImportChunk.__table__.delete().where(ImportChunk.import_run_id == run_id,
+                                                             ImportChunk.status == "pending"))
+        pipeline_stage.drop(session, run_id)
+        run.details = {**(run.details or {}), "staged": False, "staging_lost": True}
+        session.commit()
+    log.warning("import run %s: staged lines were lost; reading the file again", run_id)
 
 
 def work(database: Database, run_id: int, *, use_bulk: bool = True, report: Progress | None = None) -> int:
@@ -218,21 +232,11 @@ def execute(database: Database, run_id: int, *, on_progress: Progress | None = N
     report = _throttled(database, run_id, on_progress)
     try:
         if kind in DOCUMENT_KINDS:
-            _stage(database, run_id, chunk_lines=chunk_lines, report=report)
-            if after_staging is not None:
-                after_staging()
-            processes = []
-            if helpers and database.engine.dialect.name == "postgresql":
-                context = multiprocessing.get_context("fork")
-                database.engine.dispose()
-                processes = [context.Process(target=_helper, args=(database, run_id, use_bulk), daemon=True)
-                             for _ in range(helpers)]
-                for process in processes:
-                    process.start()
-            work(database, run_id, use_bulk=use_bulk, report=report)
-            for process in processes:
-                process.join()
-            finish(database, run_id)
+            try:
+                _documents(database, run_id, report, chunk_lines, use_bulk, helpers, after_staging)
+            except pipeline_stage.StagingLost:
+                _reset_staging(database, run_id)
+                _documents(database, run_id, report, chunk_lines, use_bulk, helpers, after_staging)
         else:
             _cards(database, run_id, report)
     except ImportRefused:
@@ -244,6 +248,25 @@ def execute(database: Database, run_id: int, *, on_progress: Progress | None = N
         raise
     with database.new_session() as session:
         return session.get(ImportRun, run_id)
+
+
+def _documents(database: Database, run_id: int, report: Progress, chunk_lines: int, use_bulk: bool,
+               helpers: int, after_staging: Callable[[], object] | None) -> None:
+    _stage(database, run_id, chunk_lines=chunk_lines, report=report)
+    if after_staging is not None:
+        after_staging()
+    processes = []
+    if helpers and database.engine.dialect.name == "postgresql":
+        context = multiprocessing.get_context("fork")
+        database.engine.dispose()
+        processes = [context.Process(target=_helper, args=(database, run_id, use_bulk), daemon=True)
+                     for _ in range(helpers)]
+        for process in processes:
+            process.start()
+    work(database, run_id, use_bulk=use_bulk, report=report)
+    for process in processes:
+        process.join()
+    finish(database, run_id)
 
 
 def _cards(database: Database, run_id: int, report: Progress) -> None:

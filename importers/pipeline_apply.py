@@ -29,14 +29,11 @@ from engine import clock
 from engine.domain import Origin, RowError
 from engine.models import ImportChunk, ImportRun, StagedLine
 from engine.services import bulk, imports, orders
-from importers.bulk_copy import write_postings
-from importers.pipeline_stage import COLUMNS as STAGE_COLUMNS
+from importers.bulk_copy import driver_cursor, write_postings
+from importers.pipeline_stage import StagingLost
 from importers.sap_b1 import SOURCE, InvoiceRow
 from importers.sap_b1.grouping import _flush, _problem, describe
 
-_READ = STAGE_COLUMNS[2:]
-_LIMITS = (("external_id", 100), ("number", 64), ("sku", 64), ("product_group", 64), ("brand", 64))
-_BIGGEST = Decimal(10) ** 14  # NUMERIC(18, 4)
 NAME_LENGTH = 200
 
 
@@ -63,15 +60,26 @@ def claim(session: Session, run_id: int) -> ImportChunk | None:
     return chunk if taken.rowcount == 1 else None
 
 
-def _staged_rows(session: Session, run_id: int, bucket: int):
+_READ = ("seq", "file_line", "doc_key", "error", "document_type", "number", "doc_date", "placed_at", "card_code",
+         "currency", "cancelled", "base_key", "line_no", "sku", "quantity", "unit_price", "line_total", "name",
+         "product_group", "brand", "base_line_no", "is_service", "extra")
+
+
+def _staged_rows(session: Session, run_id: int, bucket: int, expected: int) -> list:
+    """The chunk's staged lines in file order (raw text only for bad rows: the rest is read when needed)."""
     if session.get_bind().dialect.name == "postgresql":
-        cursor = session.connection().connection.driver_connection.cursor()
-        cursor.execute(f"SELECT {', '.join(_READ)} FROM import_lines WHERE import_run_id = %s AND bucket = %s "
-                       "ORDER BY seq", (run_id, bucket))
-        return cursor.fetchall()
-    columns = [getattr(StagedLine, name) for name in _READ]
-    return session.execute(select(*columns).where(StagedLine.import_run_id == run_id, StagedLine.bucket == bucket)
-                           .order_by(StagedLine.seq)).all()
+        with driver_cursor(session) as cursor:
+            cursor.execute(f"SELECT {', '.join(_READ)}, CASE WHEN error IS NULL THEN NULL ELSE raw END "
+                           "FROM import_lines WHERE import_run_id = %s AND bucket = %s ORDER BY seq",
+                           (run_id, bucket))
+            rows = cursor.fetchall()
+    else:
+        s = StagedLine
+        rows = session.execute(select(*[getattr(s, name) for name in _READ], s.raw).where(
+            s.import_run_id == run_id, s.bucket == bucket).order_by(s.seq)).all()
+    if len(rows) != expected:
+        raise StagingLost(f"chunk {bucket} of run {run_id} expected {expected} staged lines and found {len(rows)}")
+    return rows
 
 
 class _Doc:
@@ -82,13 +90,16 @@ class _Doc:
 
 
 def _documents(rows, filename: str) -> list[_Doc]:
-    """Staged rows → documents in the order their first line comes in the file."""
+    """Staged rows → documents in the order their first line comes in the file.
+
+    A good line's ``raw`` holds its staging ``seq`` until a quarantine needs the text (`_raw_texts`).
+    """
     docs: dict[str, _Doc] = {}
     days: dict[str, date] = {}
     moments: dict[str, datetime] = {}
     new_row = tuple.__new__
-    for (_seq, file_line, key, error, dtype, number, day, placed, card, currency, cancelled, base, line_no, sku,
-         quantity, price, total, name, group, brand, base_line, service, raw, extra) in rows:
+    for (seq, file_line, key, error, dtype, number, day, placed, card, currency, cancelled, base, line_no, sku,
+         quantity, price, total, name, group, brand, base_line, service, extra, raw) in rows:
         doc = docs.get(key)
         if doc is None:
             doc = docs[key] = _Doc(key)
@@ -102,25 +113,14 @@ def _documents(rows, filename: str) -> list[_Doc]:
         doc.lines.append(new_row(InvoiceRow, (
             key, dtype, number, days[placed], when, card, "erp:" + card, currency, bool(cancelled), base,
             line_no, sku, Decimal(quantity), Decimal(price), Decimal(total), name[:NAME_LENGTH], group, brand,
-            base_line, bool(service), filename, file_line, raw)))
+            base_line, bool(service), filename, file_line, seq)))
     return list(docs.values())
 
 
-def _too_big(doc: _Doc) -> str | None:
-    first = doc.lines[0]
-    values = {"external_id": doc.key, "number": first.number}
-    for line in doc.lines:
-        for name, limit in _LIMITS[2:]:
-            if len(getattr(line, name)) > limit:
-                return f"{describe(doc.key)}: {name} \"{getattr(line, name)[:80]}\" is longer than {limit} characters"
-        if max(abs(line.quantity), abs(line.unit_price), abs(line.line_total)) >= _BIGGEST:
-            return f"{describe(doc.key)}: a number on file line {line.origin.line_no} is too large to store"
-    for name, limit in _LIMITS[:2]:
-        if len(values[name]) > limit:
-            return f"{describe(doc.key)}: {name} \"{values[name][:80]}\" is longer than {limit} characters"
-    if len(first.currency) > 3:
-        return f'{describe(doc.key)}: currency "{first.currency}" is not a three-letter code'
-    return None
+def _raw_texts(session: Session, run_id: int, seqs: list[int]) -> dict[int, str]:
+    s = StagedLine
+    rows = session.execute(select(s.seq, s.raw).where(s.import_run_id == run_id, s.seq.in_(seqs)))
+    return dict(rows.all())
 
 
 class _Chunk:
@@ -132,8 +132,9 @@ class _Chunk:
     def hold_back(self, doc: _Doc, reason: str, code: str) -> None:
         for error in doc.errors:
             imports.quarantine(self.session, self.run, error)
+        texts = _raw_texts(self.session, self.run.id, [line.raw for line in doc.lines]) if doc.lines else {}
         for line in doc.lines:
-            imports.quarantine(self.session, self.run, RowError(line.origin, line.raw, reason,
+            imports.quarantine(self.session, self.run, RowError(line.origin, texts.get(line.raw, ""), reason,
                                                                 {"doc_key": doc.key, "code": code}))
         self.quarantined += len(doc.errors) + len(doc.lines)
 
@@ -159,10 +160,6 @@ class _Chunk:
             reason = _problem(doc.key, doc.lines, doc.errors)
             if reason is not None:
                 self.hold_back(doc, reason, "invalid_document")
-                continue
-            reason = _too_big(doc)
-            if reason is not None:
-                self.hold_back(doc, reason, "value_too_long")
                 continue
             good.append(doc)
         found = bulk.find_members(self.session, {doc.lines[0].card_code for doc in good})
@@ -195,11 +192,9 @@ class _Chunk:
             elif doc.key in existing:
                 self.duplicates += 1
             else:
-                first = doc.lines[0]
+                first = doc.lines[0]  # InvoiceRows have every field a BulkLine has
                 fast.append(bulk.BulkInvoice(doc.key, first.number, member, first.member_ref, first.placed_at,
-                                             first.currency, first.cancelled,
-                                             [bulk.BulkLine(l.line_no, l.sku, l.quantity, l.unit_price, l.line_total,
-                                                            l.name, l.product_group, l.brand) for l in doc.lines]))
+                                             first.currency, first.cancelled, doc.lines))
         if fast:
             postings = bulk.plan_invoices(session, fast, source=SOURCE, actor=self.actor, now=self.now,
                                           debts=debts)
@@ -224,7 +219,7 @@ def apply_chunk(session: Session, run: ImportRun, chunk: ImportChunk, *, filenam
                 use_bulk: bool = True, now: datetime | None = None) -> Outcome:
     """Apply a claimed chunk and record its outcome on the chunk and the run (no commit)."""
     now = now or clock.now()
-    docs = _documents(_staged_rows(session, run.id, chunk.chunk_no), filename)
+    docs = _documents(_staged_rows(session, run.id, chunk.chunk_no, chunk.lines), filename)
     work = _Chunk(session, run, actor=actor, now=now, use_bulk=use_bulk)
     work.apply(docs)
     session.flush()

@@ -9,8 +9,9 @@ whole in one transaction, so a killed worker leaves it pending, never half
 done. Staged values are kept as the text the parser produced (decimals keep
 their scale, dates their day) so both databases store them alike.
 
-On PostgreSQL ``import_lines`` is partitioned by run: each run stages into its
-own partition, dropped in one statement when the run is done.
+On PostgreSQL ``import_lines`` is partitioned by run, and each run's partition
+by bucket (see importers/pipeline_stage.py); a run's staging is dropped in one
+statement when the run is done.
 """
 from __future__ import annotations
 
@@ -52,10 +53,9 @@ class StagedLine(Base):
     __tablename__ = "import_lines"
     __table_args__ = {"postgresql_partition_by": "LIST (import_run_id)"}
 
-    import_run_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
-                                               primary_key=True, autoincrement=False)
-    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # record order
+    import_run_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    bucket: Mapped[int] = mapped_column(Integer)  # -1: rows of no document, quarantined after staging
+    seq: Mapped[int] = mapped_column(Integer)  # record order in the file
     file_line: Mapped[int] = mapped_column(Integer)
     doc_key: Mapped[str] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)  # why the row could not be read
@@ -79,3 +79,7 @@ class StagedLine(Base):
     is_service: Mapped[bool] = mapped_column(Boolean, default=False)
     raw: Mapped[str] = mapped_column(Text, default="")
     extra: Mapped[dict | None] = mapped_column(JSONDoc)
+
+    # No primary key or index in the database: staging is written once by COPY and read by bucket
+    # (a sub-partition of its own on PostgreSQL); the ORM still needs an identity.
+    __mapper_args__ = {"primary_key": [import_run_id, bucket, seq]}

@@ -14,10 +14,9 @@ functions. The caller locks the chunk's accounts first (`lock_accounts`, in
 id order) and sends anything unusual (debt, corrections, documents already
 known) through the per-document path.
 
-Two things are lighter on purpose: the member snapshot holds the facts the
-policies in force read (plus the free ones), and the entry's trace is compact
-(the rules each line matched, not the reasons others did not). `explain`
-rebuilds the full explanation from the pinned version and snapshot on demand.
+One thing is lighter on purpose: the entry's trace is compact (the rules each
+line matched, not the reasons the others did not). `explain` rebuilds the
+full explanation from the pinned version and member snapshot on demand.
 """
 from __future__ import annotations
 
@@ -269,27 +268,29 @@ class _Facts:
             for row in session.execute(stmt):
                 self.history[row.member_id].append((row.placed_at, row.total))
 
-    def facts(self, member: MemberRow, at: datetime, settings) -> tuple[MemberFacts, dict]:
-        needed = self.needed
+    def facts(self, member: MemberRow, at: datetime, settings, needed: frozenset) -> tuple[MemberFacts, dict]:
+        """The facts (and their snapshot, as `MemberFacts.to_dict` writes it) that `members.facts` gives
+        with ``needed``: what costs a query is computed only when needed, the rest keeps its default."""
         today = at.astimezone(settings.tz).date()
-        values = {"member_group": member.group, "tier": member.tier,
-                  "days_since_registration": max((today - member.registered_at.astimezone(settings.tz).date()).days, 0),
-                  "is_birthday": members.is_birthday(member.birth_date, today)}
+        orders, turnover, referrals, balance = 0, ZERO, 0, ZERO
         if "orders_count" in needed or "turnover_12m" in needed:
             earlier = [(placed, total) for placed, total in self.history[member.id] if placed < at]
             year_ago = at - timedelta(days=365)
-            values["orders_count"] = self.base_count.get(member.id, 0) + len(earlier)
-            values["turnover_12m"] = tidy(sum((t for p, t in earlier if p >= year_ago), ZERO))
+            orders = self.base_count.get(member.id, 0) + len(earlier)
+            turnover = tidy(sum((t for p, t in earlier if p >= year_ago), ZERO))
         if "referral_count" in needed:
-            values["referral_count"] = self.referrals.get(member.id, 0)
+            referrals = self.referrals.get(member.id, 0)
         if "points_balance" in needed:
-            available = ZERO
             for available_at, expires_at, remaining in self.lots[member.account_id]:
                 if available_at <= at and (expires_at is None or expires_at > at):
-                    available += remaining
-            values["points_balance"] = available - self.debts.get(member.account_id, ZERO)
-        facts = MemberFacts(**values)
-        snapshot = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
+                    balance += remaining
+            balance -= self.debts.get(member.account_id, ZERO)
+        days = max((today - member.registered_at.astimezone(settings.tz).date()).days, 0)
+        birthday = members.is_birthday(member.birth_date, today)
+        facts = MemberFacts(member.group, member.tier, days, orders, turnover, birthday, referrals, balance)
+        snapshot = {"member_group": member.group, "tier": member.tier, "days_since_registration": days,
+                    "orders_count": orders, "turnover_12m": str(turnover), "is_birthday": birthday,
+                    "referral_count": referrals, "points_balance": str(balance)}
         return facts, snapshot
 
     def record_document(self, member: MemberRow, at: datetime, total: Decimal) -> None:
@@ -333,9 +334,10 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], *, source: str,
         status = "cancelled" if inv.cancelled else "fulfilled"
         if not inv.cancelled:
             settings = t.settings
-            facts, snapshot = facts_of.facts(member, placed_at, settings)
+            active = t.version is not None and members.effective_status(member, settings) == "active"
+            facts, snapshot = facts_of.facts(member, placed_at, settings, t.needed if active else FREE_FACTS)
             accrued_at = now
-            if t.version is not None and members.effective_status(member, settings) == "active":
+            if active:
                 version_id = t.version.id
                 doc_facts = DocumentFacts(
                     lines=tuple(LineFacts(str(l.line_no), l.sku, group, brand, l.quantity, l.unit_price,

@@ -5,8 +5,10 @@ Revises: 0001
 Create Date: 2026-11-23 12:00:00
 
 Hand-written. On PostgreSQL ``import_lines`` is partitioned by run (LIST on
-import_run_id): the pipeline creates one partition per run and drops it when
-the run is done, so clearing a million staged lines costs one statement.
+import_run_id): the pipeline creates one UNLOGGED partition per run, itself
+partitioned by bucket, and drops it when the run is done, so clearing a
+million staged lines costs one statement. The table has no primary key or
+index on purpose: it is written once by COPY and read by bucket.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -48,9 +50,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_import_chunks_status", ["import_run_id", "status"], unique=False)
 
     columns = [
-        sa.Column("import_run_id", BigId, nullable=False, autoincrement=False),
-        sa.Column("bucket", sa.Integer(), nullable=False, autoincrement=False),
-        sa.Column("seq", sa.Integer(), nullable=False, autoincrement=False),
+        sa.Column("import_run_id", BigId, nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("file_line", sa.Integer(), nullable=False),
         sa.Column("doc_key", sa.Text(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
@@ -69,7 +71,6 @@ def upgrade() -> None:
         sa.Column("is_service", sa.Boolean(), nullable=False),
         sa.Column("raw", sa.Text(), nullable=False),
         sa.Column("extra", JSONDoc, nullable=True),
-        sa.PrimaryKeyConstraint("import_run_id", "bucket", "seq", name=op.f("pk_import_lines")),
     ]
     op.create_table("import_lines", *columns, postgresql_partition_by="LIST (import_run_id)")
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import and_, case, delete, func, or_, select, type_coerce
@@ -52,6 +52,7 @@ SETTLE = timedelta(hours=1)
 MAX_OPERATIONS = 5000
 MAX_PROFILES = 5000
 ZERO = Decimal(0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SPENDING = ("redemption", "reward_order")
 
 
@@ -252,6 +253,7 @@ def _advance(session: Session, cur: DeliveryCursor, now: datetime) -> None:
     gap = session.execute(select(func.min(LedgerEntry.id)).outerjoin(Delivered, done).where(
         LedgerEntry.id > cur.entry_watermark, Delivered.id.is_(None))).scalar_one()
     settled = session.execute(select(func.max(LedgerEntry.id)).where(
+        LedgerEntry.id > cur.entry_watermark,
         LedgerEntry.created_at < now - SETTLE)).scalar_one() or 0
     mark = min(settled, gap - 1) if gap is not None else settled
     if mark > cur.entry_watermark:
@@ -263,6 +265,7 @@ def _advance(session: Session, cur: DeliveryCursor, now: datetime) -> None:
                        Delivered.object_id == Member.id)
     oldest = session.execute(select(func.min(Member.updated_at)).outerjoin(Delivered, member_done)
                              .where(Member.merged_into_id.is_(None),
+                                    Member.updated_at > (cur.member_watermark or _EPOCH),
                                     or_(Delivered.id.is_(None),
                                         Delivered.version_at < Member.updated_at))).scalar_one()
     member_mark = utcnow() - SETTLE  # updated_at is the database writer's real time

@@ -41,10 +41,19 @@ def _any_error(exc: Exception):
     session = db.session()
     session.rollback()
     if isinstance(exc, HTTPException):
-        return failure(exc.description or exc.name)
-    log.exception("1C exchange: %s %s", request.method, request.full_path)
-    return failure("The server failed while handling this step; the error was logged. "
-                   "Try the exchange again later.")
+        reason = exc.description or exc.name
+    else:
+        log.exception("1C exchange: %s %s", request.method, request.full_path)
+        reason = ("The server failed while handling this step; the error was logged. "
+                  "Try the exchange again later.")
+    try:  # best effort: the session's log shows the failed step too
+        row = store.find_session(session, request.cookies.get(COOKIE))
+        if row is not None:
+            store.log_error(row, request.args.get("mode") or "", reason, clock.now())
+            session.commit()
+    except Exception:  # noqa: BLE001 - the database itself may be what failed
+        session.rollback()
+    return failure(reason)
 
 
 @blp.route("/exchange/1c", methods=["GET", "POST"], strict_slashes=False)

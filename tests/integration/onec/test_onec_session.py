@@ -200,3 +200,23 @@ def test_the_classic_order_uploads_after_success_and_is_applied_next_time(onec, 
     following.init()
     assert [o["accrued"] for o in operations(following.query())] == ["250"]
     assert following.success() == ["success"]
+
+
+def test_an_internal_error_is_a_failure_line_not_a_500_page(onec, app, monkeypatch):
+    from exporters import onec_outbound
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(onec_outbound, "prepare", broken)  # a fault injected into the server
+    client = onec()
+    assert client.checkauth()[0] == "success"
+    client.init()
+    response = client.call("query")
+    assert response.headers["Content-Type"].startswith("text/plain")
+    answer = cml.lines(response)
+    assert answer[0] == "failure" and "logged" in answer[1] and "fire" not in answer[1]
+    from engine.models import ExchangeSession
+    from server import db
+    with app.app_context():
+        row = db.session().execute(select(ExchangeSession)).scalar_one()
+        assert row.errors[-1]["mode"] == "query" and "logged" in row.errors[-1]["reason"]

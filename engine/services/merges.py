@@ -78,9 +78,13 @@ def _fields(member: Member) -> dict:
 
 
 def _phone_owner(session: Session, phone: str | None) -> Member | None:
+    """The member who answers for ``phone`` (past merges followed)."""
     if not phone:
         return None
-    return session.execute(select(Member).where(Member.phone == phone)).scalar_one_or_none()
+    member = session.execute(select(Member).where(Member.phone == phone)).scalar_one_or_none()
+    while member is not None and member.merged_into_id is not None:
+        member = session.get(Member, member.merged_into_id)
+    return member
 
 
 def was_undone(session: Session, target_id: int, *, card_id: str | None = None,

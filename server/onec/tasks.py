@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
+from sqlalchemy import update
 
 from engine.models import ExchangeFile
 from importers.onec import jobs as onec_jobs
@@ -42,14 +42,15 @@ def run_import(file_id: int) -> str:
 
 
 def start(session, files: list[ExchangeFile]) -> None:
-    """Queue the imports of ``files`` (committed first: the worker must see them)."""
-    ids = []
-    for file in files:
-        if file.status == "receiving":
-            file.status = "queued"
-            ids.append(file.id)
+    """Queue the imports of ``files``. The session is committed first (a worker must see
+    the files); a file is marked queued only once its job is enqueued, so when Redis is
+    unreachable it stays ready and the next `import` or `query` tries again."""
+    ids = [file.id for file in files if file.status == "receiving"]
     session.commit()
     for file_id in ids:
         enqueue(run_import, file_id, queue=QUEUE, job_id=f"onec-import-{file_id}")
-    if ids and current_app.config.get("JOBS_INLINE"):
-        session.expire_all()  # the inline jobs committed in their own sessions
+        session.execute(update(ExchangeFile).where(ExchangeFile.id == file_id,
+                                                   ExchangeFile.status == "receiving")
+                        .values(status="queued"))  # an inline job has finished it already
+        session.commit()
+    session.expire_all()

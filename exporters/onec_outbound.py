@@ -140,8 +140,9 @@ def _cards(session: Session, member_ids: set[int]) -> dict[int, list[str]]:
                            .order_by(MemberCard.id))
     cards: dict[int, list[str]] = defaultdict(list)
     for card_id, member_id, merged_into in rows:
-        owner = member_id if member_id in member_ids else merged_into
-        cards[owner].append(card_id)
+        for owner in (member_id, merged_into):
+            if owner in member_ids:
+                cards[owner].append(card_id)
     return cards
 
 

@@ -125,8 +125,8 @@ def _throttled(database: Database, run_id: int, on_progress: Progress | None) ->
     return report
 
 
-def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progress) -> None:
-    with database.new_session() as session, database.new_session() as lookups:
+def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progress, parts: int = 1) -> None:
+    with database.new_session() as session:
         run = _lock_run(session, run_id)
         if run.status == "done" or (run.details or {}).get("staged"):
             return
@@ -137,8 +137,8 @@ def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progres
             with _open(run) as sap_file:
                 with open(run.stored_path, "rb") as raw:
                     head = raw.read(1 << 16)
-                staged = pipeline_stage.stage(session, run, sap_file, chunk_lines=chunk_lines, head=head,
-                                              lookups=lookups, on_progress=report, again=again)
+                staged = pipeline_stage.stage(database, session, run, sap_file, chunk_lines=chunk_lines,
+                                              head_bytes=head, parts=parts, report=report, again=again)
         except TextFileError as exc:
             session.rollback()
             _fail(database, run_id, str(exc))
@@ -148,7 +148,7 @@ def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progres
         if not again:  # counters of a re-stage stay as the first staging and the applied chunks left them
             run.rows_read = staged.rows_read
             run.quarantined = staged.quarantined
-        lines = sum(lines for lines, _docs in staged.buckets.values())
+        lines = staged.lines
         run.details = {**(run.details or {}), "staged": True, "lines": lines, "skipped": staged.skipped,
                        "chunks": len(staged.buckets), "encoding": sap_file.detected.label,
                        "timing": {"staging_s": round(time.perf_counter() - started, 3)}}
@@ -215,12 +215,13 @@ def _helper(database: Database, run_id: int, use_bulk: bool) -> None:
 
 
 def execute(database: Database, run_id: int, *, on_progress: Progress | None = None, use_bulk: bool = True,
-            chunk_lines: int = 25_000, helpers: int = 0,
+            chunk_lines: int = 25_000, helpers: int = 0, stage_parts: int = 2,
             after_staging: Callable[[], object] | None = None) -> ImportRun:
     """Run (or continue) an import to its end in this process.
 
-    ``helpers`` extra processes (forked, PostgreSQL only) share the chunks;
-    ``after_staging`` is called once the file is staged (to enqueue helper jobs).
+    ``helpers`` extra processes (forked, PostgreSQL only) share the chunks; ``stage_parts``
+    processes parse a big file; ``after_staging`` is called once the file is staged (to
+    enqueue helper jobs).
     """
     with database.new_session() as session:
         run = session.get(ImportRun, run_id)
@@ -233,10 +234,10 @@ def execute(database: Database, run_id: int, *, on_progress: Progress | None = N
     try:
         if kind in DOCUMENT_KINDS:
             try:
-                _documents(database, run_id, report, chunk_lines, use_bulk, helpers, after_staging)
+                _documents(database, run_id, report, chunk_lines, use_bulk, helpers, stage_parts, after_staging)
             except pipeline_stage.StagingLost:
                 _reset_staging(database, run_id)
-                _documents(database, run_id, report, chunk_lines, use_bulk, helpers, after_staging)
+                _documents(database, run_id, report, chunk_lines, use_bulk, helpers, stage_parts, after_staging)
         else:
             _cards(database, run_id, report)
     except ImportRefused:
@@ -251,8 +252,8 @@ def execute(database: Database, run_id: int, *, on_progress: Progress | None = N
 
 
 def _documents(database: Database, run_id: int, report: Progress, chunk_lines: int, use_bulk: bool,
-               helpers: int, after_staging: Callable[[], object] | None) -> None:
-    _stage(database, run_id, chunk_lines=chunk_lines, report=report)
+               helpers: int, stage_parts: int, after_staging: Callable[[], object] | None) -> None:
+    _stage(database, run_id, chunk_lines=chunk_lines, report=report, parts=stage_parts)
     if after_staging is not None:
         after_staging()
     processes = []

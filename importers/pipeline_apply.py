@@ -198,7 +198,7 @@ class _Chunk:
         if fast:
             postings = bulk.plan_invoices(session, fast, source=SOURCE, actor=self.actor, now=self.now,
                                           debts=debts)
-            write_postings(session, postings)
+            write_postings(session, postings, source=SOURCE, actor=self.actor, now=self.now)
             self.applied += len(fast)
             self.bulk_documents += len(fast)
 
@@ -207,8 +207,7 @@ class _Chunk:
         """True when `record_purchase` would change nothing (same content, no status to apply)."""
         fingerprint, status = stored
         first = doc.lines[0]
-        if fingerprint != bulk.content_hash("invoice", first.member_ref, first.placed_at, first.currency,
-                                            doc.lines):
+        if fingerprint != bulk.content_hash(first.member_ref, first.placed_at, first.currency, doc.lines):
             return False  # a conflict: the per-document path quarantines it with its reason
         if first.cancelled:
             return status == "cancelled"

@@ -14,26 +14,27 @@ functions. The caller locks the chunk's accounts first (`lock_accounts`, in
 id order) and sends anything unusual (debt, corrections, documents already
 known) through the per-document path.
 
-One thing is lighter on purpose: the entry's trace is compact (the rules each
-line matched, not the reasons the others did not). `explain` rebuilds the
-full explanation from the pinned version and member snapshot on demand.
+One thing is lighter on purpose: the entry's trace is compact (totals, the
+document rules, and how many lines each line rule matched; not every line's
+path, nor why the other rules did not match). `explain` rebuilds the full
+explanation from the pinned version and member snapshot on demand.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timedelta
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _js
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ARRAY, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 import rules
 from engine.models import Account, Document, Lot, Member, PolicyVersion, Product
 from engine.models.base import SCALE, tidy
 from engine.services import accrual, members, policies
-from rules.facts import DocumentFacts, LineFacts, MemberFacts
+from rules.facts import DocumentFacts, MemberFacts
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -42,15 +43,14 @@ FREE_FACTS = frozenset(("member_group", "tier", "days_since_registration", "is_b
 MEMBER_FACTS = FREE_FACTS | {"orders_count", "turnover_12m", "referral_count", "points_balance"}
 _BATCH = 5000
 
-DOCUMENT_COLUMNS = ("id", "source", "external_id", "document_type", "number", "member_id", "account_id",
-                    "channel", "store", "currency", "placed_at", "status", "total", "shipping_total",
-                    "content_hash", "earned", "absorbed", "accrued_at", "policy_version_id",
-                    "member_snapshot", "created_at", "updated_at")
-LINE_COLUMNS = ("document_id", "line_no", "sku", "name", "product_group", "brand", "quantity", "unit_price",
-                "line_total", "is_promo", "points_per_unit", "returned_quantity", "returned_total", "points")
-ENTRY_COLUMNS = ("id", "account_id", "kind", "amount", "idempotency_key", "actor", "member_id", "document_id",
-                 "policy_version_id", "trace", "effective_at", "created_at")
-LOT_COLUMNS = ("account_id", "entry_id", "amount", "remaining", "available_at", "expires_at")
+# What `plan_invoices` varies per row; every other column is the same for all (see bulk_copy).
+DOCUMENT_FIELDS = ("id", "external_id", "number", "member_id", "account_id", "currency", "placed_at", "status",
+                   "total", "content_hash", "earned", "accrued_at", "policy_version_id", "member_snapshot")
+LINE_FIELDS = ("document_id", "line_no", "sku", "name", "product_group", "brand", "quantity", "unit_price",
+               "line_total", "points_per_unit", "points")
+ENTRY_FIELDS = ("id", "account_id", "amount", "idempotency_key", "member_id", "document_id", "policy_version_id",
+                "trace", "effective_at")
+LOT_FIELDS = ("account_id", "entry_id", "amount", "available_at", "expires_at")
 
 
 class MemberRow(NamedTuple):
@@ -88,7 +88,7 @@ class BulkInvoice(NamedTuple):
 
 
 class Postings(NamedTuple):
-    """Rows to COPY, in the column order of the ``*_COLUMNS`` tuples."""
+    """Rows to write (see importers/bulk_copy.py for the columns): documents, lines, entries, lots."""
 
     documents: list
     lines: list
@@ -97,18 +97,8 @@ class Postings(NamedTuple):
 
 
 def amount(value: Decimal) -> Decimal:
-    """What an Amount column stores: at most 4 places, rounded as the ORM rounds them."""
-    return value.quantize(_QUANT) if value.as_tuple().exponent < -SCALE else value
-
-
-def content_hash(document_type: str, member_ref: str, placed_at: datetime, currency: str,
-                 lines: Iterable[BulkLine], *, channel: str = "erp") -> str:
-    """`orders.content_hash` of an invoice without building a PurchaseDoc (tests prove them equal)."""
-    body = {"type": document_type, "member": member_ref, "placed_at": placed_at.isoformat(),
-            "currency": currency, "channel": channel, "store": "", "shipping": "0", "base": None,
-            "lines": [[l.line_no, l.sku, str(l.quantity), str(l.unit_price), str(l.line_total),
-                       l.product_group, l.brand, False, None] for l in lines]}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    """What an Amount column stores: 4 places, rounded as the ORM rounds (the same NUMERIC value)."""
+    return value.quantize(_QUANT)
 
 
 def _batches(values: Iterable) -> Iterable[list]:
@@ -117,18 +107,30 @@ def _batches(values: Iterable) -> Iterable[list]:
         yield values[start:start + _BATCH]
 
 
+def _one_of(session: Session, column, values: list):
+    """``column IN values``: one array parameter on PostgreSQL (thousands of keys stay one bind)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _run(session: Session, statement):
+    """Core execution on the session's connection (no ORM row machinery for plain column rows)."""
+    return session.connection().execute(statement)
+
+
 def find_members(session: Session, codes: Iterable[str]) -> dict[str, MemberRow]:
     """Members by ERP code (``erp:<code>``), following merges as `members.resolve` does."""
-    cols = (Member.id, Member.account_id, Member.group, Member.tier, Member.status, Member.registered_at,
+    cols = (Member.id, Member.account_id, Member.group.label("group"), Member.tier, Member.status, Member.registered_at,
             Member.birth_date, Member.merged_into_id)
     found: dict[str, MemberRow] = {}
     for part in _batches(set(codes)):
-        for row in session.execute(select(Member.erp_code, *cols).where(Member.erp_code.in_(part))):
+        for row in _run(session, select(Member.erp_code, *cols).where(_one_of(session, Member.erp_code, part))):
             target, seen = row, set()
             while target.merged_into_id is not None and target.merged_into_id not in seen:
                 seen.add(target.merged_into_id)
-                target = session.execute(select(Member.erp_code, *cols)
-                                         .where(Member.id == target.merged_into_id)).one()
+                target = _run(session, select(Member.erp_code, *cols)
+                              .where(Member.id == target.merged_into_id)).one()
             found[row.erp_code] = MemberRow(target.id, target.account_id, target.group or "",
                                             target.tier or "", target.status, target.registered_at,
                                             target.birth_date)
@@ -139,8 +141,8 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Dec
     """Row-lock the accounts in id order (chunks never deadlock); returns each one's debt."""
     debts: dict[int, Decimal] = {}
     for part in _batches(sorted(set(account_ids))):
-        stmt = select(Account.id, Account.debt).where(Account.id.in_(part)).order_by(Account.id)
-        for row in session.execute(stmt.with_for_update()):
+        stmt = select(Account.id, Account.debt).where(_one_of(session, Account.id, part)).order_by(Account.id)
+        for row in _run(session, stmt.with_for_update()):
             debts[row.id] = row.debt
     return debts
 
@@ -150,8 +152,8 @@ def existing_documents(session: Session, source: str, keys: Iterable[str]) -> di
     out: dict[str, tuple[str, str]] = {}
     for part in _batches(keys):
         stmt = select(Document.external_id, Document.content_hash, Document.status).where(
-            Document.source == source, Document.external_id.in_(part))
-        out.update({row.external_id: (row.content_hash, row.status) for row in session.execute(stmt)})
+            Document.source == source, _one_of(session, Document.external_id, part))
+        out.update({row.external_id: (row.content_hash, row.status) for row in _run(session, stmt)})
     return out
 
 
@@ -247,13 +249,13 @@ class _Facts:
         if "referral_count" in needed:
             for part in _batches(member_ids):
                 stmt = select(Member.referred_by_id, func.count(Member.id)).where(
-                    Member.referred_by_id.in_(part)).group_by(Member.referred_by_id)
-                self.referrals.update({ref: int(n) for ref, n in session.execute(stmt)})
+                    _one_of(session, Member.referred_by_id, part)).group_by(Member.referred_by_id)
+                self.referrals.update({ref: int(n) for ref, n in _run(session, stmt)})
         if "points_balance" in needed:
             for part in _batches(account_ids):
                 stmt = select(Lot.account_id, Lot.available_at, Lot.expires_at, Lot.remaining).where(
-                    Lot.account_id.in_(part), Lot.remaining > 0)
-                for row in session.execute(stmt):
+                    _one_of(session, Lot.account_id, part), Lot.remaining > 0)
+                for row in _run(session, stmt):
                     self.lots[row.account_id].append((row.available_at, row.expires_at, row.remaining))
 
     def _load_history(self, session: Session, member_ids: list[int], first: datetime) -> None:
@@ -261,11 +263,12 @@ class _Facts:
         counted = (Document.document_type.in_(("order", "invoice")), Document.status != "cancelled")
         for part in _batches(member_ids):
             stmt = select(Document.member_id, func.count(Document.id)).where(
-                Document.member_id.in_(part), Document.placed_at < since, *counted).group_by(Document.member_id)
-            self.base_count.update({m: int(n) for m, n in session.execute(stmt)})
+                _one_of(session, Document.member_id, part), Document.placed_at < since, *counted) \
+                .group_by(Document.member_id)
+            self.base_count.update({m: int(n) for m, n in _run(session, stmt)})
             stmt = select(Document.member_id, Document.placed_at, Document.total).where(
-                Document.member_id.in_(part), Document.placed_at >= since, *counted)
-            for row in session.execute(stmt):
+                _one_of(session, Document.member_id, part), Document.placed_at >= since, *counted)
+            for row in _run(session, stmt):
                 self.history[row.member_id].append((row.placed_at, row.total))
 
     def facts(self, member: MemberRow, at: datetime, settings, needed: frozenset) -> tuple[MemberFacts, dict]:
@@ -304,9 +307,64 @@ def _catalog(session: Session, skus: set[str]) -> dict[str, tuple]:
     out = {}
     for part in _batches(skus):
         stmt = select(Product.sku, Product.name, Product.product_group, Product.brand, Product.points_per_unit) \
-            .where(Product.sku.in_(part))
-        out.update({row.sku: tuple(row)[1:] for row in session.execute(stmt)})
+            .where(_one_of(session, Product.sku, part))
+        out.update({row[0]: tuple(row)[1:] for row in _run(session, stmt)})
     return out
+
+
+class JsonText(str):
+    """JSON already serialised (the COPY writer passes it through)."""
+
+
+class _Line(NamedTuple):
+    """A line as the rules see it: the attribute names of `rules.facts.LineFacts` (the vocabulary),
+    as a tuple, because a frozen dataclass per line costs more than evaluating it."""
+
+    line_id: str
+    sku: str
+    product_group: str
+    brand: str
+    quantity: Decimal
+    unit_price: Decimal
+    line_total: Decimal
+    is_promo: bool
+    product_points_per_unit: Decimal | None
+
+
+def _snapshot_json(s: dict) -> JsonText:
+    return JsonText(
+        f'{{"member_group":{_js(s["member_group"])},"tier":{_js(s["tier"])},'
+        f'"days_since_registration":{s["days_since_registration"]},"orders_count":{s["orders_count"]},'
+        f'"turnover_12m":"{s["turnover_12m"]}","is_birthday":{"true" if s["is_birthday"] else "false"},'
+        f'"referral_count":{s["referral_count"]},"points_balance":"{s["points_balance"]}"}}')
+
+
+def _trace_json(version: int, snapshot: JsonText, result, multiplier: Decimal) -> JsonText:
+    """The compact trace: totals, the document rules, and how many lines each line rule matched."""
+    counts: dict[str, int] = {}
+    for line in result.lines:
+        for rule in line.rules:
+            counts[rule] = counts.get(rule, 0) + 1
+    matched = ",".join(f"{_js(rule)}:{n}" for rule, n in counts.items())
+    return JsonText(
+        f'{{"policy":"accrual","policy_version":{version},"member":{snapshot},"points":"{result.points}",'
+        f'"unrounded":"{result.unrounded}","tier_multiplier":"{multiplier}",'
+        f'"document_rules":[{",".join(map(_js, result.document_rules))}],"line_rules":{{{matched}}},'
+        f'"compact":true}}')
+
+
+def content_hash(member_ref: str, placed_at: datetime | str, currency: str, lines: Iterable,
+                 channel: str = "erp") -> str:
+    """`orders.content_hash` of a new invoice: the bytes its ``json.dumps(body, sort_keys=True)`` hashes,
+    written by hand (a test holds the two equal); ``placed_at`` may be given in ISO form already."""
+    if isinstance(placed_at, datetime):
+        placed_at = placed_at.isoformat()
+    body = ", ".join(f'[{l.line_no}, {_js(l.sku)}, "{l.quantity}", "{l.unit_price}", "{l.line_total}", '
+                     f'{_js(l.product_group)}, {_js(l.brand)}, false, null]' for l in lines)
+    text_ = (f'{{"base": null, "channel": {_js(channel)}, "currency": {_js(currency)}, "lines": [{body}], '
+             f'"member": {_js(member_ref)}, "placed_at": {_js(placed_at)}, "shipping": "0", "store": "", '
+             f'"type": "invoice"}}')
+    return hashlib.sha256(text_.encode()).hexdigest()
 
 
 def plan_invoices(session: Session, invoices: list[BulkInvoice], *, source: str, actor: str, now: datetime,
@@ -321,31 +379,34 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], *, source: str,
     facts_of = _Facts(session, invoices, needed, debts or {})
     documents, lines, entries, lots = [], [], [], []
     no_product = ("", "", "", None)
+    new_line = tuple.__new__
+    moments: dict[datetime, str] = {}
     for inv, t, doc_id in zip(invoices, per_doc, reserve_ids(session, "documents", len(invoices))):
-        member, placed_at = inv.member, inv.placed_at
-        filled = []
-        for line in inv.lines:
-            name, group, brand, per_unit = catalog.get(line.sku, no_product)
-            filled.append((line, line.name or name, line.product_group or group, line.brand or brand, per_unit))
-        total = amount(sum((line.line_total for line in inv.lines), ZERO))
-        fingerprint = content_hash("invoice", inv.member_ref, placed_at, inv.currency, inv.lines, channel=channel)
+        member, placed_at, settings = inv.member, inv.placed_at, t.settings
+        active = not inv.cancelled and t.version is not None and \
+            members.effective_status(member, settings) == "active"
+        filled, facts_lines, total = [], [], ZERO
+        for l in inv.lines:
+            name, group, brand, per_unit = catalog.get(l.sku, no_product)
+            line_id, group, brand = str(l.line_no), l.product_group or group, l.brand or brand
+            filled.append((l, line_id, l.name or name, group, brand, per_unit))
+            total += l.line_total
+            if active and (l.quantity > 0 or l.line_total > 0):
+                facts_lines.append(new_line(_Line, (line_id, l.sku, group, brand, l.quantity, l.unit_price,
+                                                    l.line_total, False, per_unit)))
+        total = amount(total)
+        moment = moments.get(placed_at) or moments.setdefault(placed_at, placed_at.isoformat())
+        fingerprint = content_hash(inv.member_ref, moment, inv.currency, inv.lines, channel)
         points_of: dict[str, Decimal] = {}
         earned, version_id, snapshot, accrued_at = ZERO, None, None, None
-        status = "cancelled" if inv.cancelled else "fulfilled"
         if not inv.cancelled:
-            settings = t.settings
-            active = t.version is not None and members.effective_status(member, settings) == "active"
-            facts, snapshot = facts_of.facts(member, placed_at, settings, t.needed if active else FREE_FACTS)
-            accrued_at = now
+            facts, values = facts_of.facts(member, placed_at, settings, t.needed if active else FREE_FACTS)
+            snapshot, accrued_at = _snapshot_json(values), now
             if active:
                 version_id = t.version.id
-                doc_facts = DocumentFacts(
-                    lines=tuple(LineFacts(str(l.line_no), l.sku, group, brand, l.quantity, l.unit_price,
-                                          l.line_total, False, per_unit)
-                                for l, _name, group, brand, per_unit in filled
-                                if l.quantity > 0 or l.line_total > 0),
-                    document_type="invoice", channel=channel, store="", currency=inv.currency,
-                    placed_at=placed_at, shipping_total=ZERO)
+                doc_facts = DocumentFacts(lines=tuple(facts_lines), document_type="invoice", channel=channel,
+                                          store="", currency=inv.currency, placed_at=placed_at,
+                                          shipping_total=ZERO)
                 multiplier = terms.multiplier(t, facts, placed_at)
                 result = rules.evaluate_accrual(t.compiled, doc_facts, facts, settings, at=placed_at,
                                                 tier_multiplier=multiplier)
@@ -354,29 +415,23 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], *, source: str,
                     earned = result.points
                     available_at = placed_at + timedelta(days=settings.holding_days)
                     expires_at = terms.expires(t, available_at, facts)
-                    trace = {"policy": "accrual", "policy_version": t.version.version, "member": snapshot,
-                             "points": str(earned), "unrounded": str(result.unrounded),
-                             "tier_multiplier": str(multiplier), "document_rules": list(result.document_rules),
-                             "lines": {r.line_id: list(r.rules) for r in result.lines if r.rules},
-                             "compact": True}
-                    entries.append((member.account_id, "accrual", amount(earned),
-                                    f"{source}:{inv.external_id}:accrual", actor, member.id, doc_id,
-                                    version_id, trace, placed_at, now))
+                    entries.append((member.account_id, amount(earned), f"{source}:{inv.external_id}:accrual",
+                                    member.id, doc_id, version_id,
+                                    _trace_json(t.version.version, snapshot, result, multiplier), placed_at))
                     lots.append((member.account_id, amount(earned), available_at, expires_at))
                     facts_of.record_lot(member.account_id, available_at, expires_at, amount(earned))
             facts_of.record_document(member, placed_at, total)
-        documents.append((doc_id, source, inv.external_id, "invoice", inv.number, member.id, member.account_id,
-                          channel, "", inv.currency, placed_at, status, total, ZERO, fingerprint, amount(earned),
-                          ZERO, accrued_at, version_id, snapshot, now, now))
-        for l, name, group, brand, per_unit in filled:
-            points = points_of.get(str(l.line_no))
-            lines.append((doc_id, l.line_no, l.sku, name, group, brand, amount(l.quantity), amount(l.unit_price),
-                          amount(l.line_total), False, per_unit, ZERO, ZERO,
-                          amount(points) if points is not None else None))
+        documents.append((doc_id, inv.external_id, inv.number, member.id, member.account_id, inv.currency,
+                          placed_at, "cancelled" if inv.cancelled else "fulfilled", total, fingerprint,
+                          amount(earned), accrued_at, version_id, snapshot))
+        for l, line_id, name, group, brand, per_unit in filled:
+            points = points_of.get(line_id)
+            lines.append((doc_id, l.line_no, l.sku, name, group, brand, l.quantity.quantize(_QUANT),
+                          l.unit_price.quantize(_QUANT), l.line_total.quantize(_QUANT), per_unit,
+                          points.quantize(_QUANT) if points is not None else None))
     entry_ids = reserve_ids(session, "ledger_entries", len(entries))
-    entries = [(entry_id,) + row for entry_id, row in zip(entry_ids, entries)]
-    lots = [(acc, entry_id, amt, amt, avail, exp) for entry_id, (acc, amt, avail, exp) in zip(entry_ids, lots)]
-    return Postings(documents, lines, entries, lots)
+    return Postings(documents, lines, [(entry_id,) + row for entry_id, row in zip(entry_ids, entries)],
+                    [(acc, entry_id, amt, avail, exp) for entry_id, (acc, amt, avail, exp) in zip(entry_ids, lots)])
 
 
 def explain(session: Session, document: Document) -> dict | None:

@@ -12,11 +12,13 @@ def trace_core(trace: dict | None) -> dict | None:
     if not trace or trace.get("policy") != "accrual" or "points" not in trace:
         return trace
     if trace.get("compact"):
-        lines = {k: list(v) for k, v in trace["lines"].items()}
+        lines = dict(trace["line_rules"])
         document = list(trace["document_rules"])
     else:
-        lines = {line["line_id"]: [m["rule"] for m in line["matched"]] for line in trace["lines"]
-                 if line["matched"]}
+        lines = {}
+        for line in trace["lines"]:
+            for match in line["matched"]:
+                lines[match["rule"]] = lines.get(match["rule"], 0) + 1
         document = [m["rule"] for m in trace["document"]["matched"]]
     return {"policy_version": trace["policy_version"], "points": str(trace["points"]),
             "unrounded": str(trace["unrounded"]), "tier_multiplier": str(trace["tier_multiplier"]),

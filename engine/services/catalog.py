@@ -17,10 +17,11 @@ def upsert(session: Session, doc: ProductDoc, *, now: datetime) -> str:
     product = session.execute(select(Product).where(Product.sku == doc.sku)).scalar_one_or_none()
     values = {f: getattr(doc, f) for f in _FIELDS if getattr(doc, f) not in (None, "")}
     values["points_price"] = doc.redeemable_for_points
+    values["active"] = True  # a product listed again is offered again
     if doc.points_per_unit is not None:
         values["points_per_unit"] = doc.points_per_unit
     if product is None:
-        session.add(Product(sku=doc.sku, source=doc.source, active=True, updated_at=now, **values))
+        session.add(Product(sku=doc.sku, source=doc.source, updated_at=now, **values))
         session.flush()
         return "applied"
     changed = False
@@ -49,3 +50,16 @@ def upsert_group(session: Session, code: str, name: str, *, parent_code: str | N
     for key, value in values.items():
         setattr(group, key, value)
     return "applied"
+
+
+def deactivate(session: Session, skus: list[str], *, now: datetime) -> int:
+    """Stop offering products the source deleted; rows stay (past orders refer to them)."""
+    if not skus:
+        return 0
+    products = session.execute(select(Product).where(Product.sku.in_(set(skus)),
+                                                     Product.active.is_(True))).scalars().all()
+    for product in products:
+        product.active = False
+        product.updated_at = now
+    session.flush()
+    return len(products)

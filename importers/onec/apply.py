@@ -315,7 +315,7 @@ def apply_catalog(session: Session, run: ImportRun, batch: CatalogBatch, *, acto
         if checkpoint and done % every == 0:
             checkpoint(done, total)
     if batch.deleted_skus:
-        report.counts["deleted"] = len(batch.deleted_skus)
+        report.counts["deleted"] = catalog.deactivate(session, batch.deleted_skus, now=now())
         report.note("info", "catalog", f"{len(batch.deleted_skus)} products are marked deleted "
-                                       "in 1C; they are kept here (past orders refer to them)")
+                                       "in 1C; they are no longer offered, and kept for past orders")
     return report

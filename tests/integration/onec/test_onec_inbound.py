@@ -179,3 +179,29 @@ def test_catalog_exchange_brings_groups_products_and_prices(onec, app):
         groups = {g.code: g.parent_code for g in session.execute(select(ProductGroup)).scalars()}
         assert groups == {"g-coffee": None, "g-beans": "g-coffee"}
         assert session.execute(select(func.count(LedgerEntry.id))).scalar_one() == 0
+
+
+DELETED = commerce(
+    "<Каталог СодержитТолькоИзменения=\"true\"><Ид>cat</Ид><Товары><Товар><Ид>coffee-1</Ид>"
+    "<Наименование>Кофе «Арабика»</Наименование><ПометкаУдаления>true</ПометкаУдаления>"
+    "</Товар></Товары></Каталог>")
+
+
+def test_a_product_deleted_in_1c_is_no_longer_offered_but_kept(onec, app):
+    client = onec("catalog")
+    assert client.checkauth()[0] == "success"
+    client.init()
+    client.upload("import.xml", CATALOG)
+    assert client.import_("import.xml")[0] == "success"
+    client.upload("import.xml", DELETED)
+    assert client.import_("import.xml")[0] == "success"
+    from server import db
+    with app.app_context():
+        product = db.session().execute(select(Product)).scalar_one()
+        assert product.sku == "coffee-1" and product.active is False
+    # Listed again (a new file: the same bytes again would change nothing): offered again.
+    client.upload("import.xml", CATALOG.replace("«Арабика»".encode("cp1251"),
+                                                "«Арабика» 1 кг".encode("cp1251")))
+    assert client.import_("import.xml")[0] == "success"
+    with app.app_context():
+        assert db.session().execute(select(Product)).scalar_one().active is True

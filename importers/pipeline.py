@@ -150,7 +150,8 @@ def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progres
             run.quarantined = staged.quarantined
         lines = staged.lines
         run.details = {**(run.details or {}), "staged": True, "lines": lines, "skipped": staged.skipped,
-                       "chunks": len(staged.buckets), "encoding": sap_file.detected.label,
+                       "chunks": len([b for b in staged.buckets if b >= 0]), "encoding": sap_file.detected.label,
+                       "header": staged.header,
                        "timing": {"staging_s": round(time.perf_counter() - started, 3)}}
         run.progress = {"phase": "applying", "done": 0, "total": lines}
         session.commit()
@@ -199,6 +200,8 @@ def finish(database: Database, run_id: int) -> bool:
         pipeline_stage.drop(session, run_id)
         now = clock.now()
         details = dict(run.details or {})
+        details["skipped"] = int(session.execute(select(func.coalesce(func.sum(ImportChunk.skipped), 0)).where(
+            ImportChunk.import_run_id == run_id)).scalar_one())
         timing = dict(details.get("timing") or {})
         timing["total_s"] = round((now - run.started_at).total_seconds(), 3) if run.started_at else None
         details["timing"] = timing

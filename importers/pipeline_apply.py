@@ -18,8 +18,7 @@ The caller commits once: the chunk is applied whole or not at all.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import select, update
@@ -30,6 +29,7 @@ from engine.domain import Origin, RowError
 from engine.models import ImportChunk, ImportRun, StagedLine
 from engine.services import bulk, imports, orders
 from importers.bulk_copy import driver_cursor, write_postings
+from importers.pipeline_parts import Header, Mapper, fields_of, without_gc
 from importers.pipeline_stage import StagingLost
 from importers.sap_b1 import SOURCE, InvoiceRow
 from importers.sap_b1.grouping import _flush, _problem, describe
@@ -42,6 +42,7 @@ class Outcome(NamedTuple):
     applied: int
     duplicates: int
     quarantined: int
+    skipped: int
     bulk_documents: int
 
 
@@ -60,26 +61,39 @@ def claim(session: Session, run_id: int) -> ImportChunk | None:
     return chunk if taken.rowcount == 1 else None
 
 
-_READ = ("seq", "file_line", "doc_key", "error", "document_type", "number", "doc_date", "placed_at", "card_code",
-         "currency", "cancelled", "base_key", "line_no", "sku", "quantity", "unit_price", "line_total", "name",
-         "product_group", "brand", "base_line_no", "is_service", "extra")
+LIMITS = (("ItemCode", 11, 64), ("ItmsGrpCod", 16, 64), ("Brand", 17, 64), ("DocNum", 2, 64),
+          ("CardCode", 5, 64))
+BIGGEST = 10 ** 14  # NUMERIC(18, 4)
 
 
 def _staged_rows(session: Session, run_id: int, bucket: int, expected: int) -> list:
-    """The chunk's staged lines in file order (raw text only for bad rows: the rest is read when needed)."""
+    """The chunk's staged records in file order: (line number, document key, raw text, error, extra)."""
     if session.get_bind().dialect.name == "postgresql":
         with driver_cursor(session) as cursor:
-            cursor.execute(f"SELECT {', '.join(_READ)}, CASE WHEN error IS NULL THEN NULL ELSE raw END "
-                           "FROM import_lines WHERE import_run_id = %s AND bucket = %s ORDER BY seq",
-                           (run_id, bucket))
+            cursor.execute("SELECT seq, doc_key, raw, error, extra FROM import_lines "
+                           "WHERE import_run_id = %s AND bucket = %s ORDER BY seq", (run_id, bucket))
             rows = cursor.fetchall()
     else:
         s = StagedLine
-        rows = session.execute(select(*[getattr(s, name) for name in _READ], s.raw).where(
+        rows = session.execute(select(s.seq, s.doc_key, s.raw, s.error, s.extra).where(
             s.import_run_id == run_id, s.bucket == bucket).order_by(s.seq)).all()
     if len(rows) != expected:
         raise StagingLost(f"chunk {bucket} of run {run_id} expected {expected} staged lines and found {len(rows)}")
     return rows
+
+
+def _too_big(row: InvoiceRow) -> str | None:
+    """Why a mapped line cannot be stored as it is (a value longer or larger than its column)."""
+    if len(row.doc_key) > 100:
+        return f'DocEntry "{row.doc_key[3:43]}…" is longer than 97 characters'
+    for column, index, limit in LIMITS:
+        if len(row[index]) > limit:
+            return f'{column} "{row[index][:40]}…" is longer than {limit} characters'
+    if len(row.currency) > 3:
+        return f'DocCur "{row.currency}" is not a three-letter currency code'
+    if abs(row.line_total) >= BIGGEST or abs(row.quantity) >= BIGGEST or abs(row.unit_price) >= BIGGEST:
+        return "a number in this row is too large to store"
+    return None
 
 
 class _Doc:
@@ -89,38 +103,33 @@ class _Doc:
         self.key, self.lines, self.errors = key, [], []
 
 
-def _documents(rows, filename: str) -> list[_Doc]:
-    """Staged rows → documents in the order their first line comes in the file.
-
-    A good line's ``raw`` holds its staging ``seq`` until a quarantine needs the text (`_raw_texts`).
-    """
+def _documents(rows, mapper: Mapper) -> tuple[list[_Doc], int]:
+    """Staged records → (documents in the order their first line comes in the file, skipped records)."""
     docs: dict[str, _Doc] = {}
-    days: dict[str, date] = {}
-    moments: dict[str, datetime] = {}
-    new_row = tuple.__new__
-    for (seq, file_line, key, error, dtype, number, day, placed, card, currency, cancelled, base, line_no, sku,
-         quantity, price, total, name, group, brand, base_line, service, extra, raw) in rows:
+    skipped = 0
+    split, delimiter, name = fields_of, mapper.header.delimiter, mapper.name
+    for line_no, key, raw, error, extra in rows:
         doc = docs.get(key)
         if doc is None:
             doc = docs[key] = _Doc(key)
         if error is not None:
-            doc.errors.append(RowError(Origin(SOURCE, filename, file_line), raw, error, dict(extra or {})))
+            doc.errors.append(RowError(Origin(SOURCE, name, line_no), raw, error, dict(extra or {})))
             continue
-        when = moments.get(placed)
-        if when is None:
-            when = moments[placed] = datetime.fromisoformat(placed)
-            days[placed] = date.fromisoformat(day)
-        doc.lines.append(new_row(InvoiceRow, (
-            key, dtype, number, days[placed], when, card, "erp:" + card, currency, bool(cancelled), base,
-            line_no, sku, Decimal(quantity), Decimal(price), Decimal(total), name[:NAME_LENGTH], group, brand,
-            base_line, bool(service), filename, file_line, seq)))
-    return list(docs.values())
-
-
-def _raw_texts(session: Session, run_id: int, seqs: list[int]) -> dict[int, str]:
-    s = StagedLine
-    rows = session.execute(select(s.seq, s.raw).where(s.import_run_id == run_id, s.seq.in_(seqs)))
-    return dict(rows.all())
+        fields = raw.split(delimiter) if '"' not in raw else split(raw, delimiter)
+        row = mapper(line_no, raw, fields)
+        if type(row) is InvoiceRow:
+            problem = _too_big(row)
+            if problem is None:
+                if len(row.name) > NAME_LENGTH:
+                    row = row._replace(name=row.name[:NAME_LENGTH])
+                doc.lines.append(row)
+                continue
+            row = RowError(Origin(SOURCE, name, line_no), raw, problem, {"doc_key": key})
+        if isinstance(row, RowError):
+            doc.errors.append(row)
+        else:  # SkippedRow: the cancelling document SAP creates (CANCELED=C)
+            skipped += 1
+    return [doc for doc in docs.values() if doc.lines or doc.errors], skipped
 
 
 class _Chunk:
@@ -132,9 +141,8 @@ class _Chunk:
     def hold_back(self, doc: _Doc, reason: str, code: str) -> None:
         for error in doc.errors:
             imports.quarantine(self.session, self.run, error)
-        texts = _raw_texts(self.session, self.run.id, [line.raw for line in doc.lines]) if doc.lines else {}
         for line in doc.lines:
-            imports.quarantine(self.session, self.run, RowError(line.origin, texts.get(line.raw, ""), reason,
+            imports.quarantine(self.session, self.run, RowError(line.origin, line.raw, reason,
                                                                 {"doc_key": doc.key, "code": code}))
         self.quarantined += len(doc.errors) + len(doc.lines)
 
@@ -217,15 +225,23 @@ class _Chunk:
 def apply_chunk(session: Session, run: ImportRun, chunk: ImportChunk, *, filename: str, actor: str,
                 use_bulk: bool = True, now: datetime | None = None) -> Outcome:
     """Apply a claimed chunk and record its outcome on the chunk and the run (no commit)."""
+    with without_gc():
+        return _apply_chunk(session, run, chunk, filename=filename, actor=actor, use_bulk=use_bulk, now=now)
+
+
+def _apply_chunk(session: Session, run: ImportRun, chunk: ImportChunk, *, filename: str, actor: str,
+                 use_bulk: bool, now: datetime | None) -> Outcome:
     now = now or clock.now()
-    docs = _documents(_staged_rows(session, run.id, chunk.chunk_no, chunk.lines), filename)
+    mapper = Mapper(Header.from_dict((run.details or {})["header"]), filename)
+    docs, skipped = _documents(_staged_rows(session, run.id, chunk.chunk_no, chunk.lines), mapper)
     work = _Chunk(session, run, actor=actor, now=now, use_bulk=use_bulk)
     work.apply(docs)
     session.flush()
-    outcome = Outcome(len(docs), work.applied, work.duplicates, work.quarantined, work.bulk_documents)
+    outcome = Outcome(len(docs), work.applied, work.duplicates, work.quarantined, skipped, work.bulk_documents)
     session.execute(update(ImportChunk).where(ImportChunk.id == chunk.id).values(
         status="done", documents=outcome.documents, applied=outcome.applied, duplicates=outcome.duplicates,
-        quarantined=outcome.quarantined, bulk_documents=outcome.bulk_documents, finished_at=clock.now()))
+        quarantined=outcome.quarantined, skipped=skipped, bulk_documents=outcome.bulk_documents,
+        finished_at=clock.now()))
     session.execute(update(ImportRun).where(ImportRun.id == run.id).values(
         applied=ImportRun.applied + outcome.applied, duplicates=ImportRun.duplicates + outcome.duplicates,
         quarantined=ImportRun.quarantined + outcome.quarantined))

@@ -1,29 +1,48 @@
-"""Parsing a big file in parts, one process each: byte windows cut at line ends, and the rows of a window.
+"""Reading a file in parts, one process each, and mapping its records later, in the chunk that applies them.
 
-The first part is an ordinary `SapFile` over the window (header included);
-the others read their window with the same record reader and row mapper
-(`textio.read_records`, `rows.MAPPERS`), numbering lines from where their
-window starts. A cut is only a guess that a line end is a record end: when
-it falls inside a quoted field, the part before it ends inside that quote and
-the reader refuses it (`MalformedFile`), and the caller parses the file in
-one piece instead. Only 8-bit and UTF-8 files are cut (a line feed byte is a
-line feed there); every part decodes with the encoding detected on the whole
-file.
+Staging only needs each record's document and customer, so it reads records
+(`textio.read_records`) without mapping them; the chunk worker maps the
+staged text with the same mapper and checks `SapFile` uses (`Mapper`), so the
+costly part of parsing is shared by all the workers. A big file is cut into
+byte windows just after a line feed, each read by its own process and
+numbered from the line where it starts. A cut is only a guess that a line
+end is a record end: when it falls inside a quoted field, the window before
+it ends inside that quote and the reader refuses it (`MalformedFile`), and
+the caller reads the file in one piece instead. Only 8-bit and UTF-8 files
+are cut (a line feed byte is a line feed there); every window decodes with
+the encoding detected on the whole file.
 """
 from __future__ import annotations
 
+import gc
 import io
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Iterator
 
 from engine.domain import Origin, RowError
-from importers.sap_b1 import SOURCE, Profile, SapFile
+from importers.sap_b1 import SOURCE, Profile, SapFile, profile_from_dict
 from importers.sap_b1.rows import MAPPERS
 from importers.sap_b1.values import BadValue
-from importers.textio import read_records
+from importers.textio import Record, read_records
 
 _SCAN = 1 << 20
+
+
+@contextmanager
+def without_gc():
+    """Hold the cyclic garbage collector while tens of thousands of parsed tuples are alive: they form
+    no cycles (reference counting frees them), and scanning them again and again cost more than the
+    parsing itself. One young-generation collection afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+            gc.collect(1)
 
 
 class Window(io.RawIOBase):
@@ -64,7 +83,7 @@ class Window(io.RawIOBase):
 
 @dataclass(frozen=True)
 class Header:
-    """What a later part needs from the first: how to read and map a record."""
+    """How to read and map a record of this file (from the header the whole file was checked with)."""
 
     profile: Profile
     index: dict
@@ -74,8 +93,19 @@ class Header:
 
     @classmethod
     def of(cls, sap_file: SapFile) -> "Header":
-        return cls(sap_file.profile, dict(sap_file.index), sap_file.width, sap_file.delimiter,
-                   sap_file.detected.encoding)
+        """From an opened file; the encoding detected on the whole file is pinned for every part."""
+        profile = replace(sap_file.profile, encoding=sap_file.detected.encoding, fixed_encoding=True)
+        return cls(profile, dict(sap_file.index), sap_file.width, sap_file.delimiter, sap_file.detected.encoding)
+
+    def to_dict(self) -> dict:
+        return {"profile": self.profile.to_dict(), "index": self.index, "width": self.width,
+                "delimiter": self.delimiter, "encoding": self.encoding}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Header":
+        return cls(profile_from_dict({k: v for k, v in data["profile"].items() if k != "kind"},
+                                     data["profile"]["kind"]),
+                   dict(data["index"]), data["width"], data["delimiter"], data["encoding"])
 
 
 @dataclass(frozen=True)
@@ -98,11 +128,9 @@ def cut(path: str, size: int, parts: int, encoding: str) -> list[Part]:
     with open(path, "rb") as f:
         for k in range(1, parts):
             f.seek(size * k // parts)
-            tail = f.read(_SCAN)
-            at = tail.find(b"\n")
-            if at < 0:
-                break
-            cuts.append(size * k // parts + at + 1)
+            at = f.read(_SCAN).find(b"\n")
+            if at >= 0:
+                cuts.append(size * k // parts + at + 1)
         cuts = sorted(set(c for c in cuts if 0 < c < size))
         out, start, line = [], 0, 1
         for end in cuts + [size]:
@@ -114,40 +142,49 @@ def cut(path: str, size: int, parts: int, encoding: str) -> list[Part]:
                 remaining -= len(block)
                 counted += _line_ends(block)
                 if last == b"\r" and block[:1] == b"\n":
-                    counted -= 1  # a \r\n split across two blocks counts once
+                    counted -= 1  # a \\r\\n split across two blocks counts once
                 last = block[-1:]
             start, line = end, line + counted
     return out
 
 
-def fixed(profile: Profile, encoding: str) -> Profile:
-    """The profile with the encoding detected on the whole file, so no window decides differently."""
-    return replace(profile, encoding=encoding, fixed_encoding=True)
-
-
-def open_part(path: str, part: Part, profile: Profile, name: str) -> SapFile:
-    """The first window, header included, as a `SapFile` (its rows carry their file line)."""
-    return SapFile(io.BufferedReader(Window(path, part.start, part.end), _SCAN), profile, name)
-
-
-def part_rows(path: str, part: Part, head: Header, name: str) -> Iterator:
-    """The rows of a later window, mapped exactly as `SapFile` maps them (``head``: from the first part)."""
+def records(path: str, part: Part, header: Header) -> Iterator[Record]:
+    """The records of a window (the header records skipped in the first one), numbered by file line."""
     stream = io.TextIOWrapper(io.BufferedReader(Window(path, part.start, part.end), _SCAN),
-                              encoding=head.encoding.replace("-sig", ""), errors="strict", newline="")
+                              encoding=header.encoding, errors="strict", newline="")
     try:
-        map_row = MAPPERS[head.profile.kind](head.profile, head.index, name)
-        width = head.width
-        for line_no, raw, fields, error in read_records(stream, head.delimiter, start_line=part.first_line):
-            count = len(fields)
-            if error is None and count != width and (count < width or any(f.strip() for f in fields[width:])):
-                error = (f"the row has {count} fields but the header has {width}; a separator inside a value "
-                         "must be quoted")
-            if error is not None:
-                yield RowError(Origin(SOURCE, name, line_no), raw, error)
-                continue
-            try:
-                yield map_row(line_no, raw, fields)
-            except BadValue as exc:
-                yield RowError(Origin(SOURCE, name, line_no), raw, str(exc), exc.extra)
+        found = read_records(stream, header.delimiter, start_line=part.first_line)
+        if part.start == 0:
+            for _ in range(header.profile.header_rows):
+                next(found, None)
+        yield from found
     finally:
         stream.close()
+
+
+def fields_of(raw: str, delimiter: str) -> list[str]:
+    """The fields of a staged record, exactly as `read_records` split them the first time."""
+    if '"' not in raw:
+        return raw.split(delimiter)
+    return next(read_records(io.StringIO(raw, newline=""), delimiter)).fields
+
+
+class Mapper:
+    """`SapFile`'s row mapping for one file: a record → InvoiceRow, SkippedRow or RowError."""
+
+    def __init__(self, header: Header, name: str):
+        self.header, self.name = header, name
+        self.map_row = MAPPERS[header.profile.kind](header.profile, header.index, name)
+
+    def width_error(self, fields: list[str]) -> str | None:
+        count, width = len(fields), self.header.width
+        if count != width and (count < width or any(f.strip() for f in fields[width:])):
+            return (f"the row has {count} fields but the header has {width}; a separator inside a value "
+                    "must be quoted")
+        return None
+
+    def __call__(self, line_no: int, raw: str, fields: list[str]):
+        try:
+            return self.map_row(line_no, raw, fields)
+        except BadValue as exc:
+            return RowError(Origin(SOURCE, self.name, line_no), raw, str(exc), exc.extra)

@@ -1,15 +1,16 @@
-"""Staging an invoice or credit-note file: parse it once, put every line in its chunk, quarantine the unreadable.
+"""Staging an invoice or credit-note file: read it once, put every record in its chunk, quarantine the unreadable.
 
-A line's chunk (bucket) is decided by its document: the first line of a
-document that names a known customer puts the whole document in bucket
-``account_id % buckets``; a document whose first line does not (an unknown
-customer, a bad row) goes by a hash of its key and will be quarantined whole
-anyway. So every document lies in one bucket, and every account's documents
-too: chunks are independent, and the lines of a document need not be next
-to each other in the file. Rows that belong to no document (no DocEntry,
-broken quoting) go to the quarantine; a value too long for its column makes
-its row a bad row, which holds back its document in its chunk. A staged
-line's ``seq`` is its line number in the file, so chunks read in file order.
+A record's chunk (bucket) is decided by its document: the document's first
+record, if its CardCode is a known customer, puts the whole document in
+bucket ``account_id % buckets``; otherwise (an unknown customer) a hash of
+the document key decides, and the document will be quarantined whole. So
+every document lies in one bucket, and every account's documents too:
+chunks are independent, and the lines of a document need not be next to
+each other in the file. Records that belong to no document (no DocEntry,
+broken quoting, a wrong number of fields) go to the quarantine. Records are
+staged as text and mapped by the chunk that applies them
+(`pipeline_parts.Mapper`). A staged record's ``seq`` is its line number in
+the file, so chunks read in file order.
 
 On PostgreSQL a run stages into its own UNLOGGED partition of
 ``import_lines``, itself split by bucket: COPY fills it (no index to
@@ -26,31 +27,26 @@ from __future__ import annotations
 import math
 import multiprocessing
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 from sqlalchemy import delete, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.domain import Origin, RowError
 from engine.models import ImportChunk, ImportRun, QuarantinedRow, StagedLine
 from engine.models.base import UTCDateTime
 from engine.services import bulk
 from importers import pipeline_parts
 from importers.bulk_copy import NULL, cell, needs_escape
-from importers.sap_b1 import SOURCE, InvoiceRow, MalformedFile, SapFile
+from importers.sap_b1 import MalformedFile, SapFile
+from importers.sap_b1.rows import CREDIT_NOTE_TYPE, INVOICE_TYPE
 
-COLUMNS = ("import_run_id", "bucket", "seq", "file_line", "doc_key", "error", "document_type", "number",
-           "doc_date", "placed_at", "card_code", "currency", "cancelled", "base_key", "line_no", "sku",
-           "quantity", "unit_price", "line_total", "name", "product_group", "brand", "base_line_no",
-           "is_service", "raw", "extra")
+COLUMNS = ("import_run_id", "bucket", "seq", "doc_key", "raw", "error", "extra")
 ORPHANS = -1  # the bucket of rows that belong to no document: quarantined at the end of staging
-BATCH = 2000
+BATCH = 10000  # records per lookup of new customers and per COPY write
 MAX_BUCKETS = 128
 PART_MIN_BYTES = 8 << 20  # smaller files are parsed in one piece
-LIMITS = (("ItemCode", 11, 64), ("ItmsGrpCod", 16, 64), ("Brand", 17, 64), ("DocNum", 2, 64), ("CardCode", 5, 64))
-BIGGEST = 10 ** 14  # NUMERIC(18, 4)
 
 Progress = Callable[[str, int, int], None]
 
@@ -67,6 +63,7 @@ class Staged:
     quarantined: int = 0
     buckets: dict[int, int] = field(default_factory=dict)  # bucket → staged lines
     doc_bucket: dict[str, int] = field(default_factory=dict)
+    header: dict = field(default_factory=dict)  # how the chunks map the staged text (pipeline_parts.Header)
 
 
 def partition(run_id: int) -> str:
@@ -80,103 +77,76 @@ def bucket_count(path_size: int, head: bytes, chunk_lines: int) -> int:
     return max(1, min(MAX_BUCKETS, math.ceil(estimate / max(chunk_lines, 1))))
 
 
-def _too_big(row: InvoiceRow) -> str | None:
-    """Why a parsed line cannot be stored as it is (a value longer or larger than its column)."""
-    if len(row.doc_key) > 100:
-        return f'DocEntry "{row.doc_key[3:43]}…" is longer than 97 characters'
-    for column, index, limit in LIMITS:
-        if len(row[index]) > limit:
-            return f'{column} "{row[index][:40]}…" is longer than {limit} characters'
-    if len(row.currency) > 3:
-        return f'DocCur "{row.currency}" is not a three-letter currency code'
-    if abs(row.line_total) >= BIGGEST or abs(row.quantity) >= BIGGEST or abs(row.unit_price) >= BIGGEST:
-        return "a number in this row is too large to store"
-    return None
-
-
 class _Stager:
-    """Turns parsed rows into staged rows (COPY text on PostgreSQL, value dicts on SQLite)."""
+    """Places records in buckets and turns them into staged rows (COPY text, or value dicts on SQLite)."""
 
-    def __init__(self, lookups: Session, run_id: int, buckets: int, postgres: bool):
+    def __init__(self, lookups: Session, run_id: int, header: pipeline_parts.Header, name: str, buckets: int,
+                 postgres: bool):
         self.lookups, self.run_id, self.buckets, self.postgres = lookups, run_id, buckets, postgres
+        self.header = header
+        self.mapper = pipeline_parts.Mapper(header, name)  # only for the rare record without a DocEntry
+        self.i_entry, self.i_card = header.index["doc_entry"], header.index["card_code"]
+        self.prefix = (CREDIT_NOTE_TYPE if header.profile.kind == "credit_notes" else INVOICE_TYPE) + ":"
         self.accounts: dict[str, int | None] = {}  # CardCode → account id (None: unknown)
-        self.dates: dict = {}
         self.result = Staged()
 
-    def _bucket(self, key: str, card: str | None) -> int:
-        found = self.result.doc_bucket.get(key)
-        if found is None:
-            account = self.accounts.get(card) if card else None
-            found = account % self.buckets if account is not None else zlib.crc32(key.encode()) % self.buckets
-            self.result.doc_bucket[key] = found
-        return found
-
-    def _iso(self, value) -> str:
-        found = self.dates.get(value)
-        if found is None:
-            found = self.dates[value] = value.isoformat()
-        return found
-
     def rows(self, batch: list) -> list:
-        cards = {r.card_code for r in batch if type(r) is InvoiceRow and r.card_code not in self.accounts}
+        i_entry, i_card, width = self.i_entry, self.i_card, self.header.width
+        accounts, doc_bucket, counts = self.accounts, self.result.doc_bucket, self.result.buckets
+        cards = {r.fields[i_card].strip() for r in batch if r.error is None and len(r.fields) > i_card} - \
+            accounts.keys()
         if cards:
             known = bulk.find_members(self.lookups, cards)
-            self.accounts.update({card: known[card].account_id if card in known else None for card in cards})
-        out, run, result, counts = [], self.run_id, self.result, self.result.buckets
-        iso, postgres = self._iso, self.postgres
-        for r in batch:
-            if type(r) is InvoiceRow:
-                problem = _too_big(r)
-                if problem is None:
-                    bucket = self._bucket(r.doc_key, r.card_code)
+            accounts.update({card: known[card].account_id if card in known else None for card in cards})
+        out, run, prefix, buckets = [], self.run_id, self.prefix, self.buckets
+        last_entry, key = None, ""
+        for line_no, raw, fields, error in batch:
+            count = len(fields)
+            if error is None and (count == width or count > width and not any(f.strip() for f in fields[width:])):
+                entry = fields[i_entry].strip()
+                if entry:
+                    if entry != last_entry:
+                        last_entry, key = entry, prefix + (str(int(entry)) if entry.isdigit() else entry)
+                    bucket = doc_bucket.get(key)
+                    if bucket is None:
+                        account = accounts.get(fields[i_card].strip())
+                        bucket = account % buckets if account is not None else zlib.crc32(key.encode()) % buckets
+                        doc_bucket[key] = bucket
                     counts[bucket] = counts.get(bucket, 0) + 1
-                    (key, dtype, number, day, placed, card, _ref, cur, cancelled, base, line_no, sku, qty, price,
-                     total, name, group, brand, base_line, service, _file, line, raw) = r
-                    if postgres and not needs_escape(raw):  # every value comes from the clean raw line
-                        out.append(
-                            f"{run}\t{bucket}\t{line}\t{line}\t{key}\t{NULL}\t{dtype}\t{number}\t{iso(day)}\t"
-                            f"{iso(placed)}\t{card}\t{cur}\t{'t' if cancelled else 'f'}\t"
-                            f"{NULL if base is None else base}\t{line_no}\t{sku}\t{qty}\t{price}\t{total}\t{name}\t"
-                            f"{group}\t{brand}\t{NULL if base_line is None else base_line}\t"
-                            f"{'t' if service else 'f'}\t{raw}\t{NULL}\n")
+                    if self.postgres and not needs_escape(raw):  # the key is a piece of the clean raw line
+                        out.append(f"{run}\t{bucket}\t{line_no}\t{key}\t{raw}\t\\N\t\\N\n")
                     else:
-                        out.append(self._finish((run, bucket, line, line, key, None, dtype, number, iso(day),
-                                                 iso(placed), card, cur, cancelled, base, line_no, sku, str(qty),
-                                                 str(price), str(total), name, group, brand, base_line, service,
-                                                 raw, None)))
+                        out.append(self._finish((run, bucket, line_no, key, raw, None, None)))
                     continue
-                r = RowError(Origin(SOURCE, r.file_name, r.file_line), r.raw, problem, {"doc_key": r.doc_key})
-            if isinstance(r, RowError):
-                key = r.extra.get("doc_key")
-                bucket = self._bucket(key, None) if key else ORPHANS
-                line = r.origin.line_no
-                out.append(self._finish((run, bucket, line, line, key or "", r.reason, "", "", "", "", "", "", False,
-                                         None, None, "", "", "", "", "", "", "", None, False, r.raw,
-                                         r.extra or None)))
-                if key:
-                    counts[bucket] = counts.get(bucket, 0) + 1
-                else:
-                    result.quarantined += 1
-            else:  # SkippedRow: a cancelling document (CANCELED=C)
-                result.skipped += 1
-        result.rows_read += len(batch)
+            out.append(self._finish((run, ORPHANS, line_no, "", raw, error or self._reason(line_no, raw), None)))
+            self.result.quarantined += 1
+        self.result.rows_read += len(batch)
         return out
+
+    def _reason(self, line_no: int, raw: str) -> str:
+        """Why a record has no document: the mapper's own words (missing DocEntry, wrong width)."""
+        fields = pipeline_parts.fields_of(raw, self.header.delimiter)
+        problem = self.mapper.width_error(fields)
+        return problem or self.mapper(line_no, raw, fields).reason
 
     def _finish(self, row: tuple):
         return "\t".join(map(cell, row)) + "\n" if self.postgres else dict(zip(COLUMNS, row))
 
 
-def _stage_rows(session: Session, stager: _Stager, rows, report: Progress | None, sap_file=None) -> Staged:
-    """Stage an iterator of parsed rows through ``session`` (one COPY stream on PostgreSQL)."""
+def _stage_rows(session: Session, stager: _Stager, records, report: Progress | None, lines: int = 0) -> Staged:
+    """Stage an iterator of records through ``session`` (one COPY stream on PostgreSQL).
+
+    ``lines``: about how many the part holds, for progress reports (record count / estimate).
+    """
     def batches():
         batch = []
-        for row in rows:
-            batch.append(row)
+        for record in records:
+            batch.append(record)
             if len(batch) >= BATCH:
                 yield stager.rows(batch)
                 batch = []
-                if report is not None and sap_file is not None:
-                    report("staging", sap_file.bytes_read, sap_file.size)
+                if report is not None:
+                    report("staging", min(stager.result.rows_read, lines), lines)
         yield stager.rows(batch)
 
     if stager.postgres:
@@ -184,8 +154,8 @@ def _stage_rows(session: Session, stager: _Stager, rows, report: Progress | None
         from importers.bulk_copy import driver_cursor
         statement = f"COPY {partition(stager.run_id)} ({', '.join(COLUMNS)}) FROM STDIN"
         with driver_cursor(session) as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-            for text in batches():
-                copy.write("".join(text))
+            for text_ in batches():
+                copy.write("".join(text_))
     else:
         for values in batches():
             if values:
@@ -204,16 +174,12 @@ def _create_partitions(database, run_id: int, buckets: int) -> None:
         connection.exec_driver_sql(";\n".join(statements))
 
 
-def _part(database, run_id: int, path: str, part, header, name: str, buckets: int, first: bool,
-          report: Progress | None) -> Staged:
-    """Parse one window and COPY its rows in a transaction of its own (PostgreSQL)."""
-    with database.new_session() as session, database.new_session() as lookups:
-        stager = _Stager(lookups, run_id, buckets, True)
-        if first:
-            with pipeline_parts.open_part(path, part, header.profile, name) as sap_file:
-                result = _stage_rows(session, stager, sap_file, report, sap_file)
-        else:
-            result = _stage_rows(session, stager, pipeline_parts.part_rows(path, part, header, name), None)
+def _part(database, run_id: int, path: str, part: pipeline_parts.Part, header: pipeline_parts.Header, name: str,
+          buckets: int, report: Progress | None = None, lines: int = 0) -> Staged:
+    """Read one window and COPY its records in a transaction of its own (PostgreSQL)."""
+    with database.new_session() as session, database.new_session() as lookups, pipeline_parts.without_gc():
+        stager = _Stager(lookups, run_id, header, name, buckets, True)
+        result = _stage_rows(session, stager, pipeline_parts.records(path, part, header), report, lines)
         session.commit()
         return result
 
@@ -221,7 +187,7 @@ def _part(database, run_id: int, path: str, part, header, name: str, buckets: in
 def _child(connection, database, *args) -> None:
     database.engine.dispose(close=False)  # never share the parent's connections after fork
     try:
-        connection.send(("ok", _part(database, *args, False, None)))
+        connection.send(("ok", _part(database, *args)))
     except MalformedFile as exc:
         connection.send(("cut", str(exc)))
     except BaseException as exc:  # report, then let the parent decide
@@ -230,11 +196,10 @@ def _child(connection, database, *args) -> None:
         connection.close()
 
 
-def _parallel(database, run: ImportRun, sap_file: SapFile, buckets: int, parts: int,
-              report: Progress | None) -> list[Staged] | None:
+def _parallel(database, run: ImportRun, header: pipeline_parts.Header, size: int, buckets: int, parts: int,
+              report: Progress | None, lines: int) -> list[Staged] | None:
     """Stage the file in parts, one process each; None when a cut fell inside a quoted field."""
-    header = _header(sap_file)
-    windows = pipeline_parts.cut(run.stored_path, sap_file.size, parts, sap_file.detected.encoding)
+    windows = pipeline_parts.cut(run.stored_path, size, parts, header.encoding)
     context = multiprocessing.get_context("fork")
     children = []
     database.engine.dispose()
@@ -247,8 +212,8 @@ def _parallel(database, run: ImportRun, sap_file: SapFile, buckets: int, parts: 
         children.append((process, receive))
     results, cut_inside_quotes = [], False
     try:
-        results.append(_part(database, run.id, run.stored_path, windows[0], header, run.filename, buckets, True,
-                             report))
+        results.append(_part(database, run.id, run.stored_path, windows[0], header, run.filename, buckets, report,
+                             lines // len(windows)))
     except MalformedFile:
         cut_inside_quotes = True
     for process, receive in children:
@@ -264,11 +229,6 @@ def _parallel(database, run: ImportRun, sap_file: SapFile, buckets: int, parts: 
         else:
             results.append(value)
     return None if cut_inside_quotes else results
-
-
-def _header(sap_file: SapFile) -> pipeline_parts.Header:
-    header = pipeline_parts.Header.of(sap_file)
-    return replace(header, profile=pipeline_parts.fixed(header.profile, header.encoding))
 
 
 def _merge(session: Session, run_id: int, results: list[Staged]) -> Staged:
@@ -307,31 +267,34 @@ def stage(database, session: Session, run: ImportRun, sap_file: SapFile, *, chun
     ``again``: staging was lost after it committed once; its rows of no document are quarantined already.
     """
     buckets = bucket_count(sap_file.size, head_bytes, chunk_lines)
+    header = pipeline_parts.Header.of(sap_file)
+    lines = max(1, int(sap_file.size / max(len(head_bytes) / max(head_bytes.count(b"\n"), 1), 1)))
     if session.get_bind().dialect.name == "postgresql":
         results = None
         if parts > 1 and sap_file.size >= PART_MIN_BYTES:
             _create_partitions(database, run.id, buckets)
-            results = _parallel(database, run, sap_file, buckets, parts, report)
+            results = _parallel(database, run, header, sap_file.size, buckets, parts, report, lines)
         if results is None:  # one piece (small file, or a cut inside a quoted field)
             _create_partitions(database, run.id, buckets)
-            whole = pipeline_parts.Part(0, sap_file.size, 1)
-            results = [_part(database, run.id, run.stored_path, whole, _header(sap_file), run.filename, buckets,
-                             True, report)]
+            results = [_part(database, run.id, run.stored_path, pipeline_parts.Part(0, sap_file.size, 1), header,
+                             run.filename, buckets, report, lines)]
         result = _merge(session, run.id, results)
     else:
-        stager = _Stager(session, run.id, buckets, False)
-        result = _stage_rows(session, stager, sap_file, report, sap_file)
+        stager = _Stager(session, run.id, header, run.filename, buckets, False)
+        records = pipeline_parts.records(run.stored_path, pipeline_parts.Part(0, sap_file.size, 1), header)
+        result = _stage_rows(session, stager, records, report, lines)
+    result.header = header.to_dict()
     result.lines = sum(n for bucket, n in result.buckets.items() if bucket != ORPHANS)
     _quarantine_orphans(session, run, keep=not again)
     documents: dict[int, int] = {}
     for bucket in result.doc_bucket.values():
         documents[bucket] = documents.get(bucket, 0) + 1
     done = set(session.execute(select(ImportChunk.chunk_no).where(ImportChunk.import_run_id == run.id)).scalars())
-    for bucket, lines in sorted(result.buckets.items()):
-        if bucket not in done and lines:  # a re-stage after lost staging leaves applied chunks alone
-            session.add(ImportChunk(import_run_id=run.id, chunk_no=bucket, status="pending", lines=lines,
+    for bucket, count in sorted(result.buckets.items()):
+        if bucket not in done and count:  # a re-stage after lost staging leaves applied chunks alone
+            session.add(ImportChunk(import_run_id=run.id, chunk_no=bucket, status="pending", lines=count,
                                     documents=documents.get(bucket, 0), applied=0, duplicates=0, quarantined=0,
-                                    bulk_documents=0, worker=""))
+                                    skipped=0, bulk_documents=0, worker=""))
     session.flush()
     return result
 
@@ -341,7 +304,7 @@ def _quarantine_orphans(session: Session, run: ImportRun, keep: bool = True) -> 
     session.flush()
     s = StagedLine
     if keep:
-        rows = (select(s.import_run_id, s.file_line, s.raw, s.error, s.extra, literal(clock.now(), UTCDateTime()))
+        rows = (select(s.import_run_id, s.seq, s.raw, s.error, s.extra, literal(clock.now(), UTCDateTime()))
                 .where(s.import_run_id == run.id, s.bucket == ORPHANS).order_by(s.seq))
         columns = ["import_run_id", "line_no", "raw", "reason", "details", "created_at"]
         session.execute(insert(QuarantinedRow).from_select(columns, rows))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, JSONDoc, UTCDateTime
@@ -41,6 +41,7 @@ class ImportChunk(Base):
     applied: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # cancelling documents (CANCELED=C)
     bulk_documents: Mapped[int] = mapped_column(Integer, default=0)  # took the set-based path
     worker: Mapped[str] = mapped_column(String(120), default="")
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -48,36 +49,22 @@ class ImportChunk(Base):
 
 
 class StagedLine(Base):
-    """One record of an invoice or credit-note file, as parsed (``error`` set: a bad row)."""
+    """One record of an invoice or credit-note file, as read (``error`` set: a record that cannot be read).
+
+    Only the raw text is kept: the chunk that applies the line maps it (the
+    same row mapper the file reader uses), so the work is shared by all the
+    workers instead of being done twice or by one.
+    """
 
     __tablename__ = "import_lines"
     __table_args__ = {"postgresql_partition_by": "LIST (import_run_id)"}
 
     import_run_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     bucket: Mapped[int] = mapped_column(Integer)  # -1: rows of no document, quarantined after staging
-    seq: Mapped[int] = mapped_column(Integer)  # record order in the file
-    file_line: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)  # the record's (first) line number in the file
     doc_key: Mapped[str] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)  # why the row could not be read
-    document_type: Mapped[str] = mapped_column(Text, default="")
-    number: Mapped[str] = mapped_column(Text, default="")
-    doc_date: Mapped[str] = mapped_column(Text, default="")  # ISO day
-    placed_at: Mapped[str] = mapped_column(Text, default="")  # ISO, aware UTC
-    card_code: Mapped[str] = mapped_column(Text, default="")
-    currency: Mapped[str] = mapped_column(Text, default="")
-    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
-    base_key: Mapped[str | None] = mapped_column(Text)
-    line_no: Mapped[int | None] = mapped_column(Integer)
-    sku: Mapped[str] = mapped_column(Text, default="")
-    quantity: Mapped[str] = mapped_column(Text, default="")
-    unit_price: Mapped[str] = mapped_column(Text, default="")
-    line_total: Mapped[str] = mapped_column(Text, default="")
-    name: Mapped[str] = mapped_column(Text, default="")
-    product_group: Mapped[str] = mapped_column(Text, default="")
-    brand: Mapped[str] = mapped_column(Text, default="")
-    base_line_no: Mapped[int | None] = mapped_column(Integer)
-    is_service: Mapped[bool] = mapped_column(Boolean, default=False)
-    raw: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # why the record could not be read
     extra: Mapped[dict | None] = mapped_column(JSONDoc)
 
     # No primary key or index in the database: staging is written once by COPY and read by bucket

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("applied", sa.Integer(), nullable=False),
         sa.Column("duplicates", sa.Integer(), nullable=False),
         sa.Column("quarantined", sa.Integer(), nullable=False),
+        sa.Column("skipped", sa.Integer(), nullable=False),
         sa.Column("bulk_documents", sa.Integer(), nullable=False),
         sa.Column("worker", sa.String(length=120), nullable=False),
         sa.Column("started_at", engine.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -53,23 +54,9 @@ def upgrade() -> None:
         sa.Column("import_run_id", BigId, nullable=False),
         sa.Column("bucket", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("file_line", sa.Integer(), nullable=False),
         sa.Column("doc_key", sa.Text(), nullable=False),
-        sa.Column("error", sa.Text(), nullable=True),
-    ]
-    for name in ("document_type", "number", "doc_date", "placed_at", "card_code", "currency"):
-        columns.append(sa.Column(name, sa.Text(), nullable=False))
-    columns += [
-        sa.Column("cancelled", sa.Boolean(), nullable=False),
-        sa.Column("base_key", sa.Text(), nullable=True),
-        sa.Column("line_no", sa.Integer(), nullable=True),
-    ]
-    for name in ("sku", "quantity", "unit_price", "line_total", "name", "product_group", "brand"):
-        columns.append(sa.Column(name, sa.Text(), nullable=False))
-    columns += [
-        sa.Column("base_line_no", sa.Integer(), nullable=True),
-        sa.Column("is_service", sa.Boolean(), nullable=False),
         sa.Column("raw", sa.Text(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("extra", JSONDoc, nullable=True),
     ]
     op.create_table("import_lines", *columns, postgresql_partition_by="LIST (import_run_id)")

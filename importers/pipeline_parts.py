@@ -14,6 +14,7 @@ the encoding detected on the whole file.
 """
 from __future__ import annotations
 
+import csv
 import gc
 import io
 import os
@@ -163,9 +164,12 @@ def records(path: str, part: Part, header: Header) -> Iterator[Record]:
 
 
 def fields_of(raw: str, delimiter: str) -> list[str]:
-    """The fields of a staged record, exactly as `read_records` split them the first time."""
+    """The fields of a staged record, exactly as `read_records` split them the first time (a record on
+    one line goes through the same strict csv dialect; one with quoted line breaks through the reader)."""
     if '"' not in raw:
         return raw.split(delimiter)
+    if "\n" not in raw and "\r" not in raw:
+        return next(csv.reader((raw,), delimiter=delimiter, quotechar='"', doublequote=True, strict=True))
     return next(read_records(io.StringIO(raw, newline=""), delimiter)).fields
 
 

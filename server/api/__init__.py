@@ -11,3 +11,4 @@ def register(app: Flask) -> None:
     for module in (members, companies, orders, redemptions, policies):
         api.register_blueprint(module.blp)
     from server.onec import views as onec_views; onec_views.register(app)  # noqa: E702 - 1C exchange
+    from server.api import imports; api.register_blueprint(imports.blp)  # noqa: E702 - ERP file imports

@@ -1,0 +1,195 @@
+"""ERP file imports over HTTP: upload a SAP B1 export, follow its run, read its quarantined rows.
+
+``POST /api/v1/imports`` takes the file as the multipart field ``file`` (with
+``kind`` and ``source`` form fields) or as the raw request body (``kind``,
+``source`` and ``filename`` in the query string). The bytes are streamed to
+UPLOAD_FOLDER and hashed on the way, never held in memory; the same bytes
+again find their earlier run and change nothing. The import itself is a job
+(queue ``imports``), enqueued after the run is committed; without Redis it
+runs before the response is sent.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+from flask import current_app, g, request, url_for
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+
+from engine.models import ImportChunk, ImportRun, QuarantinedRow
+from importers import jobs, pipeline
+from importers.onec.uploads import UnsafeName, safe_basename
+from importers.sap_b1 import KINDS, SOURCE, ProfileError
+from server import db
+from server.auth import require
+from server.errors import ApiError
+from server.formats import xml_root
+
+blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports",
+                description="SAP Business One file imports: upload, status, quarantined rows")
+_BLOCK = 1 << 20
+
+
+def _store(stream, filename: str) -> tuple[Path, str, int]:
+    """Copy ``stream`` into the upload folder in blocks, hashing as it goes: (path, sha256, size)."""
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{uuid.uuid4().hex}.part"
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(partial, "wb") as out:
+            for block in iter(lambda: stream.read(_BLOCK), b""):
+                digest.update(block)
+                size += len(block)
+                out.write(block)
+        if size == 0:
+            raise ApiError(422, "empty_file", "The uploaded file is empty; nothing was imported.")
+        sha256 = digest.hexdigest()
+        final = folder / f"{sha256[:16]}_{filename}"
+        os.replace(partial, final)
+        return final, sha256, size
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _upload() -> tuple[object, str, str, str]:
+    """(stream, filename, kind, source) from a multipart form or a raw body."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(422, "validation_error", "Send the file in the multipart field 'file'.",
+                           {"fields": {"file": ["Missing file."]}})
+        values, stream, name = request.form, upload.stream, upload.filename or ""
+    else:
+        values, stream, name = request.args, request.stream, request.args.get("filename", "")
+    kind, source = values.get("kind", ""), values.get("source", SOURCE)
+    if kind not in KINDS:
+        raise ApiError(422, "validation_error", f"kind must be one of: {', '.join(KINDS)}.",
+                       {"fields": {"kind": [f"Unknown kind {kind!r}." if kind else "Missing kind."]}})
+    if source != SOURCE:
+        raise ApiError(422, "validation_error", f"source must be {SOURCE!r} (the only ERP format so far).",
+                       {"fields": {"source": [f"Unknown source {source!r}."]}})
+    try:
+        filename = safe_basename(name or f"{kind}.csv")
+    except UnsafeName as exc:
+        raise ApiError(422, "validation_error", str(exc), {"fields": {"filename": [str(exc)]}}) from exc
+    return stream, filename, kind, source
+
+
+def _progress(session, run: ImportRun) -> dict:
+    progress = dict(run.progress or {})
+    if run.kind in pipeline.DOCUMENT_KINDS and (run.details or {}).get("staged"):
+        total, done, chunks, chunks_done = session.execute(
+            select(func.coalesce(func.sum(ImportChunk.lines), 0),
+                   func.coalesce(func.sum(ImportChunk.lines).filter(ImportChunk.status == "done"), 0),
+                   func.count(ImportChunk.id), func.count(ImportChunk.id).filter(ImportChunk.status == "done"))
+            .where(ImportChunk.import_run_id == run.id)).one()
+        progress.update({"phase": "done" if run.status == "done" else "applying", "done": int(done),
+                         "total": int(total), "chunks": int(chunks), "chunks_done": int(chunks_done)})
+    total = progress.get("total") or 0
+    progress["percent"] = 100 if run.status == "done" else (
+        round(100 * progress.get("done", 0) / total, 1) if total else 0)
+    return progress
+
+
+def _run_out(session, run: ImportRun) -> dict:
+    details = run.details or {}
+    timing = details.get("timing") or {}
+    seconds = timing.get("total_s")
+    if seconds is None and run.started_at is not None and run.finished_at is not None:
+        seconds = round((run.finished_at - run.started_at).total_seconds(), 3)
+    return {
+        "id": run.id, "source": run.source, "kind": run.kind, "filename": run.filename, "sha256": run.sha256,
+        "size": run.size, "status": run.status, "actor": run.actor, "origin": details.get("origin") or {},
+        "encoding": details.get("encoding"),
+        "counts": {"rows_read": run.rows_read, "applied": run.applied, "duplicates": run.duplicates,
+                   "quarantined": run.quarantined, "skipped": details.get("skipped", 0)},
+        "progress": _progress(session, run),
+        "timing": {"created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
+                   "seconds": seconds, "staging_seconds": timing.get("staging_s")},
+        "error": run.error,
+        "links": {"self": url_for("imports.get_import", run_id=run.id),
+                  "rows": url_for("imports.quarantined_rows", run_id=run.id)},
+    }
+
+
+def _get(session, run_id: int) -> ImportRun:
+    run = session.get(ImportRun, run_id)
+    if run is None:
+        raise ApiError(404, "not_found", f"There is no import run {run_id}.")
+    return run
+
+
+@blp.route("", methods=["POST"])
+@require("imports:write")
+def upload():
+    """Upload an ERP file (multipart field ``file`` with ``kind``, or the raw body with ``?kind=``).
+
+    201 with the new run (already finished when the server has no job queue),
+    200 with the earlier run when these exact bytes were received before.
+    """
+    xml_root("import")
+    stream, filename, kind, _source = _upload()
+    path, sha256, size = _store(stream, filename)
+    session = db.session()
+    try:
+        run, created = pipeline.register(session, path, kind=kind, actor=g.actor, filename=filename,
+                                         sha256=sha256, size=size, origin={"via": "upload"})
+    except (ProfileError, ValueError) as exc:
+        raise ApiError(422, "validation_error", str(exc)) from exc
+    session.commit()
+    if not created and Path(run.stored_path or "") != path and path.exists():
+        path.unlink()  # the bytes were stored under their first run already
+    if run.status != "done":
+        jobs.enqueue(jobs.run_import, run.id, job_id=f"import-run-{run.id}")  # after the commit
+        session.expire_all()
+    body = _run_out(session, session.get(ImportRun, run.id))
+    body["already_imported"] = not created
+    return body, (201 if created else 200), {"Location": body["links"]["self"]}
+
+
+@blp.route("", methods=["GET"])
+@require("imports:read")
+def list_imports():
+    """Recent import runs, newest first (``?limit=``, ``?kind=``, ``?status=``)."""
+    xml_root("imports")
+    session = db.session()
+    limit = min(max(request.args.get("limit", 20, type=int), 1), 100)
+    stmt = select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)
+    if request.args.get("kind"):
+        stmt = stmt.where(ImportRun.kind == request.args["kind"])
+    if request.args.get("status"):
+        stmt = stmt.where(ImportRun.status == request.args["status"])
+    return {"imports": [_run_out(session, run) for run in session.execute(stmt).scalars()]}
+
+
+@blp.route("/<int:run_id>", methods=["GET"])
+@require("imports:read")
+def get_import(run_id: int):
+    """One run: status, progress, counts, timing, errors."""
+    xml_root("import")
+    session = db.session()
+    return _run_out(session, _get(session, run_id))
+
+
+@blp.route("/<int:run_id>/rows", methods=["GET"])
+@require("imports:read")
+def quarantined_rows(run_id: int):
+    """The run's quarantined rows by file line (``?page=``, ``?per_page=`` up to 500)."""
+    xml_root("quarantine")
+    session = db.session()
+    run = _get(session, run_id)
+    page = max(request.args.get("page", 1, type=int), 1)
+    per_page = min(max(request.args.get("per_page", 50, type=int), 1), 500)
+    total = session.execute(select(func.count(QuarantinedRow.id))
+                            .where(QuarantinedRow.import_run_id == run.id)).scalar_one()
+    rows = session.execute(select(QuarantinedRow).where(QuarantinedRow.import_run_id == run.id)
+                           .order_by(QuarantinedRow.line_no, QuarantinedRow.id)
+                           .offset((page - 1) * per_page).limit(per_page)).scalars()
+    return {"run": run.id, "file": run.filename, "page": page, "per_page": per_page, "total": total,
+            "rows": [{"line_no": r.line_no, "raw": r.raw, "reason": r.reason, "details": r.details or {}}
+                     for r in rows]}

@@ -60,13 +60,13 @@ class _Bars:
             self.bar = None
 
 
-def _run(run_id: int, workers: int, bulk: bool) -> ImportRun:
+def _run(run_id: int, workers: int, bulk: bool, chunk_lines: int | None = None) -> ImportRun:
     config = current_app.config
     bars = _Bars()
     try:
         return pipeline.execute(_database(), run_id, on_progress=bars, helpers=max(workers - 1, 0),
                                 use_bulk=bulk and config.get("IMPORT_BULK", True),
-                                chunk_lines=int(config.get("IMPORT_CHUNK_LINES", 25_000)))
+                                chunk_lines=chunk_lines or int(config.get("IMPORT_CHUNK_LINES", 50_000)))
     finally:
         bars.close()
 
@@ -92,10 +92,11 @@ def _report(run: ImportRun) -> None:
               help="JSON file with the columns, encoding, delimiter… where they differ from SAP's defaults")
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
               help="processes applying chunks in parallel (PostgreSQL)")
+@click.option("--chunk-lines", type=click.IntRange(1), help="lines per chunk (one transaction each)")
 @click.option("--queue", "queued", is_flag=True, help="hand the file to the RQ workers instead of importing here")
 @click.option("--per-document", "per_document", is_flag=True, help="skip the set-based path (for comparisons)")
 @with_appcontext
-def import_file(file, kind, source, profile_path, workers, queued, per_document):
+def import_file(file, kind, source, profile_path, workers, chunk_lines, queued, per_document):
     """Import FILE exactly once (the same bytes again change nothing)."""
     profile = None
     if profile_path:
@@ -122,7 +123,7 @@ def import_file(file, kind, source, profile_path, workers, queued, per_document)
         jobs.enqueue(jobs.run_import, run_id, job_id=f"import-run-{run_id}")
         click.echo(f"run {run_id} queued on '{jobs.QUEUE}'")
         return
-    run = _run(run_id, workers, not per_document)
+    run = _run(run_id, workers, not per_document, chunk_lines)
     _report(run)
     if run.status != "done":
         raise SystemExit(1)
@@ -172,14 +173,15 @@ def import_show(run_id, rows):
 @import_group.command("resume")
 @click.argument("run_id", type=int)
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option("--chunk-lines", type=click.IntRange(1), help="lines per chunk, if the file is staged again")
 @with_appcontext
-def import_resume(run_id, workers):
+def import_resume(run_id, workers, chunk_lines):
     """Continue an interrupted run (after a crash or a killed worker) from where it stopped."""
     with _database().new_session() as session:
         run = session.get(ImportRun, run_id)
         if run is None:
             raise click.ClickException(f"there is no import run {run_id}")
-    run = _run(run_id, workers, True)
+    run = _run(run_id, workers, True, chunk_lines)
     _report(run)
     if run.status != "done":
         raise SystemExit(1)

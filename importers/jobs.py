@@ -8,7 +8,7 @@ the run it is given. A run's documents are shared out as chunks: the
 `work_chunks` jobs, and every one of them claims chunks until none is left.
 
 Settings (app config): ``IMPORT_SOURCES`` (see `importers.sources`),
-``IMPORT_CHUNK_LINES`` (lines per chunk, 25 000), ``IMPORT_WORKERS`` (jobs
+``IMPORT_CHUNK_LINES`` (lines per chunk, 50 000), ``IMPORT_WORKERS`` (jobs
 sharing one run, 2), ``IMPORT_BULK`` (set-based path on PostgreSQL, on),
 ``UPLOAD_FOLDER`` (where fetched and uploaded files are kept; workers on
 other machines must see it too).
@@ -36,7 +36,7 @@ def _database():
 def _settings() -> dict:
     config = current_app.config
     return {"use_bulk": bool(config.get("IMPORT_BULK", True)),
-            "chunk_lines": int(config.get("IMPORT_CHUNK_LINES", 25_000))}
+            "chunk_lines": int(config.get("IMPORT_CHUNK_LINES", 50_000))}
 
 
 def enqueue(job, *args, job_id: str | None = None):
@@ -77,10 +77,11 @@ def summary(run: ImportRun) -> dict:
 
 
 def configured_sources() -> list[sources.SourceConfig]:
+    """``IMPORT_SOURCES``: JSON text, or a list of source objects (dicts or `SourceConfig`s)."""
     raw = current_app.config.get("IMPORT_SOURCES") or []
     if isinstance(raw, str):
         return sources.sources_from_json(raw)
-    return [sources.source_from_dict(item) for item in raw]
+    return [item if isinstance(item, sources.SourceConfig) else sources.source_from_dict(item) for item in raw]
 
 
 def _folder(source_name: str) -> Path:

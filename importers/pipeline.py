@@ -69,8 +69,11 @@ def sha256_of(path: str | os.PathLike) -> tuple[str, int]:
 
 def register(session: Session, path: str | os.PathLike, *, kind: str, actor: str, filename: str | None = None,
              sha256: str | None = None, size: int | None = None, origin: dict | None = None,
-             profile: dict | None = None) -> tuple[ImportRun, bool]:
-    """Find or create the run of this file's bytes; returns (run, created). The caller commits."""
+             profile: dict | None = None, chunk_lines: int | None = None) -> tuple[ImportRun, bool]:
+    """Find or create the run of this file's bytes; returns (run, created). The caller commits.
+
+    ``chunk_lines`` fixes the run's chunk size for whichever worker stages it (else the worker's setting).
+    """
     if kind not in KINDS:
         raise ValueError(f'Unknown file kind "{kind}"; use one of: {", ".join(KINDS)}.')
     chosen = profile_from_dict(profile, kind) if profile else default_profile(kind)
@@ -81,6 +84,8 @@ def register(session: Session, path: str | os.PathLike, *, kind: str, actor: str
                                      stored_path=str(path))
     if created:
         run.details = {"origin": origin or {}, "profile": chosen.to_dict()}
+        if chunk_lines:
+            run.details["chunk_lines"] = int(chunk_lines)
     elif run.status != "done" and not os.path.exists(run.stored_path or ""):
         run.stored_path = str(path)  # the earlier copy is gone: continue from this one
     session.flush()
@@ -131,6 +136,7 @@ def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progres
         if run.status == "done" or (run.details or {}).get("staged"):
             return
         again = bool((run.details or {}).get("staging_lost"))
+        chunk_lines = int((run.details or {}).get("chunk_lines") or chunk_lines)
         started, started_at = time.perf_counter(), clock.now()
         # The run row is written only at the end: progress reports update it meanwhile.
         try:
@@ -218,7 +224,7 @@ def _helper(database: Database, run_id: int, use_bulk: bool) -> None:
 
 
 def execute(database: Database, run_id: int, *, on_progress: Progress | None = None, use_bulk: bool = True,
-            chunk_lines: int = 25_000, helpers: int = 0, stage_parts: int = 2,
+            chunk_lines: int = 50_000, helpers: int = 0, stage_parts: int = 2,
             after_staging: Callable[[], object] | None = None) -> ImportRun:
     """Run (or continue) an import to its end in this process.
 

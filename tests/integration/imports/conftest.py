@@ -53,3 +53,32 @@ def importer(app, publish):
 def pg_importer(pg_app, publish):
     publish(ACCRUAL_BASIC)
     return Importer(pg_app)
+
+
+@pytest.fixture
+def ftp_server(tmp_path):
+    from tests.support.servers import start_ftp_server
+    server = start_ftp_server(tmp_path / "ftp-root")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd_server(tmp_path_factory):
+    from tests.support.servers import start_sshd
+    server = start_sshd(tmp_path_factory.mktemp("sshd-imports"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["ftp", "sftp"])
+def remote(request, tmp_path):
+    """(SourceConfig archiving processed files, the local folder behind its remote folder)."""
+    from tests.support.sources import source_for
+    if request.param == "sftp":
+        server = request.getfixturevalue("sshd_server")
+        folder = server.root / f"imports-{tmp_path.name}"
+        folder.mkdir()
+        return source_for(server, folder, after_processing="archive"), folder
+    server = request.getfixturevalue("ftp_server")
+    return source_for(server, after_processing="archive"), server.root

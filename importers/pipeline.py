@@ -248,7 +248,7 @@ def execute(database: Database, run_id: int, *, on_progress: Progress | None = N
                 _reset_staging(database, run_id)
                 _documents(database, run_id, report, chunk_lines, use_bulk, helpers, stage_parts, after_staging)
         else:
-            _cards(database, run_id, report)
+            _cards(database, run_id, report, use_bulk)
     except ImportRefused:
         pass
     except Exception as exc:
@@ -279,7 +279,7 @@ def _documents(database: Database, run_id: int, report: Progress, chunk_lines: i
     finish(database, run_id)
 
 
-def _cards(database: Database, run_id: int, report: Progress) -> None:
+def _cards(database: Database, run_id: int, report: Progress, use_bulk: bool) -> None:
     with database.new_session() as session:
         run = _lock_run(session, run_id)
         run.status, run.error = "running", None
@@ -291,7 +291,7 @@ def _cards(database: Database, run_id: int, report: Progress) -> None:
             _fail(database, run_id, str(exc))
             raise ImportRefused(str(exc)) from exc
     with sap_file:
-        apply_cards(database.new_session, run_id, sap_file, on_progress=report)
+        apply_cards(database.new_session, run_id, sap_file, on_progress=report, use_bulk=use_bulk)
         encoding = sap_file.detected.label
     with database.new_session() as session:
         run = _lock_run(session, run_id)

@@ -15,8 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.domain import CustomerDoc
 from engine.models import ImportRun
 from engine.services import imports
+from importers.bulk_cards import upsert_cards
 from importers.sap_b1 import SapFile, SkippedRow
 
 BATCH = 500
@@ -30,8 +32,12 @@ def _locked_run(session: Session, run_id: int) -> ImportRun:
 
 
 def apply_cards(new_session: Callable[[], Session], run_id: int, sap_file: SapFile, *,
-                on_progress: Callable[[str, int, int], None] | None = None, batch: int = BATCH) -> None:
-    """Upsert every row of a customers or catalog file, resuming after the last committed batch."""
+                on_progress: Callable[[str, int, int], None] | None = None, batch: int = BATCH,
+                use_bulk: bool = True) -> None:
+    """Upsert every row of a customers or catalog file, resuming after the last committed batch.
+
+    Customer cards go a batch at a time (`bulk_cards`) unless ``use_bulk`` is off; products one by one.
+    """
     with new_session() as session:
         cursor = (_locked_run(session, run_id).details or {}).get("cursor", 0)
     rows = iter(sap_file)
@@ -51,10 +57,13 @@ def apply_cards(new_session: Callable[[], Session], run_id: int, sap_file: SapFi
             run = _locked_run(session, run_id)
             now = clock.now()
             tally, skipped = imports.Tally(rows_read=len(items)), 0
+            cards = [item for item in items if isinstance(item, CustomerDoc)] if use_bulk else []
+            for outcome in (upsert_cards(session, run, cards, now=now) if cards else ()):
+                tally.add(outcome)
             for item in items:
                 if isinstance(item, SkippedRow):  # a supplier or lead card
                     skipped += 1
-                else:  # a card, a product, or a RowError to quarantine
+                elif not (cards and isinstance(item, CustomerDoc)):  # a product, a card, or a RowError
                     tally.add(imports.apply(session, run, item, actor=run.actor, now=now))
             _count(run, tally, skipped, len(items))
             session.commit()

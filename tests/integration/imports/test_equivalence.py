@@ -76,3 +76,60 @@ def test_scenario_outcomes_are_what_the_files_say(pg_app, publish, settings_doc,
     assert (applied, duplicates) == (61, 2) and quarantined >= 1
     status, _rows, applied, _duplicates, quarantined = runs["credit"]
     assert applied >= 6 and quarantined == 2  # unknown invoice 999, and a line returned twice
+
+
+CARDS_FIRST = [
+    "K01;Pierwszy;;;601 234 567;a@example.pl;100;20230101",
+    "K02;Drugi;;;;b@example.pl;100;20230102",
+    "K03;Trzeci;;;602 345 678;c@example.pl;200;20230103",
+]
+CARDS_SECOND = [
+    "K01;Pierwszy Nowy;;;601 234 567;A@Example.pl;300;20230101",  # changed name and group
+    "K02;Drugi;;;602 345 678;b@example.pl;100;20230102",  # wants K03's phone: it stays with K03
+    "K04;Czwarty;;;603 456 789;d@example.pl;100;20230104",
+    "K05;Piąty;;;603 456 789;e@example.pl;100;20230105",  # the same phone as K04 just before: not moved
+    "K04;Czwarty bis;;;;;;20230104",  # the same card again in the file: an update of the member just made
+    "K06;Szósty;;;;;;",  # no date: registered now
+    "K07;Siódmy;;;;;;20231340",  # a bad date: quarantined
+    "K03;Trzeci;;;602 345 678;c@example.pl;200;20230103",  # nothing new
+    "K09;Scalony;;;;;;20230109",  # a card merged into K02 earlier: K02 is updated
+]
+
+
+def members_dump(importer) -> dict:
+    from engine.models import Member
+    with importer.session() as session:
+        people = session.execute(select(Member)).scalars().all()
+        by_id = {m.id: m.erp_code for m in people}
+        return {m.erp_code: (m.name, m.email, m.phone, m.group, m.birth_date, m.registered_at.date(), m.status,
+                             by_id.get(m.merged_into_id), m.account_id is not None) for m in people}
+
+
+@pytest.mark.postgres
+def test_customer_cards_in_batches_give_the_card_by_card_members(pg_app, publish, tmp_path, monkeypatch):
+    from engine.models import Member
+    fixed = clock.now().replace(microsecond=0)
+    monkeypatch.setattr(clock, "now", lambda: fixed)
+    importer = Importer(pg_app)
+    dumps, runs = [], []
+    for use_bulk in (False, True):
+        folder = tmp_path / str(use_bulk)
+        folder.mkdir()
+        importer(samples.write(folder / "A.csv", samples.CUSTOMERS_HEADER, CARDS_FIRST), "customers",
+                 use_bulk=use_bulk)
+        with importer.session() as session:  # K09 was merged into K02 by an operator
+            target = session.execute(select(Member).where(Member.erp_code == "K02")).scalar_one()
+            from engine.services import members
+            merged = members.create(session, {"name": "Scalony", "erp_code": "K09"}, now=fixed)
+            merged.merged_into_id = target.id
+            session.commit()
+        run = importer(samples.write(folder / "B.csv", samples.CUSTOMERS_HEADER, CARDS_SECOND), "customers",
+                       use_bulk=use_bulk)
+        runs.append((run.status, run.rows_read, run.applied, run.duplicates, run.quarantined))
+        dumps.append(members_dump(importer))
+        _empty_tables(pg_app)
+    assert runs[0] == runs[1] == ("done", 9, 6, 2, 1)
+    assert dumps[0] == dumps[1]
+    assert dumps[1]["K02"][2] is None and dumps[1]["K03"][2] == "+48602345678"  # the phone did not move
+    assert dumps[1]["K05"][2] is None and dumps[1]["K04"][:2] == ("Czwarty bis", "d@example.pl")
+    assert dumps[1]["K01"][:4] == ("Pierwszy Nowy", "a@example.pl", "+48601234567", "300")

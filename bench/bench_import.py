@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, make_app, scratch_database  # noqa: F401 - sets sys.path
+from common import make_app, scratch_database  # sets sys.path too
 
 from bench_rules import BRANDS, GROUPS, program  # noqa: E402
 

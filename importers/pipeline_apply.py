@@ -205,7 +205,7 @@ class _Chunk:
             elif doc.key in existing:
                 self.duplicates += 1
             else:
-                first = doc.lines[0]  # InvoiceRows have every field a BulkLine has
+                first = doc.lines[0]  # InvoiceRows have every field BulkInvoice lines need
                 fast.append(bulk.BulkInvoice(doc.key, first.number, member, first.member_ref, first.placed_at,
                                              first.currency, first.cancelled, doc.lines))
         if fast:

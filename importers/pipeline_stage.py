@@ -38,7 +38,7 @@ from engine.models import ImportChunk, ImportRun, QuarantinedRow, StagedLine
 from engine.models.base import UTCDateTime
 from engine.services import bulk
 from importers import pipeline_parts
-from importers.bulk_copy import NULL, cell, needs_escape
+from importers.bulk_copy import cell, needs_escape
 from importers.sap_b1 import MalformedFile, SapFile
 from importers.sap_b1.rows import CREDIT_NOTE_TYPE, INVOICE_TYPE
 

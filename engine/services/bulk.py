@@ -63,19 +63,12 @@ class MemberRow(NamedTuple):
     birth_date: object
 
 
-class BulkLine(NamedTuple):
-    line_no: int
-    sku: str
-    quantity: Decimal
-    unit_price: Decimal
-    line_total: Decimal
-    name: str
-    product_group: str
-    brand: str
-
-
 class BulkInvoice(NamedTuple):
-    """A new ERP invoice (``cancelled``: SAP CANCELED=Y, stored but earning nothing)."""
+    """A new ERP invoice (``cancelled``: SAP CANCELED=Y, stored but earning nothing).
+
+    ``lines``: objects with ``line_no, sku, quantity, unit_price, line_total, name, product_group,
+    brand`` (the SAP importer passes its parsed rows as they are).
+    """
 
     external_id: str
     number: str

@@ -3,9 +3,7 @@ a document has lines on both sides of the cut, and when the cut falls inside a q
 import zlib
 
 import pytest
-from sqlalchemy import select
 
-from engine.models import ImportRun
 from importers import pipeline_parts, pipeline_stage
 from tests.conftest import ACCRUAL_BASIC, _empty_tables
 from tests.integration.imports import ledger, samples

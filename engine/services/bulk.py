@@ -16,8 +16,9 @@ known) through the per-document path.
 
 One thing is lighter on purpose: the entry's trace is compact (totals, the
 document rules, and how many lines each line rule matched; not every line's
-path, nor why the other rules did not match). `explain` rebuilds the full
-explanation from the pinned version and member snapshot on demand.
+path, nor why the other rules did not match, nor the member snapshot, which
+is on the document). `explain` rebuilds the full explanation from the
+pinned version and member snapshot on demand.
 """
 from __future__ import annotations
 
@@ -332,15 +333,16 @@ def _snapshot_json(s: dict) -> JsonText:
         f'"referral_count":{s["referral_count"]},"points_balance":"{s["points_balance"]}"}}')
 
 
-def _trace_json(version: int, snapshot: JsonText, result, multiplier: Decimal) -> JsonText:
-    """The compact trace: totals, the document rules, and how many lines each line rule matched."""
+def _trace_json(version: int, result, multiplier: Decimal) -> JsonText:
+    """The compact trace: totals, the document rules, and how many lines each line rule matched (the
+    member snapshot is on the document)."""
     counts: dict[str, int] = {}
     for line in result.lines:
         for rule in line.rules:
             counts[rule] = counts.get(rule, 0) + 1
     matched = ",".join(f"{_js(rule)}:{n}" for rule, n in counts.items())
     return JsonText(
-        f'{{"policy":"accrual","policy_version":{version},"member":{snapshot},"points":"{result.points}",'
+        f'{{"policy":"accrual","policy_version":{version},"points":"{result.points}",'
         f'"unrounded":"{result.unrounded}","tier_multiplier":"{multiplier}",'
         f'"document_rules":[{",".join(map(_js, result.document_rules))}],"line_rules":{{{matched}}},'
         f'"compact":true}}')
@@ -410,7 +412,7 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], *, source: str,
                     expires_at = terms.expires(t, available_at, facts)
                     entries.append((member.account_id, amount(earned), f"{source}:{inv.external_id}:accrual",
                                     member.id, doc_id, version_id,
-                                    _trace_json(t.version.version, snapshot, result, multiplier), placed_at))
+                                    _trace_json(t.version.version, result, multiplier), placed_at))
                     lots.append((member.account_id, amount(earned), available_at, expires_at))
                     facts_of.record_lot(member.account_id, available_at, expires_at, amount(earned))
             facts_of.record_document(member, placed_at, total)

@@ -28,7 +28,9 @@ import time
 from pathlib import Path
 from typing import Callable, Protocol
 
+import psycopg
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -184,17 +186,33 @@ def work(database: Database, run_id: int, *, use_bulk: bool = True, report: Prog
             chunk = claim(session, run_id)
             if chunk is None:
                 return done
-            if session.get_bind().dialect.name == "postgresql":
-                # A chunk and its "done" mark commit together, so a commit lost in a server crash only
-                # makes the chunk pending again: no need to wait for the WAL flush of each one.
-                session.execute(text("SET LOCAL synchronous_commit = off"))
-            apply_chunk(session, run, chunk, filename=run.filename, actor=run.actor, use_bulk=use_bulk)
-            session.commit()
+            try:
+                _apply(session, run, chunk, use_bulk)
+            except (IntegrityError, psycopg.errors.IntegrityError):  # the ORM's, or a raw COPY's
+                if not use_bulk:
+                    raise
+                # Something the set-based path does not expect (say a document key taken meanwhile by
+                # another customer's import): this chunk goes document by document, which quarantines it.
+                session.rollback()
+                log.warning("import run %s: chunk %s goes document by document", run_id, chunk.chunk_no)
+                chunk = claim(session, run_id, chunk.id)
+                if chunk is None:
+                    continue
+                _apply(session, session.get(ImportRun, run_id), chunk, False)
             done += 1
             if report is not None:
                 lines = session.execute(select(func.coalesce(func.sum(ImportChunk.lines), 0)).where(
                     ImportChunk.import_run_id == run_id, ImportChunk.status == "done")).scalar_one()
                 report("applying", int(lines), int((run.details or {}).get("lines", 0)))
+
+
+def _apply(session: Session, run: ImportRun, chunk: ImportChunk, use_bulk: bool) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # A chunk and its "done" mark commit together, so a commit lost in a server crash only makes
+        # the chunk pending again: no need to wait for the WAL flush of each one.
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+    apply_chunk(session, run, chunk, filename=run.filename, actor=run.actor, use_bulk=use_bulk)
+    session.commit()
 
 
 def finish(database: Database, run_id: int) -> bool:

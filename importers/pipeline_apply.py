@@ -46,10 +46,12 @@ class Outcome(NamedTuple):
     bulk_documents: int
 
 
-def claim(session: Session, run_id: int) -> ImportChunk | None:
-    """Take a pending chunk of the run (skipping those other workers hold), or None."""
+def claim(session: Session, run_id: int, chunk_id: int | None = None) -> ImportChunk | None:
+    """Take a pending chunk of the run (``chunk_id``: that one), skipping those other workers hold; or None."""
     stmt = (select(ImportChunk).where(ImportChunk.import_run_id == run_id, ImportChunk.status == "pending")
             .order_by(ImportChunk.lines.desc(), ImportChunk.chunk_no).limit(1))
+    if chunk_id is not None:
+        stmt = stmt.where(ImportChunk.id == chunk_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     chunk = session.execute(stmt).scalar_one_or_none()

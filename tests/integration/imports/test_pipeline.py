@@ -92,3 +92,25 @@ def test_chunks_are_recorded_and_staging_is_cleared(importer, tmp_path):
         from engine.models import StagedLine
         assert session.execute(select(func.count()).select_from(StagedLine)).scalar_one() == 0
     assert invoices.progress["phase"] == "done"
+
+
+def test_a_chunk_the_set_based_path_cannot_write_goes_document_by_document(pg_importer, tmp_path, caplog):
+    """A ledger key taken by something else makes the chunk's COPY fail: the chunk is applied again one
+    document at a time, the offending document is quarantined with the reason, the others go through."""
+    from engine import clock
+    from engine.services import ledger
+    importer = pg_importer
+    importer(samples.write(tmp_path / "OCRD.csv", samples.CUSTOMERS_HEADER, samples.CUSTOMER_ROWS), "customers")
+    with importer.session() as session:
+        member = session.execute(select(Member).where(Member.erp_code == "C001")).scalar_one()
+        account = ledger.lock_account(session, member.account_id)
+        ledger.credit(session, account, kind="adjustment", key="sap_b1:13:1:accrual", actor="test",
+                      lots=[ledger.LotSpec(Decimal(5), clock.now(), None)], now=clock.now())
+        session.commit()
+    run = importer(samples.write(tmp_path / "INV.csv", samples.INVOICES_HEADER, samples.invoice_rows()),
+                   "invoices", chunk_lines=100)
+    assert (run.status, run.applied, run.quarantined) == ("done", 2, 6)
+    reasons = dict(importer.quarantine(run.id))
+    assert "sap_b1:13:1:accrual" in reasons[2] and "sap_b1:13:1:accrual" in reasons[3]
+    assert importer.balance("C002") == Decimal(201) and importer.balance("C001") == Decimal(5)
+    assert "goes document by document" in caplog.text

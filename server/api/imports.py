@@ -118,7 +118,7 @@ def _run_out(session, run: ImportRun) -> dict:
 
 
 def _get(session, run_id: int) -> ImportRun:
-    run = session.get(ImportRun, run_id)
+    run = session.get(ImportRun, run_id) if 0 < run_id < 2 ** 63 else None
     if run is None:
         raise ApiError(404, "not_found", f"There is no import run {run_id}.")
     return run

@@ -82,6 +82,7 @@ def test_xml_answers_and_errors(client, keys, publish):
     bad = upload(client, erp, b"x", "orders", "x.csv", Accept="application/xml")
     assert bad.status_code == 422 and ET.fromstring(bad.data).findtext("code") == "validation_error"
     assert client.get("/api/v1/imports/999", headers=auth(erp)).status_code == 404
+    assert client.get(f"/api/v1/imports/{2 ** 70}/rows", headers=auth(erp)).status_code == 404
     assert client.get("/api/v1/imports").status_code == 401
     assert upload(client, keys["shop"], b"a;b", "customers", "x.csv").status_code == 403
 

@@ -51,6 +51,8 @@ class Member(Base):
         Index("ix_members_account", "account_id"),
         Index("ix_members_name", "name"),
         Index("ix_members_email", "email"),
+        # The 1C exchange sends profiles changed since its last confirmed query.
+        Index("ix_members_updated", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

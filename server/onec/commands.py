@@ -14,6 +14,9 @@ from server.onec.api import merge_out
 from server.onec.views import blp
 
 
+blp.cli.help = "The 1C exchange: merges of members by phone (list, undo)."
+
+
 def _echo(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 

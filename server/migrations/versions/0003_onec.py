@@ -12,7 +12,7 @@ import engine.models.base
 from sqlalchemy.dialects import postgresql
 
 revision = '0003_onec'
-down_revision = '0001'
+down_revision = '0002_imports'
 branch_labels = None
 depends_on = None
 

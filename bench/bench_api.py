@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from common import Timer, make_app, percentile, scratch_database
 

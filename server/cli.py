@@ -153,40 +153,25 @@ def check():
     click.echo("ledger OK: every invariant holds")
 
 
-@click.command("mature")
-@click.option("--force", is_flag=True, help="run again even if it ran today")
-@with_appcontext
-def mature(force):
-    """Make pending points whose holding period ended available."""
-    from engine.services import daily
-    session = _session()
-    now = clock.now()
-    run = daily.start_run(session, "mature", now, force=force)
-    if run is None:
-        click.echo("mature already ran today (use --force)")
-        return
-    stats = daily.mature(session, now)
-    daily.finish_run(run, clock.now(), **stats)
-    session.commit()
-    _echo_json(stats)
+def _nightly_step(job: str, help_text: str):
+    """A CLI command running one nightly step once for the program day."""
+    @click.command(job, help=help_text)
+    @click.option("--force", is_flag=True, help="run again even if it ran today")
+    @with_appcontext
+    def command(force):
+        from engine.services import daily
+        session = _session()
+        stats = daily.run_once(session, job, getattr(daily, job), clock.now(), force=force)
+        if stats is None:
+            click.echo(f"{job} already ran today (use --force)")
+            return
+        session.commit()
+        _echo_json(stats)
+    return command
 
 
-@click.command("expire")
-@click.option("--force", is_flag=True, help="run again even if it ran today")
-@with_appcontext
-def expire(force):
-    """Expire lots past their date."""
-    from engine.services import daily
-    session = _session()
-    now = clock.now()
-    run = daily.start_run(session, "expire", now, force=force)
-    if run is None:
-        click.echo("expire already ran today (use --force)")
-        return
-    stats = daily.expire(session, now)
-    daily.finish_run(run, clock.now(), **stats)
-    session.commit()
-    _echo_json(stats)
+mature = _nightly_step("mature", "Make pending points whose holding period ended available.")
+expire = _nightly_step("expire", "Expire lots past their date.")
 
 
 @click.command("tiers")

@@ -34,18 +34,11 @@ def run_daily(at: str | None = None, force: bool = False) -> dict:
     notifications). Each step runs once per program day."""
     session = db.session()
     now = datetime.fromisoformat(at) if at else clock.now()
-    steps = {"mature": lambda: daily.mature(session, now),
-             "tiers": lambda: tiers.recalculate(session, now),
-             "expire": lambda: daily.expire(session, now)}
+    steps = {"mature": daily.mature, "tiers": tiers.recalculate, "expire": daily.expire}
     report = {}
     for name, step in steps.items():
-        run = daily.start_run(session, name, now, force=force)
-        if run is None:
-            report[name] = "already ran today"
-            continue
-        stats = step()
-        daily.finish_run(run, clock.now(), **stats)
+        stats = daily.run_once(session, name, step, now, force=force)
         session.commit()
-        report[name] = stats
-        log.info("daily %s: %s", name, stats)
+        report[name] = "already ran today" if stats is None else stats
+        log.info("daily %s: %s", name, report[name])
     return report

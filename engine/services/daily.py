@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.models import Account, JobRun, Lot
+from engine import clock
+from engine.models import JobRun, Lot
 from engine.services import ledger, policies
 
 ORDER = ("mature", "tiers", "expire", "warn", "digest")
@@ -45,6 +46,16 @@ def start_run(session: Session, job: str, now: datetime, *, force: bool = False)
 def finish_run(run: JobRun, now: datetime, **stats) -> None:
     run.finished_at = now
     run.stats = {k: str(v) if isinstance(v, Decimal) else v for k, v in stats.items()}
+
+
+def run_once(session: Session, job: str, step, now: datetime, *, force: bool = False) -> dict | None:
+    """Run ``step(session, now)`` as today's run of ``job``; None when it already ran."""
+    run = start_run(session, job, now, force=force)
+    if run is None:
+        return None
+    stats = step(session, now)
+    finish_run(run, clock.now(), **stats)
+    return stats
 
 
 def mature(session: Session, now: datetime, *, batch: int = 1000) -> dict:

@@ -5,10 +5,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask import g
 from flask_smorest import Blueprint
+from sqlalchemy import select
 
 import rules
 from engine import clock
 from engine.domain import LineDoc, Origin, PurchaseDoc
+from engine.models import Product
 from engine.services import accrual, members, orders, policies, redemptions
 from rules.facts import DocumentFacts, LineFacts
 from server import db
@@ -135,16 +137,8 @@ def quote(data):
     now = clock.now()
     settings = policies.settings(session, now)
     member = members.get(session, data["member"]) if data.get("member") else None
-    lines = _lines(data["lines"])
-    cart = DocumentFacts(
-        lines=tuple(LineFacts(line_id=str(l.line_no), sku=l.sku, product_group=l.product_group,
-                              brand=l.brand, quantity=l.quantity, unit_price=l.unit_price,
-                              line_total=l.line_total, is_promo=l.is_promo,
-                              product_points_per_unit=_points_per_unit(session, l.sku))
-                    for l in lines),
-        channel=data["channel"], store=data["store"],
-        currency=(data.get("currency") or settings.currency).upper(), placed_at=now,
-        shipping_total=data["shipping_total"])
+    cart = cart_facts(session, data, currency=(data.get("currency") or settings.currency).upper(),
+                      now=now)
     version = accrual.policy_for(session, now)
     facts = members.facts(session, member, now, settings) if member else rules.facts.MemberFacts()
     earn = None
@@ -176,7 +170,15 @@ def _redemption_dict(result, has_member: bool) -> dict | None:
             "max_value": str(result.max_amount) if has_member else None}
 
 
-def _points_per_unit(session, sku):
-    from engine.models import Product
-    from sqlalchemy import select
-    return session.execute(select(Product.points_per_unit).where(Product.sku == sku)).scalar()
+def cart_facts(session, data: dict, *, currency: str, now) -> DocumentFacts:
+    """A cart (quote or redemption) as rule facts, with catalog points per unit."""
+    lines = _lines(data["lines"])
+    per_unit = dict(session.execute(select(Product.sku, Product.points_per_unit).where(
+        Product.sku.in_({l.sku for l in lines}))).all())
+    return DocumentFacts(
+        lines=tuple(LineFacts(line_id=str(l.line_no), sku=l.sku, product_group=l.product_group,
+                              brand=l.brand, quantity=l.quantity, unit_price=l.unit_price,
+                              line_total=l.line_total, is_promo=l.is_promo,
+                              product_points_per_unit=per_unit.get(l.sku)) for l in lines),
+        channel=data["channel"], store=data["store"], currency=currency, placed_at=now,
+        shipping_total=data["shipping_total"])

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 import rules
 from engine import clock
-from engine.models import Document, Member
+from engine.models import Document
 from engine.services import accrual, policies
 from server import db
 from server.auth import require

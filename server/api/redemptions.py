@@ -5,11 +5,10 @@ from flask import g
 from flask_smorest import Blueprint
 
 from engine import clock
-from engine.services import redemptions
-from rules.facts import DocumentFacts, LineFacts
+from engine.services import policies, redemptions
 from server import db
 from server.api import present
-from server.api.orders import SOURCE, _lines
+from server.api.orders import SOURCE, cart_facts
 from server.api.schemas import RedemptionIn, RedemptionOut
 from server.auth import require
 from server.formats import xml_root
@@ -34,13 +33,8 @@ def redeem(data):
     now = clock.now()
     cart = None
     if data.get("cart"):
-        lines = _lines(data["cart"]["lines"])
-        cart = DocumentFacts(
-            lines=tuple(LineFacts(line_id=str(l.line_no), sku=l.sku, product_group=l.product_group,
-                                  brand=l.brand, quantity=l.quantity, unit_price=l.unit_price,
-                                  line_total=l.line_total, is_promo=l.is_promo) for l in lines),
-            channel=data["cart"]["channel"], store=data["cart"]["store"], placed_at=now,
-            shipping_total=data["cart"]["shipping_total"])
+        cart = cart_facts(session, data["cart"], currency=policies.settings(session, now).currency,
+                          now=now)
     request = redemptions.RedemptionRequest(
         source=SOURCE, external_id=data["redemption_id"], member_ref=data["member"],
         points=data["points"], order_external_id=data.get("order_id"), cart=cart,

@@ -115,17 +115,22 @@ def validate_settings(doc: Any) -> ProgramSettings:
         if problems:
             raise RuleValidationError(problems)
         body = doc["settings"]
+    problems = []
     try:
         loaded = SettingsSchema().load(body)
     except ValidationError as exc:
-        raise RuleValidationError(marshmallow_messages(exc, prefix="settings", subject="Settings", data=body)) from None
-    if "time_zone" in loaded:
+        problems = marshmallow_messages(exc, prefix="settings", subject="Settings", data=body)
+    # Checked here too, so one answer lists every problem at once.
+    zone = body.get("time_zone") if isinstance(body, dict) else None
+    if isinstance(zone, str):
         try:
-            ZoneInfo(loaded["time_zone"])
+            ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise RuleValidationError([ValidationMessage(
+            problems.append(ValidationMessage(
                 None, "settings.time_zone", "unknown_time_zone",
-                f"Settings: time zone {loaded['time_zone']!r} is not known; use a name such as Europe/Warsaw or UTC.")]) from None
+                f"Settings: time zone {zone!r} is not known; use a name such as Europe/Warsaw or UTC."))
+    if problems:
+        raise RuleValidationError(problems)
     for key in ("excluded_groups", "phone_regions"):
         if key in loaded:
             loaded[key] = tuple(loaded[key])

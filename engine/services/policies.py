@@ -47,6 +47,9 @@ def check_name(policy: str) -> str:
 def validate(policy: str, document: dict) -> dict:
     """Validate a document for ``policy`` and return its normalised JSON form."""
     check_name(policy)
+    if isinstance(document, dict) and "policy" not in document and (
+            policy != SETTINGS or "settings" in document):
+        document = {"policy": policy, **document}
     if policy == SETTINGS:
         return rules.validate_settings(document).to_json()
     if isinstance(document, dict) and document.get("policy") not in (None, policy):
@@ -54,8 +57,6 @@ def validate(policy: str, document: dict) -> dict:
             rule_id=None, path="policy", code="policy_mismatch",
             message=f"This document is for the {document.get('policy')!r} policy "
                     f"but was sent to {policy!r}.")])
-    if isinstance(document, dict) and "policy" not in document:
-        document = {"policy": policy, **document}
     return rules.validate_policy(document).to_json()
 
 

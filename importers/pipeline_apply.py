@@ -196,7 +196,8 @@ class _Chunk:
         slow_accounts = set()
         for doc, member in known:
             first = doc.lines[0]
-            if first.document_type != "invoice" or debts.get(member.account_id, 0) > 0 or not self.use_bulk:
+            if (first.document_type != "invoice" or debts.get(member.account_id, 0) > 0
+                    or member.referred_by_id is not None or not self.use_bulk):
                 slow_accounts.add(member.account_id)
             elif doc.key in existing and not self._duplicate(doc, existing[doc.key]):
                 slow_accounts.add(member.account_id)

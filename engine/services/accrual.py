@@ -128,7 +128,22 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
         member_id=member.id, document_id=document.id, policy_version_id=version.id,
         effective_at=document.placed_at, trace=_trace(result, version, member_facts))
     document.earned = result.points
+    _referral_after_first_purchase(session, member, actor=actor, now=now)
     return entry
+
+
+def _referral_after_first_purchase(session: Session, member: Member, *, actor: str,
+                                   now: datetime) -> None:
+    """A referred member's first purchase that earns points rewards both sides
+    (the referral policy decides how much); once per member, by its key."""
+    if member.referred_by_id is None:
+        return
+    key = f"referral:{member.loyalty_id}"
+    if ledger.find_entry(session, key) is not None:
+        return
+    from engine.services import events
+    referrer = session.get(Member, member.referred_by_id)
+    events.fire(session, member, "referral", key=key, actor=actor, now=now, referrer=referrer)
 
 
 def _store_line_points(document: Document, result) -> None:

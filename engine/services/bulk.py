@@ -62,6 +62,8 @@ class MemberRow(NamedTuple):
     status: str
     registered_at: datetime
     birth_date: object
+    # A referred member's first purchase fires the referral policy: per-document path.
+    referred_by_id: int | None = None
 
 
 class BulkInvoice(NamedTuple):
@@ -116,7 +118,7 @@ def _run(session: Session, statement):
 def find_members(session: Session, codes: Iterable[str]) -> dict[str, MemberRow]:
     """Members by ERP code (``erp:<code>``), following merges as `members.resolve` does."""
     cols = (Member.id, Member.account_id, Member.group.label("group"), Member.tier, Member.status, Member.registered_at,
-            Member.birth_date, Member.merged_into_id)
+            Member.birth_date, Member.merged_into_id, Member.referred_by_id)
     found: dict[str, MemberRow] = {}
     for part in _batches(set(codes)):
         for row in _run(session, select(Member.erp_code, *cols).where(_one_of(session, Member.erp_code, part))):
@@ -127,7 +129,7 @@ def find_members(session: Session, codes: Iterable[str]) -> dict[str, MemberRow]
                               .where(Member.id == target.merged_into_id)).one()
             found[row.erp_code] = MemberRow(target.id, target.account_id, target.group or "",
                                             target.tier or "", target.status, target.registered_at,
-                                            target.birth_date)
+                                            target.birth_date, target.referred_by_id)
     return found
 
 

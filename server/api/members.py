@@ -38,8 +38,8 @@ class MemberCollection(MethodView):
     @blp.arguments(MemberIn)
     @blp.response(201, MemberOut)
     def post(self, data):
-        """Enrol a member (fires the registration event, and the referral policy
-        when a referral code is given)."""
+        """Enrol a member (fires the registration event). With a referral code, the
+        referral policy rewards both sides at the new member's first purchase."""
         xml_root("member")
         session = db.session()
         now = clock.now()
@@ -62,9 +62,7 @@ class MemberCollection(MethodView):
             member.referred_by_id = referrer.id
         events.fire(session, member, "registration", key=f"event:registration:{member.loyalty_id}",
                     actor=g.actor, now=now)
-        if referrer is not None:
-            events.fire(session, member, "referral", key=f"referral:{member.loyalty_id}",
-                        actor=g.actor, now=now, referrer=referrer)
+        # The referral policy fires at the new member's first purchase (engine.services.accrual).
         return present.member_out(session, member)
 
 

@@ -233,3 +233,24 @@ def test_company_employees_share_the_company_account(shop):
     company = shop("GET", "/api/v1/companies/K1").get_json()
     assert company["members"] == [anna["loyalty_id"], piotr["loyalty_id"]]
     assert company["balance"]["available"] == "10"
+
+
+def test_registration_bonus_and_two_sided_referral_at_the_first_purchase(shop, publish):
+    import rules
+    defaults = rules.default_policies()
+    publish(defaults["event"])      # 150 points for joining
+    publish(defaults["referral"])   # 100 to the referrer, 50 to the new member
+    anna = enrol(shop, ext_id="anna", phone="602345678")
+    assert shop("GET", "/api/v1/members/ext:anna/balance").get_json()["available"] == "150"
+    bad = shop("POST", "/api/v1/members", json={"name": "X", "ext_id": "x",
+                                                "referral_code": "NOSUCHCODE"})
+    assert bad.status_code == 422 and bad.get_json()["code"] == "unknown_referral_code"
+    piotr = enrol(shop, ext_id="piotr", phone="603456789", referral_code=anna["referral_code"])
+    assert shop("GET", "/api/v1/members/ext:piotr/balance").get_json()["available"] == "150"
+    place(shop, "O-1", piotr["loyalty_id"], status="fulfilled", total="100.00", group="100")
+    place(shop, "O-2", piotr["loyalty_id"], status="fulfilled", total="100.00", group="100")
+    assert shop("GET", "/api/v1/members/ext:anna/balance").get_json()["available"] == "250"
+    # 150 joining + 10 + 10 for the orders + 50 referral, once.
+    assert shop("GET", "/api/v1/members/ext:piotr/balance").get_json()["available"] == "220"
+    kinds = [e["kind"] for e in shop("GET", "/api/v1/members/ext:piotr/history").get_json()["entries"]]
+    assert kinds.count("referral") == 1 and kinds.count("event") == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
 from sqlalchemy import update
 
 from engine.models import ExchangeFile
@@ -41,6 +42,37 @@ def run_import(file_id: int) -> str:
         return "failed"
 
 
+def job_id(file_id: int) -> str:
+    return f"onec-import-{file_id}"
+
+
+def requeue_lost(session, files: list[ExchangeFile]) -> list[int]:
+    """Files waiting for a job that no longer exists in Redis (flushed, expired) or that
+    failed or was stopped (a worker killed mid-import) are queued again; the import is
+    exactly once, so running it again only finishes what is missing."""
+    if current_app.config.get("JOBS_INLINE"):
+        return []
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+    from server.extensions import rq
+    connection = rq.get_queue(QUEUE).connection
+    lost = []
+    for file in files:
+        if file.status not in ("queued", "running"):
+            continue
+        try:
+            status = Job.fetch(job_id(file.id), connection=connection).get_status(refresh=True)
+        except NoSuchJobError:
+            status = None
+        if status is None or status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            if status is not None:
+                Job.fetch(job_id(file.id), connection=connection).delete()
+            log.warning("1C file %s lost its import job (%s); queued again", file.id, status)
+            enqueue(run_import, file.id, queue=QUEUE, job_id=job_id(file.id))
+            lost.append(file.id)
+    return lost
+
+
 def start(session, files: list[ExchangeFile]) -> None:
     """Queue the imports of ``files``. The session is committed first (a worker must see
     the files); a file is marked queued only once its job is enqueued, so when Redis is
@@ -48,7 +80,7 @@ def start(session, files: list[ExchangeFile]) -> None:
     ids = [file.id for file in files if file.status == "receiving"]
     session.commit()
     for file_id in ids:
-        enqueue(run_import, file_id, queue=QUEUE, job_id=f"onec-import-{file_id}")
+        enqueue(run_import, file_id, queue=QUEUE, job_id=job_id(file_id))
         session.execute(update(ExchangeFile).where(ExchangeFile.id == file_id,
                                                    ExchangeFile.status == "receiving")
                         .values(status="queued"))  # an inline job has finished it already

@@ -190,6 +190,7 @@ def _import(row: ExchangeSession, now) -> Response:
         return failure(refused[0] if refused else f"The file {name} was not uploaded in this "
                                                    "session.")
     tasks.start(session, files)
+    tasks.requeue_lost(session, files)
     for file in files:
         session.refresh(file)
     return _status(files)

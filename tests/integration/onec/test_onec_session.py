@@ -159,6 +159,12 @@ def test_progress_via_a_real_worker_then_success(pg_app, redis_url, keys, progra
         client.upload("orders.xml", orders_file(order("ord-q", IVANOV, [COFFEE], shipped=True)))
         answer = cml.lines(client.call("import", filename="orders.xml"))
         assert answer[0] == "progress" and "waiting for a worker" in answer[1]
+        # Redis loses the job (flushed, restarted without persistence): the next
+        # `import` call queues it again instead of answering progress forever.
+        Redis.from_url(redis_url).flushdb()
+        answer = cml.lines(client.call("import", filename="orders.xml"))
+        assert answer[0] == "progress" and "waiting for a worker" in answer[1]
+        assert Redis.from_url(redis_url).keys("rq:job:onec-import-*")
         root = Path(__file__).resolve().parents[3]
         env = {**os.environ, "DATABASE_URL": pg_app.config["DATABASE_URL"],
                "REDIS_URL": redis_url, "LOYALTY_INSTANCE": str(tmp_path / "worker")}

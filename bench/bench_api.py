@@ -15,18 +15,19 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from common import Timer, make_app, percentile, scratch_database
 
 
 def bench_accrual(app, requests: int) -> dict:
-    from flask import Flask, request
     import sqlalchemy as sa
-    from engine.services import policies
+    from flask import Flask, request
+
+    import rules
+    from engine import policies
     from server import db
     from server.auth import create_key
-    import rules
 
     with app.app_context():
         session = db.session()
@@ -34,14 +35,14 @@ def bench_accrual(app, requests: int) -> dict:
             if name in ("accrual", "settings"):
                 policies.save_draft(session, name, document, author="bench")
                 policies.publish(session, name, by="bench",
-                                 effective_from=datetime(2020, 1, 1, tzinfo=timezone.utc))
+                                 effective_from=datetime(2020, 1, 1, tzinfo=UTC))
         _row, key = create_key(session, "bench-shop", "shop")
-        from engine.services import members
+        from engine import members
         member_ids = [members.create(session, {"name": f"M{i}"}).loyalty_id for i in range(200)]
         session.commit()
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
-    placed = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    placed = datetime.now(UTC).replace(microsecond=0).isoformat()
 
     def body(i):
         return {"order_id": f"B{i}", "member": member_ids[i % len(member_ids)],

@@ -14,7 +14,7 @@ import argparse
 import random
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -89,7 +89,7 @@ def program() -> dict:
 
 def documents(n_lines: int, rng: random.Random) -> list[tuple[DocumentFacts, MemberFacts]]:
     out, made = [], 0
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     while made < n_lines:
         lines = []
         for i in range(min(rng.randint(1, 10), n_lines - made)):

@@ -36,15 +36,26 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, case, delete, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from engine.models import (Account, Amount, DeliveryBatch, DeliveryCursor, Delivered, Document,
-                           LedgerEntry, Member, MemberCard, Redemption, utcnow)
-from engine.services import ledger
+from engine import ledger
+from engine.models import (
+    Account,
+    Amount,
+    Delivered,
+    DeliveryBatch,
+    DeliveryCursor,
+    Document,
+    LedgerEntry,
+    Member,
+    MemberCard,
+    Redemption,
+    utcnow,
+)
 from exporters.onec import BonusOperation, MemberProfile, build_query_document, content_type
 from importers.onec.config import ExchangeConfig
 
@@ -52,7 +63,7 @@ SETTLE = timedelta(hours=1)
 MAX_OPERATIONS = 5000
 MAX_PROFILES = 5000
 ZERO = Decimal(0)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SPENDING = ("redemption", "reward_order")
 
 

@@ -16,10 +16,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.domain import CustomerDoc, RowError
+from engine import imports, members, policies
+from engine.documents.domain import CustomerDoc, RowError
+from engine.members import customers
+from engine.members.phones import normalize_phone
 from engine.models import Account, Member
-from engine.phones import normalize_phone
-from engine.services import customers, imports, members, policies
 
 _FIELDS = ("name", "email", "group", "birth_date")
 
@@ -59,7 +60,8 @@ def upsert_cards(session: Session, run, docs: list[CustomerDoc], *, now: datetim
                 outcomes.append("quarantined")
                 continue
         registered = customers._registered_at(doc, settings.tz) or now
-        member = Member(loyalty_id="L" + members._code(9), referral_code=members._code(8), registered_at=registered,
+        member = Member(loyalty_id="L" + members.new_code(9), referral_code=members.new_code(8),
+                        registered_at=registered,
                         created_at=now, updated_at=now, erp_code=doc.external_id, name=doc.name,
                         email=doc.email.strip().lower() if doc.email else None, group=doc.group,
                         birth_date=doc.birth_date, phone=phone)

@@ -9,13 +9,13 @@ every row of a set-based import (channel, kind, actor, …) itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
-from engine.services import bulk
+from engine.accrual import batch
 
 NULL = "\\N"
 _BLOCK = 1 << 20  # characters per write: big enough to amortise, small enough to stay flat
@@ -126,8 +126,8 @@ ENTRY_COLUMNS = ("id", "account_id", "kind", "amount", "idempotency_key", "actor
 LOT_COLUMNS = ("account_id", "entry_id", "amount", "remaining", "available_at", "expires_at")
 
 
-def write_postings(session: Session, postings: bulk.Postings, *, source: str, actor: str, now: datetime) -> None:
-    """Write what `bulk.plan_invoices` planned: documents first, then what points at them."""
+def write_postings(session: Session, postings: batch.Postings, *, source: str, actor: str, now: datetime) -> None:
+    """Write what `batch.plan_invoices` planned: documents first, then what points at them."""
     moment = now.isoformat()
     if postings.documents:
         copy_text(session, "documents", DOCUMENT_COLUMNS, _documents(postings.documents, esc(source), moment))

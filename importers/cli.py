@@ -103,13 +103,13 @@ def import_file(file, kind, source, profile_path, workers, chunk_lines, queued, 
         try:
             profile = json.loads(profile_path.read_text(encoding="utf-8"))
         except ValueError as exc:
-            raise click.ClickException(f"{profile_path} is not valid JSON: {exc}")
+            raise click.ClickException(f"{profile_path} is not valid JSON: {exc}") from None
     with _database().new_session() as session:
         try:
             run, created = pipeline.register(session, file.resolve(), kind=kind, actor="cli",
                                              origin={"via": "cli", "path": str(file.resolve())}, profile=profile)
         except (ProfileError, ValueError) as exc:
-            raise click.ClickException(str(exc))
+            raise click.ClickException(str(exc)) from None
         session.commit()
         run_id, status = run.id, run.status
     if status == "done":
@@ -135,7 +135,7 @@ def import_file(file, kind, source, profile_path, workers, chunk_lines, queued, 
 def import_poll(names):
     """Fetch finished files from the configured FTP/SFTP sources and import them."""
     if not jobs.configured_sources():
-        raise click.ClickException("no import sources are configured (IMPORT_SOURCES)")
+        raise click.ClickException("no import sources are configured (IMPORT_SOURCES)") from None
     for line in jobs.poll_sources(list(names) or None):
         click.echo(json.dumps(line, ensure_ascii=False))
 
@@ -158,11 +158,12 @@ def import_runs(limit):
 def import_show(run_id, rows):
     """One run and its quarantined rows (file line, reason)."""
     from sqlalchemy import select
+
     from engine.models import QuarantinedRow
     with _database().new_session() as session:
         run = session.get(ImportRun, run_id)
         if run is None:
-            raise click.ClickException(f"there is no import run {run_id}")
+            raise click.ClickException(f"there is no import run {run_id}") from None
         _report(run)
         stmt = (select(QuarantinedRow).where(QuarantinedRow.import_run_id == run_id)
                 .order_by(QuarantinedRow.line_no, QuarantinedRow.id).limit(rows))
@@ -180,7 +181,7 @@ def import_resume(run_id, workers, chunk_lines):
     with _database().new_session() as session:
         run = session.get(ImportRun, run_id)
         if run is None:
-            raise click.ClickException(f"there is no import run {run_id}")
+            raise click.ClickException(f"there is no import run {run_id}") from None
     run = _run(run_id, workers, True, chunk_lines)
     _report(run)
     if run.status != "done":

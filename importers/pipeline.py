@@ -25,17 +25,17 @@ import logging
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import psycopg
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, imports
 from engine.models import ImportChunk, ImportRun
-from engine.services import imports
 from importers import pipeline_stage
 from importers.pipeline_apply import apply_chunk, claim
 from importers.pipeline_cards import apply_cards

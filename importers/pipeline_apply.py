@@ -7,7 +7,7 @@ line or disagreeing lines hold back the document), its customer looked up,
 its fields measured against the columns. Then the chunk's accounts are
 locked in id order and each account goes one of two ways:
 
-* the set-based path (`engine.services.bulk`, COPY) for new invoices of an
+* the set-based path (`engine.accrual.batch`, COPY) for new invoices of an
   account without debt, on PostgreSQL;
 * the per-document path (`orders.record_purchase` in a savepoint) for the
   rest: corrections, documents already known (duplicates, conflicts,
@@ -24,10 +24,11 @@ from typing import NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import clock
-from engine.domain import Origin, RowError
+from engine import clock, imports
+from engine.accrual import batch
+from engine.documents import orders
+from engine.documents.domain import Origin, RowError
 from engine.models import ImportChunk, ImportRun, StagedLine
-from engine.services import bulk, imports, orders
 from importers.bulk_copy import driver_cursor, write_postings
 from importers.pipeline_parts import Header, Mapper, fields_of, without_gc
 from importers.pipeline_stage import StagingLost
@@ -177,7 +178,7 @@ class _Chunk:
                 self.hold_back(doc, reason, "invalid_document")
                 continue
             good.append(doc)
-        found = bulk.find_members(self.session, {doc.lines[0].card_code for doc in good})
+        found = batch.find_members(self.session, {doc.lines[0].card_code for doc in good})
         known = []
         for doc in good:
             card = doc.lines[0].card_code
@@ -191,8 +192,8 @@ class _Chunk:
 
     def route(self, known: list) -> None:
         session = self.session
-        debts = bulk.lock_accounts(session, {member.account_id for _doc, member in known})
-        existing = bulk.existing_documents(session, SOURCE, [doc.key for doc, _m in known])
+        debts = batch.lock_accounts(session, {member.account_id for _doc, member in known})
+        existing = batch.existing_documents(session, SOURCE, [doc.key for doc, _m in known])
         slow_accounts = set()
         for doc, member in known:
             first = doc.lines[0]
@@ -209,10 +210,10 @@ class _Chunk:
                 self.duplicates += 1
             else:
                 first = doc.lines[0]  # InvoiceRows have every field BulkInvoice lines need
-                fast.append(bulk.BulkInvoice(doc.key, first.number, member, first.member_ref, first.placed_at,
+                fast.append(batch.BulkInvoice(doc.key, first.number, member, first.member_ref, first.placed_at,
                                              first.currency, first.cancelled, doc.lines))
         if fast:
-            postings = bulk.plan_invoices(session, fast, source=SOURCE, actor=self.actor, now=self.now,
+            postings = batch.plan_invoices(session, fast, source=SOURCE, actor=self.actor, now=self.now,
                                           debts=debts)
             write_postings(session, postings, source=SOURCE, actor=self.actor, now=self.now)
             self.applied += len(fast)
@@ -223,7 +224,7 @@ class _Chunk:
         """True when `record_purchase` would change nothing (same content, no status to apply)."""
         fingerprint, status = stored
         first = doc.lines[0]
-        if fingerprint != bulk.content_hash(first.member_ref, first.placed_at, first.currency, doc.lines):
+        if fingerprint != batch.content_hash(first.member_ref, first.placed_at, first.currency, doc.lines):
             return False  # a conflict: the per-document path quarantines it with its reason
         if first.cancelled:
             return status == "cancelled"

@@ -9,15 +9,14 @@ quarantined or applied twice.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
-from engine.domain import CustomerDoc
+from engine import clock, imports
+from engine.documents.domain import CustomerDoc
 from engine.models import ImportRun
-from engine.services import imports
 from importers.bulk_cards import upsert_cards
 from importers.sap_b1 import SapFile, SkippedRow
 

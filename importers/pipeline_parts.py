@@ -18,11 +18,11 @@ import csv
 import gc
 import io
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Iterator
 
-from engine.domain import Origin, RowError
+from engine.documents.domain import Origin, RowError
 from importers.sap_b1 import SOURCE, Profile, SapFile, profile_from_dict
 from importers.sap_b1.rows import MAPPERS
 from importers.sap_b1.values import BadValue
@@ -93,7 +93,7 @@ class Header:
     encoding: str
 
     @classmethod
-    def of(cls, sap_file: SapFile) -> "Header":
+    def of(cls, sap_file: SapFile) -> Header:
         """From an opened file; the encoding detected on the whole file is pinned for every part."""
         profile = replace(sap_file.profile, encoding=sap_file.detected.encoding, fixed_encoding=True)
         return cls(profile, dict(sap_file.index), sap_file.width, sap_file.delimiter, sap_file.detected.encoding)
@@ -103,7 +103,7 @@ class Header:
                 "delimiter": self.delimiter, "encoding": self.encoding}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Header":
+    def from_dict(cls, data: dict) -> Header:
         return cls(profile_from_dict({k: v for k, v in data["profile"].items() if k != "kind"},
                                      data["profile"]["kind"]),
                    dict(data["index"]), data["width"], data["delimiter"], data["encoding"])

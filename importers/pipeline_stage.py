@@ -27,16 +27,16 @@ from __future__ import annotations
 import math
 import multiprocessing
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from sqlalchemy import delete, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.accrual import batch
 from engine.models import ImportChunk, ImportRun, QuarantinedRow, StagedLine
 from engine.models.base import UTCDateTime
-from engine.services import bulk
 from importers import pipeline_parts
 from importers.bulk_copy import cell, needs_escape
 from importers.sap_b1 import MalformedFile, SapFile
@@ -90,17 +90,17 @@ class _Stager:
         self.accounts: dict[str, int | None] = {}  # CardCode → account id (None: unknown)
         self.result = Staged()
 
-    def rows(self, batch: list) -> list:
+    def rows(self, records: list) -> list:
         i_entry, i_card, width = self.i_entry, self.i_card, self.header.width
         accounts, doc_bucket, counts = self.accounts, self.result.doc_bucket, self.result.buckets
-        cards = {r.fields[i_card].strip() for r in batch if r.error is None and len(r.fields) > i_card} - \
+        cards = {r.fields[i_card].strip() for r in records if r.error is None and len(r.fields) > i_card} - \
             accounts.keys()
         if cards:
-            known = bulk.find_members(self.lookups, cards)
+            known = batch.find_members(self.lookups, cards)
             accounts.update({card: known[card].account_id if card in known else None for card in cards})
         out, run, prefix, buckets = [], self.run_id, self.prefix, self.buckets
         last_entry, key = None, ""
-        for line_no, raw, fields, error in batch:
+        for line_no, raw, fields, error in records:
             count = len(fields)
             if error is None and (count == width or count > width and not any(f.strip() for f in fields[width:])):
                 entry = fields[i_entry].strip()
@@ -120,7 +120,7 @@ class _Stager:
                     continue
             out.append(self._finish((run, ORPHANS, line_no, "", raw, error or self._reason(line_no, raw), None)))
             self.result.quarantined += 1
-        self.result.rows_read += len(batch)
+        self.result.rows_read += len(records)
         return out
 
     def _reason(self, line_no: int, raw: str) -> str:
@@ -139,18 +139,19 @@ def _stage_rows(session: Session, stager: _Stager, records, report: Progress | N
     ``lines``: about how many the part holds, for progress reports (record count / estimate).
     """
     def batches():
-        batch = []
+        chunk = []
         for record in records:
-            batch.append(record)
-            if len(batch) >= BATCH:
-                yield stager.rows(batch)
-                batch = []
+            chunk.append(record)
+            if len(chunk) >= BATCH:
+                yield stager.rows(chunk)
+                chunk = []
                 if report is not None:
                     report("staging", min(stager.result.rows_read, lines), lines)
-        yield stager.rows(batch)
+        yield stager.rows(chunk)
 
     if stager.postgres:
         from psycopg.copy import QueuedLibpqWriter  # formats the next batch while the last one is sent
+
         from importers.bulk_copy import driver_cursor
         statement = f"COPY {partition(stager.run_id)} ({', '.join(COLUMNS)}) FROM STDIN"
         with driver_cursor(session) as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:

@@ -18,8 +18,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from importers.sap_b1.profiles import KINDS, Profile, ProfileError, profile_from_dict
 from importers.transports import FtpTransport, SftpTransport, Transport, stable_files

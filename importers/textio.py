@@ -13,8 +13,9 @@ import codecs
 import csv
 import functools
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, NamedTuple, TextIO
+from typing import BinaryIO, NamedTuple, TextIO
 
 CHUNK_SIZE = 1 << 20
 MAX_LINE = 1 << 20  # characters; a longer "line" is not a CSV record (and must not fill memory)

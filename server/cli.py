@@ -42,7 +42,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(keys)
     app.cli.add_command(policies_group)
-    from importers.cli import import_group; app.cli.add_command(import_group)  # noqa: E702
+    from importers.cli import import_group
+    app.cli.add_command(import_group)
 
 
 @click.group()
@@ -58,6 +59,7 @@ def users():
 def users_create(email, role, password):
     """Create an admin UI user."""
     from werkzeug.security import generate_password_hash
+
     from engine.models import User
     session = _session()
     session.add(User(email=email.lower(), password_hash=generate_password_hash(password), role=role))
@@ -82,7 +84,7 @@ def keys_create(name, kind, scopes):
     try:
         row, plain = create_key(session, name, kind, scopes.replace(",", " ").split() or None)
     except KeyError_ as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     session.commit()
     click.echo(plain)
     click.echo(f"# {name} ({kind}): {row.scopes}", err=True)
@@ -101,14 +103,14 @@ def policies_group():
 def policies_load(file, publish_now, comment):
     """Store a policy document (JSON) as a new draft, validated first."""
     import rules
-    from engine.services import policies
+    from engine import policies
     try:
         document = json.loads(file.read_text(encoding="utf-8"), parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{file} is not valid JSON: {exc}")
+        raise click.ClickException(f"{file} is not valid JSON: {exc}") from None
     name = document.get("policy") if isinstance(document, dict) else None
     if not name:
-        raise click.ClickException(f'{file} must be an object with a "policy" name')
+        raise click.ClickException(f'{file} must be an object with a "policy" name') from None
     session = _session()
     try:
         row = policies.save_draft(session, name, document, author="cli", comment=comment)
@@ -117,9 +119,9 @@ def policies_load(file, publish_now, comment):
     except rules.RuleValidationError as exc:
         for message in exc.errors:
             click.echo(f"  {message.path}: {message.message}", err=True)
-        raise click.ClickException(f"{file}: {len(exc.errors)} problem(s); nothing was stored")
+        raise click.ClickException(f"{file}: {len(exc.errors)} problem(s); nothing was stored") from None
     except policies.UnknownPolicy as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     session.commit()
     click.echo(f"{name} v{row.version} stored as {row.status}")
 
@@ -130,12 +132,12 @@ def policies_load(file, publish_now, comment):
 @with_appcontext
 def policies_publish(policy, version):
     """Publish the newest draft (or --version) of POLICY."""
-    from engine.services import policies
+    from engine import policies
     session = _session()
     try:
         row = policies.publish(session, policy, by="cli", version=version)
     except (policies.UnknownPolicy, policies.NothingToPublish) as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     session.commit()
     click.echo(f"{policy} v{row.version} published")
 
@@ -144,7 +146,7 @@ def policies_publish(policy, version):
 @with_appcontext
 def check():
     """Verify every ledger invariant; exit non-zero on any violation."""
-    from engine.services.check import check as run_check
+    from engine.ledger.check import check as run_check
     violations = run_check(_session())
     for violation in violations:
         click.echo(str(violation), err=True)
@@ -159,7 +161,7 @@ def _nightly_step(job: str, help_text: str):
     @click.option("--force", is_flag=True, help="run again even if it ran today")
     @with_appcontext
     def command(force):
-        from engine.services import daily
+        from engine.ledger import daily
         session = _session()
         stats = daily.run_once(session, job, getattr(daily, job), clock.now(), force=force)
         if stats is None:
@@ -178,7 +180,7 @@ expire = _nightly_step("expire", "Expire lots past their date.")
 @with_appcontext
 def tiers_cmd():
     """Recalculate every member's tier."""
-    from engine.services import tiers
+    from engine.engagement import tiers
     session = _session()
     stats = tiers.recalculate(session, clock.now())
     session.commit()
@@ -201,7 +203,7 @@ def daily_cmd(force):
 def worker(queues, burst):
     """Run an RQ worker (each job in a fresh app context)."""
     if not current_app.config.get("REDIS_URL"):
-        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline")
+        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline") from None
     os.environ.setdefault("FLASK_APP", "server.app:create_app")
     from server.extensions import rq
     rq.make_worker(list(queues) or None).work(burst=burst)
@@ -212,7 +214,7 @@ def worker(queues, burst):
 def cron():
     """Run the RQ cron scheduler (daily import poll and nightly jobs)."""
     if not current_app.config.get("REDIS_URL"):
-        raise click.ClickException("REDIS_URL is not set: the scheduler needs Redis")
+        raise click.ClickException("REDIS_URL is not set: the scheduler needs Redis") from None
     from server import schedule
     schedule.register(current_app)
     from server.extensions import rq
@@ -234,7 +236,8 @@ def seed_demo():
 @with_appcontext
 def demo(host, port):
     """Migrate, seed the demo program and data, print the logins, and serve."""
-    from server import demo as demo_data, migrate
+    from server import demo as demo_data
+    from server import migrate
     migrate.upgrade(current_app)
     report = demo_data.seed(_session(), base_url=f"http://{host}:{port}")
     click.echo("")

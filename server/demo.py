@@ -9,10 +9,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
-from engine.domain import LineDoc, PurchaseDoc
+from engine import clock, members, policies
+from engine.documents import orders
+from engine.documents.domain import LineDoc, PurchaseDoc
 from engine.models import ApiKey, Product, User
-from engine.services import members, orders, policies
 
 DEMO_KEY_NAME = "demo-shop"
 
@@ -35,6 +35,7 @@ MEMBERS = [
 def seed(session: Session, base_url: str = "http://127.0.0.1:5000") -> dict:
     """Idempotent: a second run changes nothing and only reprints the logins."""
     from werkzeug.security import generate_password_hash
+
     from server.auth import create_key
 
     report: dict = {"logins": []}

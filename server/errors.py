@@ -11,7 +11,9 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 import rules
-from engine.services import (adjustments, ledger, members, orders, policies, redemptions)
+from engine import ledger, members, policies
+from engine.documents import orders, redemptions
+from engine.members import adjustments
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Response, g, make_response, request
 from sqlalchemy import select

@@ -12,7 +12,8 @@ from datetime import datetime
 from flask import current_app
 
 from engine import clock
-from engine.services import daily, tiers
+from engine.engagement import tiers
+from engine.ledger import daily
 from server import db
 from server.extensions import rq
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -41,7 +41,7 @@ def pg_url():
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:  # any failure means "not reachable"
         unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
     name = f"loyalty_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with admin.connect() as conn:
@@ -59,7 +59,7 @@ def redis_url():
     import redis
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(f"Redis is not reachable at {REDIS_URL}: {exc.__class__.__name__}")
     return REDIS_URL
 
@@ -68,8 +68,8 @@ _apps: dict[str, object] = {}
 
 
 def _make_app(url: str, tmp_root):
-    from server.app import create_app
     from server import migrate
+    from server.app import create_app
     os.environ.setdefault("LOYALTY_INSTANCE", str(tmp_root / "instance"))
     app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": None,
                       "SECRET_KEY": "test", "SECRET_KEY_IS_EPHEMERAL": False,
@@ -79,8 +79,8 @@ def _make_app(url: str, tmp_root):
 
 
 def _empty_tables(app) -> None:
+    from engine import policies
     from engine.models import Base
-    from engine.services import policies
     engine = app.extensions["database"].engine
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
@@ -162,14 +162,14 @@ def auth(key: str, **headers) -> dict:
     return {"Authorization": f"Bearer {key}", **headers}
 
 
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 
 
 def D(value) -> Decimal:
     return Decimal(str(value))
 
 
-EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 # The [000] wholesaler in miniature: 1 point per full 10 PLN of each line, group 110 ×2.
 ACCRUAL_BASIC = {"policy": "accrual", "rules": [
@@ -185,8 +185,8 @@ ACCRUAL_BASIC = {"policy": "accrual", "rules": [
 @pytest.fixture
 def publish(target_app):
     """publish(document or settings dict, policy=None): store and publish, effective long ago."""
+    from engine import policies
     from server import db
-    from engine.services import policies
 
     def _publish(document: dict, policy: str | None = None, effective_from=EPOCH):
         name = policy or document.get("policy")

@@ -51,7 +51,7 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    lines: Mapped[list["DocumentLine"]] = relationship(
+    lines: Mapped[list[DocumentLine]] = relationship(
         back_populates="document", order_by="DocumentLine.line_no")
 
 

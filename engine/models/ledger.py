@@ -1,6 +1,6 @@
 """Ledger tables: append-only entries, the lots positive entries create, and allocations.
 
-The semantics live in `engine.services.ledger`; here the database guards what
+The semantics live in `engine.ledger.posting`; here the database guards what
 it can: unique idempotency keys, non-negative remainders, foreign keys.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ class LedgerEntry(Base):
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    lots: Mapped[list["Lot"]] = relationship(back_populates="entry")
+    lots: Mapped[list[Lot]] = relationship(back_populates="entry")
 
 
 class Lot(Base):

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, BigId, JSONDoc, UTCDateTime, utcnow
@@ -41,7 +40,7 @@ class ExchangeSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    files: Mapped[list["ExchangeFile"]] = relationship(
+    files: Mapped[list[ExchangeFile]] = relationship(
         back_populates="session", order_by="ExchangeFile.id")
 
 
@@ -140,7 +139,7 @@ class DocumentCard(Base):
 
 
 class MemberMerge(Base):
-    """A recorded merge by phone, reversible by an admin (`engine.services.merges`).
+    """A recorded merge by phone, reversible by an admin (`engine.members.merges`).
 
     ``kind`` "card": a 1C card was linked to the member that owns its phone.
     ``kind`` "members": an existing member was merged into the phone's owner,

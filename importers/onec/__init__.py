@@ -6,8 +6,7 @@ from importers.onec.catalog import CatalogBatch, ProductGroup, parse_catalog
 from importers.onec.commerceml import ExchangeBatch, is_newer_version, parse_exchange, version_key
 from importers.onec.config import ConfigError, ExchangeConfig, RequisiteNames, ZipLimits
 from importers.onec.safexml import BadXML, HostileXML, XMLError, XMLTooDeep, XMLTooLarge, parse_xml
-from importers.onec.uploads import (
-    UnsafeName, UploadTooLarge, append_upload, safe_basename, upload_path)
+from importers.onec.uploads import UnsafeName, UploadTooLarge, append_upload, safe_basename, upload_path
 from importers.onec.zipfiles import ZipRefused, safe_unzip
 
 __all__ = [

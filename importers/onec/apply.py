@@ -3,7 +3,7 @@
 The caller (``importers.onec.jobs``) owns the import run (source "1c", kind
 "sale" or "catalog", keyed by the file's SHA-256, so the same upload twice
 changes nothing). Here customer cards go first (merges by phone are recorded
-by ``engine.services.merges``), then documents, each in its own savepoint and
+by ``engine.members.merges``), then documents, each in its own savepoint and
 its bonus write-off in a nested one, so a refused write-off is quarantined
 while the order itself goes through. Every outcome is counted and explained
 for the exchange log.
@@ -25,18 +25,19 @@ Decisions (also in docs/onec.md):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
-from engine.domain import Origin, PurchaseDoc, RowError, WriteOffDoc
+from engine import clock, imports, ledger, members
+from engine.documents import catalog, orders, redemptions
+from engine.documents.domain import Origin, PurchaseDoc, RowError, WriteOffDoc
+from engine.members import merges
 from engine.models import Document, DocumentCard, ImportRun, Member, Redemption
-from engine.services import catalog, imports, ledger, merges, members, orders, redemptions
 from importers.onec.catalog import CatalogBatch
 from importers.onec.commerceml import ExchangeBatch, is_newer_version
 

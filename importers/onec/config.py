@@ -9,10 +9,11 @@ validates an operator's JSON/TOML settings and says in plain words what is wrong
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 MiB = 1024 * 1024
@@ -159,7 +160,7 @@ class ExchangeConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "ExchangeConfig":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ExchangeConfig:
         """Build settings from plain data; unknown keys and bad values raise ConfigError."""
         from importers.onec.config_load import load_config  # it imports this module
 

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import fields
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from engine.domain import CHANNELS, ORDER_STATUSES
-from importers.onec.config import (
-    DEFAULT_CURRENCIES, DEFAULT_STATUS_TEXT, ConfigError, RequisiteNames, ZipLimits)
+from engine.documents.domain import CHANNELS, ORDER_STATUSES
+from importers.onec.config import DEFAULT_CURRENCIES, DEFAULT_STATUS_TEXT, ConfigError, RequisiteNames, ZipLimits
 
 _ENCODINGS = {"windows-1251": "windows-1251", "cp1251": "windows-1251",
               "utf-8": "utf-8", "utf8": "utf-8"}

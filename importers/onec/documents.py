@@ -38,13 +38,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.domain import ZERO, CustomerDoc, LineDoc, Origin, PurchaseDoc, WriteOffDoc
-from engine.phones import normalize_phone
+from engine.documents.domain import ZERO, CustomerDoc, LineDoc, Origin, PurchaseDoc, WriteOffDoc
+from engine.members.phones import normalize_phone
 from importers.onec.config import ExchangeConfig, norm_name
 from importers.onec.customers import SOURCE, parse_customer
 from importers.onec.values import (
-    Requisites, ValueProblem, child, children, has_date, local_datetime, parse_bool,
-    parse_decimal, text)
+    Requisites,
+    ValueProblem,
+    child,
+    children,
+    has_date,
+    local_datetime,
+    parse_bool,
+    parse_decimal,
+    text,
+)
 
 _BUYER_ROLES = {norm_name(r) for r in ("Покупатель", "Плательщик", "Получатель")}
 

@@ -10,14 +10,13 @@ it got; a run interrupted half-way is simply applied again from the start
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, imports
 from engine.models import ExchangeChunk, ExchangeFile, ImportRun, QuarantinedRow
-from engine.services import imports
 from importers.onec.apply import apply_catalog, apply_sale
 from importers.onec.catalog import parse_catalog
 from importers.onec.commerceml import parse_exchange

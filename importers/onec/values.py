@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timezone
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import xmltodict
@@ -146,7 +147,7 @@ def local_datetime(raw_date: Any, raw_time: Any, tz: ZoneInfo, label: str) -> da
         raise ValueProblem(f"{label} '{shown}' is not a date") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def optional_date(raw: Any, label: str) -> date | None:

@@ -13,9 +13,9 @@ pipeline that groups in the database can apply the same rule from that.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from engine.domain import PurchaseDoc, RowError
+from engine.documents.domain import PurchaseDoc, RowError
 from importers.sap_b1.profiles import SOURCE
 from importers.sap_b1.rows import InvoiceRow, SkippedRow
 

@@ -11,16 +11,24 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from typing import BinaryIO, Iterator, Union
+from collections.abc import Iterator
+from typing import BinaryIO
 
-from engine.domain import CustomerDoc, Origin, ProductDoc, RowError
+from engine.documents.domain import CustomerDoc, Origin, ProductDoc, RowError
 from importers.sap_b1.profiles import COLUMNS, SOURCE, Profile
 from importers.sap_b1.rows import MAPPERS, InvoiceRow, SkippedRow
 from importers.sap_b1.values import BadValue
-from importers.textio import (MAX_LINE, Detected, TextFileError, detect_encoding, open_text, read_records,
-                              sniff_delimiter)
+from importers.textio import (
+    MAX_LINE,
+    Detected,
+    TextFileError,
+    detect_encoding,
+    open_text,
+    read_records,
+    sniff_delimiter,
+)
 
-Row = Union[CustomerDoc, InvoiceRow, ProductDoc, SkippedRow, RowError]
+Row = CustomerDoc | InvoiceRow | ProductDoc | SkippedRow | RowError
 _SHOWN_HEADERS = 40
 
 
@@ -144,7 +152,7 @@ class SapFile:
         elif text is not None and not self._stream.closed:
             text.detach()  # the caller's stream stays open
 
-    def __enter__(self) -> "SapFile":
+    def __enter__(self) -> SapFile:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -26,18 +26,27 @@ Decisions taken here (formats/sap-b1.md leaves them open):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
-from typing import Callable, Mapping, NamedTuple
+from typing import NamedTuple
 
 import phonenumbers
 
-from engine.domain import CustomerDoc, LineDoc, Origin, ProductDoc
-from engine.phones import normalize_phone
+from engine.documents.domain import CustomerDoc, LineDoc, Origin, ProductDoc
+from engine.members.phones import normalize_phone
 from importers.sap_b1.profiles import SOURCE, Profile
-from importers.sap_b1.values import (CANCEL_STATUS, CARD_TYPE, DOC_TYPE, BadValue, make_date_parser,
-                                     make_decimal_parser, make_enum, make_local_midnight)
+from importers.sap_b1.values import (
+    CANCEL_STATUS,
+    CARD_TYPE,
+    DOC_TYPE,
+    BadValue,
+    make_date_parser,
+    make_decimal_parser,
+    make_enum,
+    make_local_midnight,
+)
 
 INVOICE_TYPE, CREDIT_NOTE_TYPE = "13", "14"
 _EMAIL = re.compile(r"[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+")

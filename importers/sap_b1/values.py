@@ -7,9 +7,9 @@ row pipeline turns it into a quarantined `RowError`. The hot paths (a plain
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 ISO = "iso"
@@ -170,7 +170,7 @@ def make_local_midnight(tz_name: str) -> Callable[[date], datetime]:
     def at_midnight(day: date) -> datetime:
         found = cache.get(day)
         if found is None:
-            found = datetime.combine(day, time(0), tz).astimezone(timezone.utc)
+            found = datetime.combine(day, time(0), tz).astimezone(UTC)
             if len(cache) > 4096:
                 cache.clear()
             cache[day] = found

@@ -1,6 +1,13 @@
 """File transports for ERP exports: FTP, FTPS and SFTP behind one interface (list, fetch, archive, delete)."""
-from importers.transports.base import (FetchedFile, HostKeyMismatch, RemoteFile, Transport, TransportError,
-                                       UntrustedCertificate, stable_files)
+from importers.transports.base import (
+                                       FetchedFile,
+                                       HostKeyMismatch,
+                                       RemoteFile,
+                                       Transport,
+                                       TransportError,
+                                       UntrustedCertificate,
+                                       stable_files,
+)
 from importers.transports.ftp import FtpTransport
 from importers.transports.sftp import SftpTransport, load_host_key
 

@@ -12,9 +12,10 @@ import os
 import re
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 COPY_CHUNK = 1 << 16
 
@@ -68,7 +69,7 @@ class Transport(ABC):
 
     remote_dir: str
 
-    def __enter__(self) -> "Transport":
+    def __enter__(self) -> Transport:
         self.connect()
         return self
 

@@ -11,7 +11,7 @@ import ftplib
 import logging
 import posixpath
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from importers.transports.base import RemoteFile, Transport, TransportError, UntrustedCertificate, _HashingWriter
 
@@ -23,7 +23,7 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         return None
 

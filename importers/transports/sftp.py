@@ -20,7 +20,7 @@ import socket
 import stat
 import tempfile
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import paramiko
 import pysftp
@@ -179,7 +179,7 @@ class SftpTransport(Transport):
     def _list_all(self) -> list[RemoteFile]:
         entries = self._call("Listing", self.sftp.listdir_attr, self.remote_dir)
         return [RemoteFile(e.filename, e.st_size or 0,
-                           datetime.fromtimestamp(e.st_mtime, timezone.utc) if e.st_mtime is not None else None)
+                           datetime.fromtimestamp(e.st_mtime, UTC) if e.st_mtime is not None else None)
                 for e in entries if e.st_mode is not None and stat.S_ISREG(e.st_mode)]
 
     def _download(self, name: str, sink: _HashingWriter) -> None:

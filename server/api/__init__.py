@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from server.api import companies, health, imports, members, orders, policies, redemptions
+from server.extensions import api
+from server.onec import views as onec_views
+
 
 def register(app: Flask) -> None:
-    from server.extensions import api
-    from server.api import companies, health, members, orders, policies, redemptions
     app.register_blueprint(health.blp)
-    for module in (members, companies, orders, redemptions, policies):
+    for module in (members, companies, orders, redemptions, policies, imports):
         api.register_blueprint(module.blp)
-    from server.onec import views as onec_views; onec_views.register(app)  # noqa: E702 - 1C exchange
-    from server.api import imports; api.register_blueprint(imports.blp)  # noqa: E702 - ERP file imports
+    onec_views.register(app)

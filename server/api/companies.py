@@ -5,8 +5,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from engine import members
 from engine.models import Company, Member
-from engine.services import members
 from server import db
 from server.api import present
 from server.auth import require

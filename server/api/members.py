@@ -8,13 +8,22 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from engine import clock
-from engine.models import Company, LedgerEntry
-from engine.services import adjustments, events, members
+from engine import clock, members
+from engine.engagement import events
+from engine.members import adjustments
+from engine.models import Company, LedgerEntry, Member
 from server import db
 from server.api import present
-from server.api.schemas import (AdjustmentIn, AdjustmentOut, BalanceOut, HistoryArgs,
-                                HistoryOut, MemberIn, MemberOut, MemberPatch)
+from server.api.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    BalanceOut,
+    HistoryArgs,
+    HistoryOut,
+    MemberIn,
+    MemberOut,
+    MemberPatch,
+)
 from server.auth import require
 from server.errors import ApiError
 from server.formats import xml_root
@@ -52,8 +61,8 @@ class MemberCollection(MethodView):
                                f"no company has ERP code {data['company_erp_code']!r}")
         referrer = None
         if data.get("referral_code"):
-            referrer = session.execute(select(members.Member).where(
-                members.Member.referral_code == data["referral_code"])).scalar_one_or_none()
+            referrer = session.execute(select(Member).where(
+                Member.referral_code == data["referral_code"])).scalar_one_or_none()
             if referrer is None:
                 raise ApiError(422, "unknown_referral_code",
                                f"no member has the referral code {data['referral_code']!r}")
@@ -62,7 +71,7 @@ class MemberCollection(MethodView):
             member.referred_by_id = referrer.id
         events.fire(session, member, "registration", key=f"event:registration:{member.loyalty_id}",
                     actor=g.actor, now=now)
-        # The referral policy fires at the new member's first purchase (engine.services.accrual).
+        # The referral policy fires at the new member's first purchase (engine.accrual.document).
         return present.member_out(session, member)
 
 

@@ -8,10 +8,10 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 import rules
-from engine import clock
-from engine.domain import LineDoc, Origin, PurchaseDoc
-from engine.models import Product
-from engine.services import accrual, members, orders, policies, redemptions
+from engine import clock, members, policies, terms
+from engine.documents import orders, redemptions
+from engine.documents.domain import LineDoc, Origin, PurchaseDoc
+from engine.models import Member, Product
 from rules.facts import DocumentFacts, LineFacts
 from server import db
 from server.api import present
@@ -116,7 +116,7 @@ def create_return(data, order_id):
         lines.append(LineDoc(line_no=i, sku=line.sku, quantity=item["quantity"],
                              unit_price=line.unit_price, line_total=amount,
                              base_line_no=line.line_no))
-    member = session.get(members.Member, base.member_id)
+    member = session.get(Member, base.member_id)
     doc = PurchaseDoc(source=SOURCE, external_id=f"{order_id}/returns/{data['return_id']}",
                       document_type="correction", member_ref=member.loyalty_id,
                       placed_at=clock.now(), currency=base.currency, lines=tuple(lines),
@@ -139,14 +139,14 @@ def quote(data):
     member = members.get(session, data["member"]) if data.get("member") else None
     cart = cart_facts(session, data, currency=(data.get("currency") or settings.currency).upper(),
                       now=now)
-    version = accrual.policy_for(session, now)
+    version = terms.policy_for(session, now)
     facts = members.facts(session, member, now, settings) if member else rules.facts.MemberFacts()
     earn = None
     if version is not None and (member is None or
                                 members.effective_status(member, settings) == "active"):
         earn = rules.evaluate_accrual(
             policies.compiled(version, session), cart, facts, settings, explain=data["explain"], at=now,
-            tier_multiplier=accrual.tier_multiplier(session, facts, settings, now))
+            tier_multiplier=terms.tier_multiplier(session, facts, settings, now))
     spend = redemptions.evaluate(session, cart, member, settings, now,
                                  balance=facts.points_balance if member else None)
     return {

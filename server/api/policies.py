@@ -9,9 +9,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 import rules
-from engine import clock
+from engine import accrual, clock, policies
 from engine.models import Document
-from engine.services import accrual, policies
 from server import db
 from server.auth import require
 from server.errors import ApiError

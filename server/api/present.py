@@ -6,9 +6,9 @@ from decimal import ROUND_DOWN, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, ledger, members, policies
+from engine.engagement import tiers
 from engine.models import Document, LedgerEntry, Lot, Member, Redemption
-from engine.services import ledger, members, policies, tiers
 
 
 def member_out(session: Session, member: Member) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import g
 from flask_smorest import Blueprint
 
-from engine import clock
-from engine.services import policies, redemptions
+from engine import clock, policies
+from engine.documents import redemptions
 from server import db
 from server.api import present
 from server.api.orders import SOURCE, cart_facts

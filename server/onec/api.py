@@ -12,10 +12,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from engine import clock
-from engine.models import (DeliveryBatch, ExchangeFile, ExchangeSession, Member, MemberMerge,
-                           QuarantinedRow)
-from engine.services import members, merges
+from engine import clock, members
+from engine.members import merges
+from engine.models import DeliveryBatch, ExchangeFile, ExchangeSession, Member, MemberMerge, QuarantinedRow
 from server import db
 from server.auth import current_key
 from server.errors import ApiError

@@ -7,12 +7,11 @@ import click
 from sqlalchemy import select
 
 from engine import clock
+from engine.members import merges
 from engine.models import MemberMerge
-from engine.services import merges
 from server import db
 from server.onec.api import merge_out
 from server.onec.views import blp
-
 
 blp.cli.help = "The 1C exchange: merges of members by phone (list, undo)."
 
@@ -42,6 +41,6 @@ def undo_merge(merge_id):
     try:
         merge = merges.undo_merge(session, merge_id, actor="cli", now=clock.now())
     except merges.MergeError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     session.commit()
     _echo(merge_out(session, merge))

@@ -32,7 +32,7 @@ def run_import(file_id: int) -> str:
         file = onec_jobs.import_file(session, file_id, config=protocol.config(), actor=actor,
                                      commit=session.commit)
         return file.status
-    except Exception:  # noqa: BLE001 - recorded on the file; 1C is told, the error is logged
+    except Exception:  # recorded on the file; 1C is told, the error is logged
         log.exception("1C import of file %s failed", file_id)
         session.rollback()
         onec_jobs.fail_file(session, file_id, "The import failed unexpectedly and the error was "
@@ -54,6 +54,7 @@ def requeue_lost(session, files: list[ExchangeFile]) -> list[int]:
         return []
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
+
     from server.extensions import rq
     connection = rq.get_queue(QUEUE).connection
     lost = []

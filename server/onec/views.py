@@ -30,7 +30,8 @@ NO_OPS = ("deactivate", "complete")  # newer 1C catalog steps with nothing to do
 def register(app: Flask) -> None:
     """The protocol endpoint, its CLI commands and the exchange log API."""
     from server.extensions import api
-    from server.onec import api as log_api, commands  # noqa: F401 - commands attach to blp.cli
+    from server.onec import api as log_api
+    from server.onec import commands  # noqa: F401 - importing it attaches the commands to blp.cli
     protocol.load_config(app)
     app.register_blueprint(blp)
     api.register_blueprint(log_api.blp)
@@ -51,7 +52,7 @@ def _any_error(exc: Exception):
         if row is not None:
             store.log_error(row, request.args.get("mode") or "", reason, clock.now())
             session.commit()
-    except Exception:  # noqa: BLE001 - the database itself may be what failed
+    except Exception:  # the database itself may be what failed
         session.rollback()
     return failure(reason)
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import requests
 
-from engine import clock
-from engine.services import members
+from engine import clock, members
 from server import db
 from server.auth import create_key
 from tests.conftest import ACCRUAL_BASIC

@@ -1,7 +1,6 @@
 """The shop API over HTTP (Flask test client): JSON and XML, auth, idempotency, errors."""
 from __future__ import annotations
 
-import copy
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 

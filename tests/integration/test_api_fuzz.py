@@ -7,7 +7,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from engine.services import members
+from engine import members
 from server import db, migrate
 from server.app import create_app
 from server.auth import create_key

@@ -5,14 +5,13 @@ import multiprocessing as mp
 import os
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 
-from engine import clock
-from engine.domain import LineDoc, PurchaseDoc
+from engine import clock, ledger, members
+from engine.documents import orders
+from engine.documents.domain import LineDoc, PurchaseDoc
+from engine.ledger.check import check
 from engine.models import LedgerEntry, Redemption
-from engine.services import ledger, members, orders
-from engine.services.check import check
 from tests.conftest import ACCRUAL_BASIC, T0
 
 PROCESSES = 6
@@ -45,7 +44,7 @@ def _fire(url: str, key: str, member: str, worker: int, start, results) -> None:
 
 
 def test_parallel_redemptions_spend_exactly_what_is_affordable(pg_app):
-    from engine.services import policies
+    from engine import policies
     from server import db
     from server.auth import create_key
     with pg_app.app_context():

@@ -11,10 +11,10 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine import clock
-from engine.domain import LineDoc, PurchaseDoc
+from engine import clock, members
+from engine.documents import orders
+from engine.documents.domain import LineDoc, PurchaseDoc
 from engine.models import JobRun, LedgerEntry
-from engine.services import members, orders
 from tests.conftest import ACCRUAL_BASIC, T0
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +39,7 @@ def test_daily_jobs_run_on_a_real_rq_worker(pg_app, redis_url, publish):
     publish(ACCRUAL_BASIC)
     _member_with_old_points(pg_app)
     from redis import Redis
+
     from server import db, jobs
     from server.app import create_app
     Redis.from_url(redis_url).flushdb()

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import copy
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from engine.domain import LineDoc, PurchaseDoc
+from engine import ledger, members
+from engine.documents import orders, redemptions
+from engine.documents.domain import LineDoc, PurchaseDoc
+from engine.ledger import daily
+from engine.ledger.check import check
 from engine.models import LedgerEntry, Lot
-from engine.services import daily, ledger, members, orders, redemptions
-from engine.services.check import check
 from tests.conftest import ACCRUAL_BASIC, T0, D
 
 DAY = timedelta(days=1)

@@ -6,12 +6,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engine.domain import LineDoc, PurchaseDoc
-from engine.services import adjustments, daily, ledger, members, orders, redemptions
-from engine.services.check import check
+from engine import ledger, members
+from engine.documents import orders, redemptions
+from engine.documents.domain import LineDoc, PurchaseDoc
+from engine.ledger import daily
+from engine.ledger.check import check
+from engine.members import adjustments
 from tests.conftest import ACCRUAL_BASIC, T0
 
 amounts = st.decimals(min_value=1, max_value=400, places=2)

@@ -61,7 +61,7 @@ def make_tls_files(directory: Path, common_name: str = "Loyalty test CA", dns_na
     import ipaddress
 
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
@@ -119,8 +119,8 @@ def start_ftp_server(root: Path, user: str = "loyalty", password: str = "s3cret-
     """pyftpdlib on 127.0.0.1:<random>, serving ``root``; with ``tls``, explicit FTPS that requires TLS."""
     try:
         from pyftpdlib.authorizers import DummyAuthorizer
-        from pyftpdlib.servers import FTPServer
         from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.servers import FTPServer
     except ImportError:
         require(False, "pyftpdlib is not installed (pip install pyftpdlib)")
     base = FTPHandler

@@ -6,9 +6,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine import clock
+from engine import clock, ledger
 from engine.models import ImportRun, Member, QuarantinedRow
-from engine.services import ledger
 from importers import pipeline
 from tests.conftest import ACCRUAL_BASIC
 

@@ -9,7 +9,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 CUSTOMERS_HEADER = "CardCode;CardName;LicTradNum;Phone1;Cellular;E_Mail;GroupCode;CreateDate"
-INVOICES_HEADER = "DocEntry;DocNum;DocDate;CardCode;DocCur;LineNum;ItemCode;Dscription;ItmsGrpCod;Quantity;Price;LineTotal"
+INVOICES_HEADER = ("DocEntry;DocNum;DocDate;CardCode;DocCur;LineNum;ItemCode;Dscription;ItmsGrpCod;Quantity;Price;"
+                   "LineTotal")
 CREDIT_HEADER = INVOICES_HEADER + ";BaseType;BaseEntry;BaseLine"
 
 

@@ -17,9 +17,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from engine import clock
+from engine import clock, ledger
 from engine.models import Member
-from engine.services import ledger
 from tests.integration.imports import samples
 
 ACCRUAL_RICH = {"policy": "accrual", "rules": [

@@ -1,11 +1,12 @@
 """The set-based path's hand-written pieces equal what the per-document path computes (no database)."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from engine.domain import LineDoc, PurchaseDoc
-from engine.services import bulk, orders
+from engine.accrual import batch
+from engine.documents import orders
+from engine.documents.domain import LineDoc, PurchaseDoc
 from importers.bulk_copy import esc
 from importers.pipeline_stage import bucket_count
 
@@ -18,18 +19,18 @@ from importers.pipeline_stage import bucket_count
 def test_hand_written_content_hash_is_the_per_document_one(sku, group, brand, member):
     lines = (LineDoc(0, sku, Decimal("2"), Decimal("1234.50"), Decimal("2469.00"), "name", group, brand),
              LineDoc(7, "X", Decimal("0.125"), Decimal("1E+2"), Decimal("-3"), "", "", ""))
-    placed = datetime(2024, 1, 14, 23, tzinfo=timezone.utc)
+    placed = datetime(2024, 1, 14, 23, tzinfo=UTC)
     doc = PurchaseDoc(source="sap_b1", external_id="13:1", document_type="invoice", member_ref=member,
                       placed_at=placed, currency="PLN", lines=lines, channel="erp", status="fulfilled")
-    assert bulk.content_hash(member, placed, "PLN", lines) == orders.content_hash(doc)
-    assert bulk.content_hash(member, placed.isoformat(), "PLN", lines) == orders.content_hash(doc)
+    assert batch.content_hash(member, placed, "PLN", lines) == orders.content_hash(doc)
+    assert batch.content_hash(member, placed.isoformat(), "PLN", lines) == orders.content_hash(doc)
 
 
 def test_amounts_are_rounded_like_the_orm():
     from engine.models.base import Amount
     for text in ("1.23456", "1.23455", "-0.00005", "12", "1E+2"):
         value = Decimal(text)
-        assert bulk.amount(value) == Amount().process_bind_param(value, _Postgres())
+        assert batch.amount(value) == Amount().process_bind_param(value, _Postgres())
 
 
 class _Postgres:

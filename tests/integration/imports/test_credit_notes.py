@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from engine.ledger.check import check
 from engine.models import Document, LedgerEntry
-from engine.services.check import check
 from tests.integration.imports import samples
 
 CREDIT_HEADER = samples.CREDIT_HEADER

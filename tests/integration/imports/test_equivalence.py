@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import clock
+from engine.ledger.check import check
 from engine.models import ImportChunk
-from engine.services.check import check
 from tests.conftest import _empty_tables
 from tests.integration.imports import ledger, samples, scenario
 from tests.integration.imports.conftest import Importer
@@ -119,7 +119,7 @@ def test_customer_cards_in_batches_give_the_card_by_card_members(pg_app, publish
                  use_bulk=use_bulk)
         with importer.session() as session:  # K09 was merged into K02 by an operator
             target = session.execute(select(Member).where(Member.erp_code == "K02")).scalar_one()
-            from engine.services import members
+            from engine import members
             merged = members.create(session, {"name": "Scalony", "erp_code": "K09"}, now=fixed)
             merged.merged_into_id = target.id
             session.commit()

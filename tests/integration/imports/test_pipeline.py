@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from engine.ledger.check import check
 from engine.models import Document, DocumentLine, ImportChunk, LedgerEntry, Member
-from engine.services.check import check
 from tests.integration.imports import samples
 
 HELD_BACK = "is held back as a whole because its line(s) on file line 5 could not be read"
@@ -97,8 +97,7 @@ def test_chunks_are_recorded_and_staging_is_cleared(importer, tmp_path):
 def test_a_chunk_the_set_based_path_cannot_write_goes_document_by_document(pg_importer, tmp_path, caplog):
     """A ledger key taken by something else makes the chunk's COPY fail: the chunk is applied again one
     document at a time, the offending document is quarantined with the reason, the others go through."""
-    from engine import clock
-    from engine.services import ledger
+    from engine import clock, ledger
     importer = pg_importer
     importer(samples.write(tmp_path / "OCRD.csv", samples.CUSTOMERS_HEADER, samples.CUSTOMER_ROWS), "customers")
     with importer.session() as session:

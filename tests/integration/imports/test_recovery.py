@@ -38,7 +38,7 @@ def scratch_urls():
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
     names = [f"loyalty_kill_{uuid.uuid4().hex[:8]}" for _ in range(2)]
     with admin.connect() as conn:
@@ -58,7 +58,7 @@ def make_app(url: str, tmp_path: Path):
     app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": None, "SECRET_KEY": "t",
                       "SECRET_KEY_IS_EPHEMERAL": False, "UPLOAD_FOLDER": str(tmp_path / "uploads")})
     migrate.upgrade(app)
-    from engine.services import policies
+    from engine import policies
     with app.extensions["database"].new_session() as session:
         row = policies.save_draft(session, "accrual", ACCRUAL_BASIC, author="test")
         policies.publish(session, "accrual", by="test", version=row.version,
@@ -171,7 +171,7 @@ def test_kill_9_mid_chunk_then_rerun_gives_the_uninterrupted_ledger(scratch_urls
         assert resumed.applied == 91
         dump_a, dump_b = ledger.dump(a), ledger.dump(b)
         assert dump_a["entries"] and ledger.compare(dump_a, dump_b) == []
-        from engine.services.check import check
+        from engine.ledger.check import check
         assert check(a) == [] and check(b) == []
 
     again = loyalty(killed_url, tmp_path, str(invoices), "--kind", "invoices")

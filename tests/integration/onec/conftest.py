@@ -47,7 +47,7 @@ def onec(live, keys, program):
 def ledger_holds(target_app):
     """After every test (before its tables are emptied): every ledger invariant holds."""
     yield
-    from engine.services.check import check
+    from engine.ledger.check import check
     from server import db
     with target_app.app_context():
         assert check(db.session()) == []

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 
 from engine.models import Document, ImportRun, LedgerEntry, Member
 from tests.conftest import auth
-from tests.integration.onec.cml import (BILLION_LAUGHS, card, commerce, item, lines, order,
-                                        zipped)
+from tests.integration.onec.cml import BILLION_LAUGHS, card, commerce, item, lines, order, zipped
 
 GOOD = commerce(order("ord-1", card("c-001", "Иван", "+7 912 345 67 89"),
                       [item("coffee-1", "Кофе", "1", "1000")], shipped=True))

@@ -7,10 +7,8 @@ from decimal import Decimal
 import requests
 from sqlalchemy import func, select
 
-from engine import clock
-from engine.models import (Document, LedgerEntry, Member, Product, ProductGroup, QuarantinedRow,
-                           Redemption)
-from engine.services import ledger, members
+from engine import clock, ledger, members
+from engine.models import Document, LedgerEntry, Member, Product, ProductGroup, QuarantinedRow, Redemption
 from tests.conftest import auth
 from tests.integration.onec.cml import card, commerce, item, operations, order
 

@@ -6,9 +6,8 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine import clock
+from engine import clock, ledger, members
 from engine.models import Document, LedgerEntry, Member, MemberCard, MemberMerge
-from engine.services import ledger, members
 from tests.conftest import auth
 from tests.integration.onec.cml import card, commerce, item, order, profiles
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from engine import clock
+from engine import clock, members
+from engine.members import adjustments
 from engine.models import Delivered, DeliveryCursor
-from engine.services import adjustments, members
 from tests.integration.onec.cml import operations, profiles
 
 

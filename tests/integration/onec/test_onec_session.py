@@ -146,6 +146,7 @@ def test_progress_via_a_real_worker_then_success(pg_app, redis_url, keys, progra
 
     from redis import Redis
     from werkzeug.serving import make_server
+
     from server.app import create_app
     Redis.from_url(redis_url).flushdb()
     queued = create_app({"TESTING": True, "DATABASE_URL": pg_app.config["DATABASE_URL"],
@@ -182,6 +183,7 @@ def test_progress_via_a_real_worker_then_success(pg_app, redis_url, keys, progra
 
 def test_a_stale_session_is_refused(onec, app):
     from datetime import timedelta
+
     from engine import clock
     client = onec()
     assert client.checkauth()[0] == "success"

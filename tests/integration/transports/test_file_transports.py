@@ -1,7 +1,7 @@
 """List, fetch, archive and delete over real FTP, FTPS (pyftpdlib) and SFTP (OpenSSH) servers."""
 import hashlib
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,8 +31,8 @@ def test_list_matches_patterns_with_size_and_time(remote):
         everything = transport.list()
     assert [f.name for f in listed] == ["INV_20240115.csv", "inv_20240116.CSV"]
     assert (listed[0].size, listed[1].size) == (len(CP1250), 10)
-    assert listed[0].mtime == datetime.fromtimestamp(1_700_000_000, timezone.utc)
-    assert abs(listed[1].mtime - datetime.now(timezone.utc)) < timedelta(minutes=5)
+    assert listed[0].mtime == datetime.fromtimestamp(1_700_000_000, UTC)
+    assert abs(listed[1].mtime - datetime.now(UTC)) < timedelta(minutes=5)
     assert {f.name for f in everything} == {"INV_20240115.csv", "inv_20240116.CSV", "OCRD_1.csv"}
 
 

@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-from tests.support.sources import source_for
 from importers.sources import SourceConfigError, open_transport, source_from_dict
 from importers.transports import HostKeyMismatch, TransportError, UntrustedCertificate
 from importers.transports.sftp import fingerprint, load_host_key
 from tests.support.servers import SSH_KEYGEN, make_tls_files, start_ftp_server
+from tests.support.sources import source_for
 
 
 def test_ftps_protects_the_data_channel(ftps_server):

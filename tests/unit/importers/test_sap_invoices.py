@@ -1,13 +1,21 @@
 """Invoice and credit-note files end to end: bytes on disk → rows → documents (importers/sap_b1)."""
 import codecs
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
-from engine.domain import PurchaseDoc, RowError
-from importers.sap_b1 import (BadHeader, InvoiceRow, SkippedRow, UndecodableFile, default_profile, group_rows,
-                              open_file, profile_from_dict)
+from engine.documents.domain import PurchaseDoc, RowError
+from importers.sap_b1 import (
+    BadHeader,
+    InvoiceRow,
+    SkippedRow,
+    UndecodableFile,
+    default_profile,
+    group_rows,
+    open_file,
+    profile_from_dict,
+)
 
 HEADER = "DocEntry;DocNum;DocDate;CardCode;DocCur;LineNum;ItemCode;Dscription;ItmsGrpCod;Quantity;Price;LineTotal"
 CN_HEADER = HEADER + ";BaseType;BaseEntry;BaseLine"
@@ -56,7 +64,7 @@ def test_polish_cp1250_file_good_rows_come_through_exactly(tmp_path):
     assert first.name == "Rura miedziana; 15 mm" and good[1].name == 'Zawór kulowy 1/2" mosiądz'
     assert (first.member_ref, first.number, first.currency, first.product_group, first.sku) == \
         ("erp:C001", "1001", "PLN", "110", "RM-15")
-    assert first.placed_at == datetime(2024, 1, 14, 23, tzinfo=timezone.utc)  # midnight in Warsaw
+    assert first.placed_at == datetime(2024, 1, 14, 23, tzinfo=UTC)  # midnight in Warsaw
     assert first.doc_date == date(2024, 1, 15) and good[2].doc_date == date(2024, 1, 17)
     assert (first.origin.name, first.origin.line_no, first.origin.source) == ("INV_20240115.csv", 3, "sap_b1")
     assert first.line.line_total == Decimal("2469.00") and first.line.sku == "RM-15"
@@ -227,7 +235,7 @@ def test_utf16_tab_separated_dtw_template_with_two_header_rows(tmp_path):
     with open_file(path, profile) as f:
         assert (f.detected.label, f.delimiter) == ("UTF-16LE (BOM)", "\t")
         [doc] = list(group_rows(f))
-    assert doc.external_id == "13:21" and doc.placed_at == datetime(2024, 2, 29, 23, tzinfo=timezone.utc)
+    assert doc.external_id == "13:21" and doc.placed_at == datetime(2024, 2, 29, 23, tzinfo=UTC)
     assert [(l.name, l.quantity, l.line_total) for l in doc.lines] == \
         [("Złączka", Decimal("4"), Decimal("49.00")), ("Złączka 2", Decimal("1"), Decimal("0.75"))]
     assert doc.lines[0].product_group == "110" and not doc.cancelled

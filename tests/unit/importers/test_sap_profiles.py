@@ -1,4 +1,5 @@
 """Import profiles: SAP defaults and validated JSON overrides (importers/sap_b1/profiles.py)."""
+import dataclasses
 import json
 from decimal import Decimal
 
@@ -74,5 +75,5 @@ def test_kind_must_be_known_and_consistent():
 def test_profile_is_frozen_and_fills_missing_columns():
     profile = Profile(kind="customers", columns={"card_code": "Kod"})
     assert profile.columns["card_code"] == "Kod" and profile.columns["email"] == "E_Mail"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         profile.kind = "invoices"

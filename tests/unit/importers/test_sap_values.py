@@ -1,11 +1,17 @@
 """Cell values of SAP B1 files: exact decimals, dates, enums (importers/sap_b1/values.py)."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
-from importers.sap_b1.values import (CANCEL_STATUS, CARD_TYPE, BadValue, make_date_parser, make_decimal_parser,
-                                     make_local_midnight)
+from importers.sap_b1.values import (
+    CANCEL_STATUS,
+    CARD_TYPE,
+    BadValue,
+    make_date_parser,
+    make_decimal_parser,
+    make_local_midnight,
+)
 
 comma = make_decimal_parser(",")
 point = make_decimal_parser(".")
@@ -81,9 +87,9 @@ def test_only_listed_formats_are_tried():
 
 def test_local_midnight_is_aware_utc_across_dst():
     midnight = make_local_midnight("Europe/Warsaw")
-    assert midnight(date(2024, 1, 15)) == datetime(2024, 1, 14, 23, tzinfo=timezone.utc)
-    assert midnight(date(2024, 7, 15)) == datetime(2024, 7, 14, 22, tzinfo=timezone.utc)
-    assert midnight(date(2024, 7, 15)).tzinfo is timezone.utc
+    assert midnight(date(2024, 1, 15)) == datetime(2024, 1, 14, 23, tzinfo=UTC)
+    assert midnight(date(2024, 7, 15)) == datetime(2024, 7, 14, 22, tzinfo=UTC)
+    assert midnight(date(2024, 7, 15)).tzinfo is UTC
 
 
 def test_sap_and_dtw_enum_spellings():

@@ -5,8 +5,15 @@ import itertools
 
 import pytest
 
-from importers.textio import (MalformedFile, TextFileError, UndecodableFile, detect_encoding, open_text,
-                              read_records, sniff_delimiter)
+from importers.textio import (
+    MalformedFile,
+    TextFileError,
+    UndecodableFile,
+    detect_encoding,
+    open_text,
+    read_records,
+    sniff_delimiter,
+)
 
 POLISH = "Zażółć gęślą jaźń;Łódź\r\n"
 
@@ -66,7 +73,7 @@ def test_offset_is_exact_across_chunks_and_split_characters():
 
 
 def test_bad_byte_after_a_bom_is_refused():
-    data = codecs.BOM_UTF8 + "ok\n".encode() + b"\xc3\x28"
+    data = codecs.BOM_UTF8 + b"ok\n" + b"\xc3\x28"
     with pytest.raises(UndecodableFile) as caught:
         detect(data)
     assert caught.value.offset == len(codecs.BOM_UTF8) + 3

@@ -4,9 +4,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from onec_samples import commerce
 
 from importers.onec import BadXML, ExchangeConfig, ProductGroup, parse_catalog
-from onec_samples import commerce
 
 IMPORT_XML = commerce("""
   <Классификатор>

@@ -1,16 +1,25 @@
 """parse_exchange on realistic 1C uploads: cards, statuses, versions, delivery, write-offs."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from onec_samples import (
+    GOODS,
+    IVANOV_DUP,
+    IVANOV_WORK,
+    card,
+    commerce,
+    contact,
+    document,
+    item,
+    orders_file,
+    single_order_cml3,
+)
 
 from importers.onec import ExchangeConfig, HostileXML, parse_exchange
 from importers.onec.commerceml import is_newer_version, version_key
-from onec_samples import (
-    GOODS, IVANOV_DUP, IVANOV_WORK, card, commerce, contact, document, item, orders_file,
-    single_order_cml3)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +62,7 @@ def test_posted_order_with_payment_date_is_paid_with_delivery_as_shipping(batch)
              Decimal("2501.00")),
             (2, "a1b2c3d4-0000-0000-0000-000000000002", Decimal(1), Decimal(990), Decimal(990))]
     # 10:15 in Moscow (UTC+3) is 07:15 UTC.
-    assert order.placed_at == datetime(2024, 3, 1, 7, 15, tzinfo=timezone.utc)
+    assert order.placed_at == datetime(2024, 3, 1, 7, 15, tzinfo=UTC)
 
 
 def test_write_off_requisite_gives_an_idempotent_write_off(batch):
@@ -212,7 +221,7 @@ def test_time_zone_and_regions_are_configurable():
     doc = document("k", "1", cards=[kz], date="2024-03-01", time="05:00:00")
     batch = parse_exchange(commerce(doc.replace("<Валюта>руб</Валюта>", "")), config)
     assert batch.customers[0].phone == "+77011234567"
-    assert batch.documents[0].placed_at == datetime(2024, 3, 1, 0, 0, tzinfo=timezone.utc)
+    assert batch.documents[0].placed_at == datetime(2024, 3, 1, 0, 0, tzinfo=UTC)
     assert batch.documents[0].currency == "KZT"
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,8 +10,8 @@ import pytest
 from exporters.onec import BonusOperation, MemberProfile, build_query_document, content_type
 from importers.onec import ExchangeConfig, parse_exchange, parse_xml
 
-AT = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
-NOW = datetime(2024, 3, 2, 6, 0, tzinfo=timezone.utc)
+AT = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+NOW = datetime(2024, 3, 2, 6, 0, tzinfo=UTC)
 
 
 def op(op_id="op-1", kind="accrual", amount="125.50", name="Иванов Иван", **kw):

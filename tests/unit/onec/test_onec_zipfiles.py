@@ -6,9 +6,9 @@ import stat
 import zipfile
 
 import pytest
+from onec_samples import orders_file
 
 from importers.onec import ZipLimits, ZipRefused, safe_unzip
-from onec_samples import orders_file
 
 MiB = 1024 * 1024
 

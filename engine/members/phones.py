@@ -8,7 +8,7 @@ toll-free or premium numbers never become a merge key.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import phonenumbers
 from phonenumbers import PhoneNumberType

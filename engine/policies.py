@@ -197,7 +197,7 @@ def by_id(session: Session, version_id: int):
     return (row, compiled(row)) if row is not None else (None, None)
 
 
-def settings(session: Session, at: datetime | None = None) -> "rules.ProgramSettings":
+def settings(session: Session, at: datetime | None = None) -> rules.ProgramSettings:
     ref = active_ref(session, SETTINGS, at)
     return compiled(ref, session) if ref is not None else rules.DEFAULT_SETTINGS
 

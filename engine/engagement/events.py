@@ -8,9 +8,9 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 import rules
-from rules.facts import EventFacts
+from engine import ledger, members, policies, terms
 from engine.models import LedgerEntry, Member
-from engine.services import accrual, ledger, members, policies
+from rules.facts import EventFacts
 
 POLICY_OF_EVENT = {"birthday": "birthday", "referral": "referral"}
 KIND_OF_POLICY = {"event": "event", "birthday": "birthday", "referral": "referral"}
@@ -24,7 +24,7 @@ def _post(session: Session, member: Member, points: Decimal, *, kind: str, key: 
         return None
     available_at = now + timedelta(days=delay_days or 0)
     member_facts = members.facts(session, member, now, settings)
-    expires_at = accrual.lot_expiry(session, kind, available_at, member_facts, settings,
+    expires_at = terms.lot_expiry(session, kind, available_at, member_facts, settings,
                                     expire_after_days=expire_after_days)
     account = ledger.lock_account(session, member.account_id)
     return ledger.credit(session, account, kind=kind, key=key, actor=actor, now=now,

@@ -23,18 +23,21 @@ pinned version and member snapshot on demand.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _js
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import ARRAY, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 import rules
+from engine import members, policies
+from engine.accrual.document import document_facts
 from engine.models import Account, Document, Lot, Member, PolicyVersion, Product
 from engine.models.base import SCALE, tidy
-from engine.services import accrual, members, policies
+from engine.terms import lot_expiry, policy_for, tier_multiplier
 from rules.facts import DocumentFacts, MemberFacts
 
 ZERO = Decimal(0)
@@ -192,7 +195,7 @@ class Terms:
         if terms is None:
             session = self.session
             settings = policies.settings(session, when)
-            version = accrual.policy_for(session, when)
+            version = policy_for(session, when)
             compiled = policies.compiled(version, session) if version is not None else None
             _row, tier = policies.active(session, "tier", when)
             _row, expiry = policies.active(session, "expiry", when + timedelta(days=settings.holding_days))
@@ -208,13 +211,13 @@ class Terms:
         key = (when,) + tuple(getattr(facts, n) for n in terms.tier_names)
         found = self._tiers.get(key)
         if found is None:
-            found = self._tiers[key] = accrual.tier_multiplier(self.session, facts, terms.settings, when)
+            found = self._tiers[key] = tier_multiplier(self.session, facts, terms.settings, when)
         return found
 
     def expires(self, terms: _Terms, available_at: datetime, facts: MemberFacts) -> datetime | None:
         key = (available_at,) + tuple(getattr(facts, n) for n in terms.expiry_names)
         if key not in self._expiry:
-            self._expiry[key] = accrual.lot_expiry(self.session, "accrual", available_at, facts,
+            self._expiry[key] = lot_expiry(self.session, "accrual", available_at, facts,
                                                    terms.settings, document=_EXPIRY_DOC)
         return self._expiry[key]
 
@@ -438,8 +441,8 @@ def explain(session: Session, document: Document) -> dict | None:
     version = session.get(PolicyVersion, document.policy_version_id)
     settings = policies.settings(session, document.placed_at)
     facts = MemberFacts.from_dict(document.member_snapshot)
-    multiplier = accrual.tier_multiplier(session, facts, settings, document.placed_at)
-    result = rules.evaluate_accrual(policies.compiled(version), accrual.document_facts(document, net=False),
+    multiplier = tier_multiplier(session, facts, settings, document.placed_at)
+    result = rules.evaluate_accrual(policies.compiled(version), document_facts(document, net=False),
                                     facts, settings, explain=True, at=document.placed_at,
                                     tier_multiplier=multiplier)
     return {**(result.trace or {}), "policy": "accrual", "policy_version": version.version,

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from engine import ledger, members, policies, terms
 from engine.models import LedgerEntry, Member
-from engine.services import accrual, ledger, members, policies
 
 
 class AdjustmentError(Exception):
@@ -31,7 +31,7 @@ def adjust(session: Session, member: Member, amount: Decimal, *, reason: str, ac
     if amount > 0:
         available_at = now + timedelta(days=activation_delay_days)
         member_facts = members.facts(session, member, now, settings)
-        expires_at = accrual.lot_expiry(session, kind, available_at, member_facts, settings,
+        expires_at = terms.lot_expiry(session, kind, available_at, member_facts, settings,
                                         expire_after_days=expire_after_days)
         return ledger.credit(session, account, kind=kind, key=key, actor=actor, now=now,
                              lots=[ledger.LotSpec(amount, available_at, expires_at)],

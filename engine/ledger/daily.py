@@ -13,9 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, ledger, policies
 from engine.models import JobRun, Lot
-from engine.services import ledger, policies
 
 ORDER = ("mature", "tiers", "expire", "warn", "digest")
 

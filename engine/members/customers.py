@@ -13,9 +13,9 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.domain import CustomerDoc
+from engine import members
+from engine.documents.domain import CustomerDoc
 from engine.models import Member, MemberCard
-from engine.services import members
 
 
 class CustomerError(Exception):
@@ -57,7 +57,7 @@ def find_by_card(session: Session, source: str, card_id: str) -> Member | None:
 def upsert(session: Session, doc: CustomerDoc, *, now: datetime,
            link_by_phone: bool | None = None) -> str:
     """'applied' (created or changed) or 'duplicate' (nothing new)."""
-    from engine.services import policies
+    from engine import policies
     if not doc.external_id:
         raise CustomerError("a customer card needs its key")
     settings = policies.settings(session, now)

@@ -16,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.domain import CustomerDoc, ProductDoc, PurchaseDoc, RowError, WriteOffDoc
+from engine import ledger, members
+from engine.documents import catalog, orders, redemptions
+from engine.documents.domain import CustomerDoc, ProductDoc, PurchaseDoc, RowError, WriteOffDoc
+from engine.members import customers
 from engine.models import ImportRun, QuarantinedRow
-from engine.services import catalog, customers, ledger, members, orders, redemptions
 
 OUTCOMES = ("applied", "duplicate", "quarantined", "skipped")
 # Errors that mean "this document cannot be applied": quarantine it, go on.

@@ -15,9 +15,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.domain import PurchaseDoc
+from engine import accrual, members, policies
+from engine.documents.domain import PurchaseDoc
 from engine.models import Document, DocumentLine, Product, Redemption
-from engine.services import accrual, members, policies
 
 ZERO = Decimal(0)
 
@@ -195,7 +195,7 @@ def set_status(session: Session, document: Document, status: str, *, actor: str,
         accrual.recompute(session, document, actor=actor, now=now,
                           key=f"{document.source}:{document.external_id}:{status}",
                           reason=f"order {status}")
-        from engine.services import redemptions
+        from engine.documents import redemptions
         for redemption in session.execute(select(Redemption).where(
                 Redemption.order_external_id == document.external_id,
                 Redemption.status == "active")).scalars():

@@ -1,50 +1,10 @@
-"""The points ledger: how points are posted, held, spent, reversed and expired.
-
-Design
-======
-*Entries* (`LedgerEntry`) are append-only. Each has an account, a kind
-(accrual, redemption, reversal, refund, expiry, adjustment, …), a signed
-exact amount, the source document, the actor, the rule trace, and an
-idempotency key that the database keeps unique: posting the same key twice
-returns the first entry and changes nothing.
-
-*Lots* (`Lot`) are where points live. Every positive entry creates one or
-more lots with ``amount``, ``remaining``, ``available_at`` (pending until
-then: the holding period) and ``expires_at`` (None = never). Spending
-consumes available lots soonest-expiring first; each consumption is an
-*allocation* row (lot, consuming entry, amount), so every point can be
-traced from where it was earned to where it went, and a refund can give back
-the very lots (with their expiry) that a cancelled redemption took.
-
-*Debt* (`Account.debt`) is what a reversal could not take from lots: an
-order returned after its points were spent. The balance goes negative
-(when the program allows it) instead of points being silently invented or
-lost. Whenever an account has debt and an available lot, the lot pays the
-debt first (an allocation of kind "debt" whose entry is the lot's own).
-
-Balances are derived, never stored:
-``available = Σ remaining of lots with available_at ≤ now < expires_at − debt``,
-``pending = Σ remaining of lots with available_at > now``.
-
-Invariants (checked by `engine.services.check` and the tests):
-- per lot: ``0 ≤ remaining = amount − Σ allocations(lot) ≤ amount``;
-- per account: ``Σ entries = Σ remaining(all lots) − debt`` and ``debt ≥ 0``;
-- a spending entry (redemption) is fully covered by allocations: spending
-  never makes a balance negative; only reversals may create debt;
-- an idempotency key is applied once (unique index).
-
-Concurrency: every write first locks the account row (``SELECT … FOR
-UPDATE`` in PostgreSQL; SQLite serialises writers itself), so two spends on
-one account are serialised and the second sees the first's allocations.
-Lots are only changed under that lock. Services flush; the caller (request,
-job, CLI command) commits once.
-"""
+"""Posting to the ledger: credits that create lots, debits that consume them, debt, expiry, balances."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -278,3 +238,17 @@ def balance(session: Session, account: Account, now: datetime, *,
     soonest = tuple(sorted(expiring.items())[:expiring_limit])
     return Balance(available=available - account.debt, pending=pending, debt=account.debt,
                    expiring=soonest)
+
+
+def document_lot_ids(session: Session, document_id: int) -> list[int]:
+    """The lots a document's positive entries created."""
+    return list(session.execute(
+        select(Lot.id).join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
+        .where(LedgerEntry.document_id == document_id, LedgerEntry.amount > 0)).scalars())
+
+
+def collectable(session: Session, account: Account, own_ids: Sequence[int], now: datetime) -> Decimal:
+    """What a reversal can take: available points plus the document's own pending lots."""
+    own_pending = sum((lot.remaining for lot in session.execute(
+        select(Lot).where(Lot.id.in_(own_ids), Lot.available_at > now)).scalars()), ZERO)
+    return max(available_points(session, account, now), ZERO) + own_pending

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import rules
-from rules.facts import DocumentFacts, LineFacts, LotFacts, MemberFacts
-from engine.models import Document, LedgerEntry, Lot, Member, PolicyVersion
-from engine.services import ledger, members, policies
+from engine import ledger, members, policies, terms
+from engine.engagement import referrals
+from engine.models import Document, LedgerEntry, Member, PolicyVersion
+from rules.facts import DocumentFacts, LineFacts, MemberFacts
 
 ZERO = Decimal(0)
 
@@ -39,42 +39,10 @@ def document_facts(document: Document, *, net: bool = True) -> DocumentFacts:
                          shipping_total=document.shipping_total)
 
 
-def policy_for(session: Session, at: datetime) -> "policies.VersionRef | None":
-    """The accrual version for a document dated ``at``: the one in force then, or,
-    for documents older than the program, its first published version."""
-    return policies.active_ref(session, "accrual", at) or policies.first_ref(session, "accrual")
-
-
-def tier_multiplier(session: Session, member_facts: MemberFacts, settings, at) -> Decimal:
-    row, tier_policy = policies.active(session, "tier", at)
-    if tier_policy is None or not member_facts.tier:
-        return Decimal(1)
-    return rules.evaluate_tier(tier_policy, member_facts, settings, at=at).multiplier
-
-
-def lot_expiry(session: Session, kind: str, available_at: datetime, member_facts: MemberFacts,
-               settings, *, document: Document | None = None,
-               expire_after_days: int | None = None) -> datetime | None:
-    """When a lot made available at ``available_at`` expires (expiry policy, else settings)."""
-    if expire_after_days is not None:
-        return available_at + timedelta(days=int(expire_after_days))
-    row, expiry_policy = policies.active(session, "expiry", available_at)
-    facts = LotFacts(entry_kind=kind, available_at=available_at,
-                     channel=document.channel if document else "",
-                     document_type=document.document_type if document else "")
-    if expiry_policy is None:
-        months = settings.default_lifetime_months
-        if months is None:
-            return None
-        from dateutil.relativedelta import relativedelta
-        return available_at + relativedelta(months=months)
-    return rules.evaluate_expiry(expiry_policy, facts, member_facts, settings).expires_at
-
-
 def evaluate(session: Session, document: Document, version, member_facts: MemberFacts,
              settings, *, explain: bool = True):
     compiled = policies.compiled(version, session)
-    multiplier = tier_multiplier(session, member_facts, settings, document.placed_at)
+    multiplier = terms.tier_multiplier(session, member_facts, settings, document.placed_at)
     return rules.evaluate_accrual(compiled, document_facts(document), member_facts, settings,
                                   explain=explain, at=document.placed_at,
                                   tier_multiplier=multiplier)
@@ -103,7 +71,7 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
         return None
     settings = policies.settings(session, document.placed_at)
     member = session.get(Member, document.member_id)
-    version = policy_for(session, document.placed_at)
+    version = terms.policy_for(session, document.placed_at)
     document.accrued_at = now
     if version is None or members.effective_status(member, settings) != "active":
         document.member_snapshot = members.facts(session, member, document.placed_at, settings,
@@ -119,7 +87,7 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
     if result.points <= 0:
         return None
     available_at = available_from + timedelta(days=settings.holding_days)
-    expires_at = lot_expiry(session, "accrual", available_at, member_facts, settings,
+    expires_at = terms.lot_expiry(session, "accrual", available_at, member_facts, settings,
                             document=document)
     account = ledger.lock_account(session, document.account_id)
     entry = ledger.credit(
@@ -128,22 +96,8 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
         member_id=member.id, document_id=document.id, policy_version_id=version.id,
         effective_at=document.placed_at, trace=_trace(result, version, member_facts))
     document.earned = result.points
-    _referral_after_first_purchase(session, member, actor=actor, now=now)
+    referrals.after_first_purchase(session, member, actor=actor, now=now)
     return entry
-
-
-def _referral_after_first_purchase(session: Session, member: Member, *, actor: str,
-                                   now: datetime) -> None:
-    """A referred member's first purchase that earns points rewards both sides
-    (the referral policy decides how much); once per member, by its key."""
-    if member.referred_by_id is None:
-        return
-    key = f"referral:{member.loyalty_id}"
-    if ledger.find_entry(session, key) is not None:
-        return
-    from engine.services import events
-    referrer = session.get(Member, member.referred_by_id)
-    events.fire(session, member, "referral", key=key, actor=actor, now=now, referrer=referrer)
 
 
 def _store_line_points(document: Document, result) -> None:
@@ -184,16 +138,16 @@ def recompute(session: Session, document: Document, *, actor: str, now: datetime
                   policy_version_id=version.id if version else None)
     if diff > 0:
         available_at = now + timedelta(days=settings.holding_days)
-        expires_at = lot_expiry(session, "accrual", available_at, member_facts, settings,
+        expires_at = terms.lot_expiry(session, "accrual", available_at, member_facts, settings,
                                 document=document)
         entry = ledger.credit(session, account, kind="accrual",
                               lots=[ledger.LotSpec(diff, available_at, expires_at)], **common)
     else:
-        own = own_lot_ids(session, document.id)
+        own = ledger.document_lot_ids(session, document.id)
         take = -diff
         if not settings.negative_balance_allowed:
             # The program absorbs what was already spent rather than going negative.
-            collectable = _collectable(session, account, own, now)
+            collectable = ledger.collectable(session, account, own, now)
             if collectable < take:
                 trace["uncollected"] = str(take - collectable)
                 document.absorbed += take - collectable
@@ -206,15 +160,3 @@ def recompute(session: Session, document: Document, *, actor: str, now: datetime
         return entry
     document.earned += diff
     return entry
-
-
-def own_lot_ids(session: Session, document_id: int) -> list[int]:
-    return list(session.execute(
-        select(Lot.id).join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
-        .where(LedgerEntry.document_id == document_id, LedgerEntry.amount > 0)).scalars())
-
-
-def _collectable(session, account, own_ids, now) -> Decimal:
-    own_pending = sum((lot.remaining for lot in session.execute(
-        select(Lot).where(Lot.id.in_(own_ids), Lot.available_at > now)).scalars()), ZERO)
-    return max(ledger.available_points(session, account, now), ZERO) + own_pending

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import rules
-from rules.facts import DocumentFacts, MemberFacts
+from engine import ledger, members, policies
 from engine.models import Member, Redemption
-from engine.services import ledger, members, policies
+from rules.facts import DocumentFacts, MemberFacts
 
 ZERO = Decimal(0)
 

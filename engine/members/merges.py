@@ -48,10 +48,21 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.domain import CustomerDoc
-from engine.models import (Account, Allocation, Document, DocumentCard, LedgerEntry, Lot, Member,
-                           MemberCard, MemberMerge, Redemption)
-from engine.services import accrual, customers, ledger, members, policies
+from engine import ledger, members, policies, terms
+from engine.documents.domain import CustomerDoc
+from engine.members import customers
+from engine.models import (
+    Account,
+    Allocation,
+    Document,
+    DocumentCard,
+    LedgerEntry,
+    Lot,
+    Member,
+    MemberCard,
+    MemberMerge,
+    Redemption,
+)
 from rules.facts import MemberFacts
 
 ZERO = Decimal(0)
@@ -167,7 +178,7 @@ def transfer(session: Session, src: Account, dst: Account, amount: Decimal, *, k
     rest = amount - sum(specs.values(), ZERO)
     if rest > 0:  # the source went into debt for it: a fresh lot with the default life
         settings = policies.settings(session, now)
-        expires = accrual.lot_expiry(session, "transfer", now, MemberFacts(), settings)
+        expires = terms.lot_expiry(session, "transfer", now, MemberFacts(), settings)
         specs[(now, expires)] += rest
     credit = ledger.credit(
         session, dst, kind="transfer", key=f"{key}:in", actor=actor, now=now,
@@ -258,7 +269,7 @@ def _move_card_documents(session: Session, card_ids: list[str], src: Member, dst
                 transfer(session, src_acc, dst_acc, doc.earned, key=f"{key}:doc:{doc.id}",
                          actor=actor, now=now, reason=f"order {doc.external_id} moves back to "
                          f"{dst.loyalty_id}", src_member_id=src.id, dst_member_id=dst.id,
-                         prefer_lot_ids=accrual.own_lot_ids(session, doc.id),
+                         prefer_lot_ids=ledger.document_lot_ids(session, doc.id),
                          allow_debt=_allow_debt(session, now))
             except ledger.InsufficientPoints as exc:
                 raise MergeError(f"member {src.loyalty_id} has already spent points of order "

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import rules
+from engine import members, policies
 from engine.models import Member
-from engine.services import members, policies
 
 _THRESHOLD_OPERATORS = ("greater_than_or_equal_to", "greater_than")
 

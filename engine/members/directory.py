@@ -10,10 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import rules
-from engine import clock
+from engine import clock, ledger
+from engine.members.phones import normalize_phone
 from engine.models import Account, Company, Document, Member, MemberCard
-from engine.phones import normalize_phone
-from engine.services import ledger
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 EDITABLE = ("name", "email", "phone", "birth_date", "group", "ext_id", "erp_code", "status",
@@ -40,7 +39,7 @@ class InvalidMemberData(MemberError, ValueError):
         self.field = field
 
 
-def _code(length: int) -> str:
+def new_code(length: int) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
@@ -80,7 +79,7 @@ def get(session: Session, ref: str) -> Member:
 
 
 def _regions(session: Session) -> tuple[str, ...]:
-    from engine.services import policies
+    from engine import policies
     return tuple(policies.settings(session).phone_regions)
 
 
@@ -116,8 +115,8 @@ def create(session: Session, data: dict, *, now: datetime | None = None,
         session.add(account)
         session.flush()
         account_id = account.id
-    member = Member(loyalty_id=data.get("loyalty_id") or "L" + _code(9),
-                    referral_code=_code(8), account_id=account_id,
+    member = Member(loyalty_id=data.get("loyalty_id") or "L" + new_code(9),
+                    referral_code=new_code(8), account_id=account_id,
                     company_id=company.id if company else None,
                     registered_at=data.get("registered_at") or now, created_at=now, **fields)
     session.add(member)
@@ -147,7 +146,7 @@ def create_company(session: Session, name: str, *, erp_code: str | None = None,
     return company
 
 
-def effective_status(member: Member, settings: "rules.ProgramSettings") -> str:
+def effective_status(member: Member, settings: rules.ProgramSettings) -> str:
     """active, blocked, or excluded (the member's group is outside the program)."""
     if member.status == "blocked":
         return "blocked"
@@ -202,9 +201,9 @@ def variables_used(*compiled_policies) -> frozenset[str]:
     return frozenset(names & set(MEMBER_VARIABLES))
 
 
-def facts(session: Session, member: Member, at: datetime, settings: "rules.ProgramSettings",
+def facts(session: Session, member: Member, at: datetime, settings: rules.ProgramSettings,
           *, exclude_document_id: int | None = None,
-          needed: frozenset[str] | None = None) -> "rules.facts.MemberFacts":
+          needed: frozenset[str] | None = None) -> rules.facts.MemberFacts:
     """The member as rules see it at ``at``. With ``needed``, only those variables
     that cost a query are computed (the others keep their neutral defaults)."""
     from rules.facts import MemberFacts

@@ -1,0 +1,1 @@
+"""Engagement programs: member events, referrals and tiers."""

@@ -1,0 +1,78 @@
+"""The points ledger: how points are posted, held, spent, reversed and expired.
+
+Design
+======
+*Entries* (`LedgerEntry`) are append-only. Each has an account, a kind
+(accrual, redemption, reversal, refund, expiry, adjustment, …), a signed
+exact amount, the source document, the actor, the rule trace, and an
+idempotency key that the database keeps unique: posting the same key twice
+returns the first entry and changes nothing.
+
+*Lots* (`Lot`) are where points live. Every positive entry creates one or
+more lots with ``amount``, ``remaining``, ``available_at`` (pending until
+then: the holding period) and ``expires_at`` (None = never). Spending
+consumes available lots soonest-expiring first; each consumption is an
+*allocation* row (lot, consuming entry, amount), so every point can be
+traced from where it was earned to where it went, and a refund can give back
+the very lots (with their expiry) that a cancelled redemption took.
+
+*Debt* (`Account.debt`) is what a reversal could not take from lots: an
+order returned after its points were spent. The balance goes negative
+(when the program allows it) instead of points being silently invented or
+lost. Whenever an account has debt and an available lot, the lot pays the
+debt first (an allocation of kind "debt" whose entry is the lot's own).
+
+Balances are derived, never stored:
+``available = Σ remaining of lots with available_at ≤ now < expires_at − debt``,
+``pending = Σ remaining of lots with available_at > now``.
+
+Invariants (checked by `engine.ledger.check` and the tests):
+- per lot: ``0 ≤ remaining = amount − Σ allocations(lot) ≤ amount``;
+- per account: ``Σ entries = Σ remaining(all lots) − debt`` and ``debt ≥ 0``;
+- a spending entry (redemption) is fully covered by allocations: spending
+  never makes a balance negative; only reversals may create debt;
+- an idempotency key is applied once (unique index).
+
+Concurrency: every write first locks the account row (``SELECT … FOR
+UPDATE`` in PostgreSQL; SQLite serialises writers itself), so two spends on
+one account are serialised and the second sees the first's allocations.
+Lots are only changed under that lock. Services flush; the caller (request,
+job, CLI command) commits once.
+"""
+from engine.ledger.posting import (
+    Balance,
+    IdempotencyConflict,
+    InsufficientPoints,
+    LedgerError,
+    LotSpec,
+    allocations_of,
+    available_points,
+    balance,
+    collectable,
+    credit,
+    debit,
+    document_lot_ids,
+    expire_lot,
+    find_entry,
+    lock_account,
+    settle_debt,
+)
+
+__all__ = [
+    "LedgerError",
+    "InsufficientPoints",
+    "IdempotencyConflict",
+    "LotSpec",
+    "Balance",
+    "lock_account",
+    "find_entry",
+    "credit",
+    "available_points",
+    "debit",
+    "settle_debt",
+    "expire_lot",
+    "allocations_of",
+    "balance",
+    "document_lot_ids",
+    "collectable",
+]

@@ -1,0 +1,41 @@
+"""Members: who earns and spends — enrolment, lookup by any identity, the facts
+rules see, cards from ERP and 1C, merges, companies, manual adjustments."""
+from engine.members.directory import (
+    EDITABLE,
+    DuplicateMember,
+    History,
+    InvalidMemberData,
+    MemberError,
+    UnknownMember,
+    create,
+    create_company,
+    effective_status,
+    facts,
+    get,
+    is_birthday,
+    new_code,
+    purchase_history,
+    resolve,
+    update,
+    variables_used,
+)
+
+__all__ = [
+    "MemberError",
+    "new_code",
+    "UnknownMember",
+    "DuplicateMember",
+    "InvalidMemberData",
+    "resolve",
+    "get",
+    "create",
+    "update",
+    "create_company",
+    "effective_status",
+    "is_birthday",
+    "History",
+    "purchase_history",
+    "variables_used",
+    "facts",
+    "EDITABLE",
+]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine import ledger, members
 from engine.documents import catalog, orders, redemptions
-from engine.documents.domain import CustomerDoc, ProductDoc, PurchaseDoc, RowError, WriteOffDoc
+from engine.domain import CustomerDoc, ProductDoc, PurchaseDoc, RowError, WriteOffDoc
 from engine.members import customers
 from engine.models import ImportRun, QuarantinedRow
 

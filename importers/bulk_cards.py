@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import imports, members, policies
-from engine.documents.domain import CustomerDoc, RowError
+from engine.domain import CustomerDoc, RowError
 from engine.members import customers
 from engine.members.phones import normalize_phone
 from engine.models import Account, Member

@@ -24,12 +24,14 @@ from typing import NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import clock, imports
+from engine import clock, imports, ledger
 from engine.accrual import batch
-from engine.documents import orders
-from engine.documents.domain import Origin, RowError
+from engine.documents import invoices, orders, store
+from engine.documents.fingerprint import content_hash
+from engine.domain import Origin, RowError
+from engine.members.lookup import find_members
 from engine.models import ImportChunk, ImportRun, StagedLine
-from importers.bulk_copy import driver_cursor, write_postings
+from engine.models.bulk import driver_cursor
 from importers.pipeline_parts import Header, Mapper, fields_of, without_gc
 from importers.pipeline_stage import StagingLost
 from importers.sap_b1 import SOURCE, InvoiceRow
@@ -178,7 +180,7 @@ class _Chunk:
                 self.hold_back(doc, reason, "invalid_document")
                 continue
             good.append(doc)
-        found = batch.find_members(self.session, {doc.lines[0].card_code for doc in good})
+        found = find_members(self.session, {doc.lines[0].card_code for doc in good})
         known = []
         for doc in good:
             card = doc.lines[0].card_code
@@ -192,8 +194,8 @@ class _Chunk:
 
     def route(self, known: list) -> None:
         session = self.session
-        debts = batch.lock_accounts(session, {member.account_id for _doc, member in known})
-        existing = batch.existing_documents(session, SOURCE, [doc.key for doc, _m in known])
+        debts = ledger.lock_accounts(session, {member.account_id for _doc, member in known})
+        existing = store.existing_documents(session, SOURCE, [doc.key for doc, _m in known])
         slow_accounts = set()
         for doc, member in known:
             first = doc.lines[0]
@@ -213,9 +215,7 @@ class _Chunk:
                 fast.append(batch.BulkInvoice(doc.key, first.number, member, first.member_ref, first.placed_at,
                                              first.currency, first.cancelled, doc.lines))
         if fast:
-            postings = batch.plan_invoices(session, fast, source=SOURCE, actor=self.actor, now=self.now,
-                                          debts=debts)
-            write_postings(session, postings, source=SOURCE, actor=self.actor, now=self.now)
+            invoices.post_invoices(session, fast, source=SOURCE, actor=self.actor, now=self.now, debts=debts)
             self.applied += len(fast)
             self.bulk_documents += len(fast)
 
@@ -224,7 +224,8 @@ class _Chunk:
         """True when `record_purchase` would change nothing (same content, no status to apply)."""
         fingerprint, status = stored
         first = doc.lines[0]
-        if fingerprint != batch.content_hash(first.member_ref, first.placed_at, first.currency, doc.lines):
+        if fingerprint != content_hash(document_type="invoice", member_ref=first.member_ref, placed_at=first.placed_at,
+                                       currency=first.currency, lines=doc.lines, channel="erp"):
             return False  # a conflict: the per-document path quarantines it with its reason
         if first.cancelled:
             return status == "cancelled"

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, imports
-from engine.documents.domain import CustomerDoc
+from engine.domain import CustomerDoc
 from engine.models import ImportRun
 from importers.bulk_cards import upsert_cards
 from importers.sap_b1 import SapFile, SkippedRow

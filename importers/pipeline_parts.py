@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from engine.documents.domain import Origin, RowError
+from engine.domain import Origin, RowError
 from importers.sap_b1 import SOURCE, Profile, SapFile, profile_from_dict
 from importers.sap_b1.rows import MAPPERS
 from importers.sap_b1.values import BadValue

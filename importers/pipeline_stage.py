@@ -34,11 +34,11 @@ from sqlalchemy import delete, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.accrual import batch
+from engine.members.lookup import find_members
 from engine.models import ImportChunk, ImportRun, QuarantinedRow, StagedLine
 from engine.models.base import UTCDateTime
+from engine.models.bulk import cell, driver_cursor, needs_escape
 from importers import pipeline_parts
-from importers.bulk_copy import cell, needs_escape
 from importers.sap_b1 import MalformedFile, SapFile
 from importers.sap_b1.rows import CREDIT_NOTE_TYPE, INVOICE_TYPE
 
@@ -96,7 +96,7 @@ class _Stager:
         cards = {r.fields[i_card].strip() for r in records if r.error is None and len(r.fields) > i_card} - \
             accounts.keys()
         if cards:
-            known = batch.find_members(self.lookups, cards)
+            known = find_members(self.lookups, cards)
             accounts.update({card: known[card].account_id if card in known else None for card in cards})
         out, run, prefix, buckets = [], self.run_id, self.prefix, self.buckets
         last_entry, key = None, ""
@@ -152,7 +152,6 @@ def _stage_rows(session: Session, stager: _Stager, records, report: Progress | N
     if stager.postgres:
         from psycopg.copy import QueuedLibpqWriter  # formats the next batch while the last one is sent
 
-        from importers.bulk_copy import driver_cursor
         statement = f"COPY {partition(stager.run_id)} ({', '.join(COLUMNS)}) FROM STDIN"
         with driver_cursor(session) as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
             for text_ in batches():

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, members, policies
 from engine.documents import orders
-from engine.documents.domain import LineDoc, PurchaseDoc
+from engine.domain import LineDoc, PurchaseDoc
 from engine.models import ApiKey, Product, User
 
 DEMO_KEY_NAME = "demo-shop"

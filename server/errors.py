@@ -11,7 +11,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 import rules
-from engine import ledger, members, policies
+from engine import ledger, members, policies, simulations
 from engine.documents import orders, redemptions
 from engine.members import adjustments
 
@@ -41,6 +41,7 @@ STATUS_BY_EXCEPTION: list[tuple[type[BaseException], int]] = [
     (redemptions.RedemptionError, 422),
     (adjustments.AdjustmentError, 422),
     (rules.RuleValidationError, 422),
+    (simulations.NotSimulable, 422),
 ]
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -1,15 +1,7 @@
 """Accrual: documents meet the rules and become intents — one document at a
-time (`document`) or a chunk of new invoices planned set-based (`batch`)."""
-from engine.accrual.document import (
-    accrue,
-    document_facts,
-    evaluate,
-    recompute,
-)
+time (`document`), or a chunk of new invoices planned set-based (`batch`);
+`facts` is the one builder of the lines the rules see."""
+from engine.accrual.document import accrue, evaluate, explain, recompute
+from engine.accrual.facts import cart_facts, document_facts, fact_line
 
-__all__ = [
-    "document_facts",
-    "evaluate",
-    "accrue",
-    "recompute",
-]
+__all__ = ["accrue", "cart_facts", "document_facts", "evaluate", "explain", "fact_line", "recompute"]

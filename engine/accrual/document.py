@@ -14,29 +14,12 @@ from sqlalchemy.orm import Session
 
 import rules
 from engine import ledger, members, policies, terms
+from engine.accrual.facts import document_facts
 from engine.engagement import referrals
 from engine.models import Document, LedgerEntry, Member, PolicyVersion
-from rules.facts import DocumentFacts, LineFacts, MemberFacts
+from rules.facts import MemberFacts
 
 ZERO = Decimal(0)
-
-
-def document_facts(document: Document, *, net: bool = True) -> DocumentFacts:
-    lines = []
-    for line in document.lines:
-        quantity = line.quantity - (line.returned_quantity if net else ZERO)
-        total = line.line_total - (line.returned_total if net else ZERO)
-        if net and quantity <= 0 and total <= 0:
-            continue
-        lines.append(LineFacts(line_id=str(line.line_no), sku=line.sku,
-                               product_group=line.product_group, brand=line.brand,
-                               quantity=quantity, unit_price=line.unit_price, line_total=total,
-                               is_promo=line.is_promo,
-                               product_points_per_unit=line.points_per_unit))
-    return DocumentFacts(lines=tuple(lines), document_type=document.document_type,
-                         channel=document.channel, store=document.store,
-                         currency=document.currency, placed_at=document.placed_at,
-                         shipping_total=document.shipping_total)
 
 
 def evaluate(session: Session, document: Document, version, member_facts: MemberFacts,
@@ -160,3 +143,19 @@ def recompute(session: Session, document: Document, *, actor: str, now: datetime
         return entry
     document.earned += diff
     return entry
+
+
+def explain(session: Session, document: Document) -> dict | None:
+    """The full explanation of a document's first accrual (pinned version and member snapshot): the
+    set-based path stores a compact trace, and this rebuilds the rest on demand."""
+    if document.policy_version_id is None:
+        return None
+    version = session.get(PolicyVersion, document.policy_version_id)
+    settings = policies.settings(session, document.placed_at)
+    facts = MemberFacts.from_dict(document.member_snapshot)
+    multiplier = terms.tier_multiplier(session, facts, settings, document.placed_at)
+    result = rules.evaluate_accrual(policies.compiled(version), document_facts(document, net=False),
+                                    facts, settings, explain=True, at=document.placed_at,
+                                    tier_multiplier=multiplier)
+    return {**(result.trace or {}), "policy": "accrual", "policy_version": version.version,
+            "member": document.member_snapshot}

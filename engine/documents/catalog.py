@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.documents.domain import ProductDoc
+from engine.domain import ProductDoc
 from engine.models import Product, ProductGroup
 
 _FIELDS = ("name", "product_group", "brand", "price", "currency", "picture_url")

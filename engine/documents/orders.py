@@ -7,8 +7,6 @@ known key is a conflict, never an overwrite.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,8 +14,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import accrual, members, policies
-from engine.documents.domain import PurchaseDoc
-from engine.models import Document, DocumentLine, Product, Redemption
+from engine.documents import corrections, fingerprint
+
+# The errors are named here too, where callers meet them.
+from engine.documents.errors import DocumentConflict as DocumentConflict
+from engine.documents.errors import DocumentError as DocumentError
+from engine.documents.errors import InvalidCorrection as InvalidCorrection
+from engine.documents.errors import InvalidTransition as InvalidTransition
+from engine.documents.errors import UnknownDocument as UnknownDocument
+from engine.documents.errors import UnknownLine as UnknownLine
+from engine.documents.errors import UnknownReference as UnknownReference
+from engine.domain import PurchaseDoc
+from engine.models import Document, DocumentLine, Member, Product, Redemption
 
 ZERO = Decimal(0)
 
@@ -31,40 +39,12 @@ TRANSITIONS = {
 }
 
 
-class DocumentError(Exception):
-    code = "document_error"
-
-
-class DocumentConflict(DocumentError):
-    code = "document_conflict"
-
-
-class UnknownDocument(DocumentError, LookupError):
-    code = "unknown_document"
-
-
-class UnknownReference(DocumentError):
-    code = "unknown_reference"
-
-
-class InvalidTransition(DocumentError):
-    code = "invalid_transition"
-
-
-class InvalidCorrection(DocumentError):
-    code = "invalid_correction"
-
-
 def content_hash(doc: PurchaseDoc) -> str:
     """A fingerprint of what a document says, apart from its status."""
-    body = {
-        "type": doc.document_type, "member": doc.member_ref, "placed_at": doc.placed_at.isoformat(),
-        "currency": doc.currency, "channel": doc.channel, "store": doc.store,
-        "shipping": str(doc.shipping_total), "base": doc.base_external_id,
-        "lines": [[l.line_no, l.sku, str(l.quantity), str(l.unit_price), str(l.line_total),
-                   l.product_group, l.brand, l.is_promo, l.base_line_no] for l in doc.lines],
-    }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return fingerprint.content_hash(
+        document_type=doc.document_type, member_ref=doc.member_ref, placed_at=doc.placed_at,
+        currency=doc.currency, lines=doc.lines, channel=doc.channel, store=doc.store,
+        shipping=str(doc.shipping_total), base=doc.base_external_id)
 
 
 def find(session: Session, source: str, external_id: str) -> Document | None:
@@ -87,8 +67,10 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
     moment of the status change for shop orders, the document date for ERP
     invoices (which count as fulfilled on their date).
     """
-    fingerprint = content_hash(doc)
     existing = find(session, doc.source, doc.external_id)
+    if existing is None and doc.document_type == "correction":
+        doc = corrections.with_base_lines(find(session, doc.source, doc.base_external_id or ""), doc)
+    fingerprint = content_hash(doc)
     if existing is not None:
         if existing.content_hash != fingerprint:
             raise DocumentConflict(
@@ -119,6 +101,18 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
     elif doc.status and doc.status != "placed":
         set_status(session, document, doc.status, actor=actor, now=now, accrue_from=accrue_from)
     return document, True
+
+
+def record_return(session: Session, base: Document, return_id: str, items: list[corrections.ReturnItem], *,
+                  origin, actor: str, now: datetime) -> Document:
+    """A return of ``items`` of a stored order (a correction named after it); returns the order."""
+    member = session.get(Member, base.member_id)
+    doc = PurchaseDoc(source=base.source, external_id=f"{base.external_id}/returns/{return_id}",
+                      document_type="correction", member_ref=member.loyalty_id, placed_at=now,
+                      currency=base.currency, lines=corrections.correction_for(base, items), channel=base.channel,
+                      store=base.store, base_external_id=base.external_id, origin=origin)
+    record_purchase(session, doc, actor=actor, now=now)
+    return base
 
 
 def _document_lines(session: Session, doc: PurchaseDoc) -> list[DocumentLine]:

@@ -33,12 +33,22 @@ Invariants (checked by `engine.ledger.check` and the tests):
   never makes a balance negative; only reversals may create debt;
 - an idempotency key is applied once (unique index).
 
+One writer: only this package inserts entries, lots, allocations and debt.
+`rows` builds every entry and lot (columns from the model tables); the
+per-document postings (`posting`) and the set-based import (`write_batch`,
+COPY on PostgreSQL) share it. The database guards what it can: unique
+idempotency keys, non-negative remainders, foreign keys, and on PostgreSQL
+a deferred constraint trigger (migration 0005) that refuses at COMMIT a
+transaction leaving an account's entries ≠ its lots' remainders − debt, or a
+positive entry whose lots do not add up.
+
 Concurrency: every write first locks the account row (``SELECT … FOR
 UPDATE`` in PostgreSQL; SQLite serialises writers itself), so two spends on
 one account are serialised and the second sees the first's allocations.
 Lots are only changed under that lock. Services flush; the caller (request,
 job, CLI command) commits once.
 """
+from engine.ledger.locks import lock_account, lock_accounts
 from engine.ledger.posting import (
     Balance,
     IdempotencyConflict,
@@ -52,27 +62,35 @@ from engine.ledger.posting import (
     credit,
     debit,
     document_lot_ids,
+    document_pending,
     expire_lot,
     find_entry,
-    lock_account,
     settle_debt,
 )
+from engine.ledger.rows import write_batch
+from engine.ledger.transfers import lock_pair, open_lots, transfer
 
 __all__ = [
-    "LedgerError",
-    "InsufficientPoints",
-    "IdempotencyConflict",
-    "LotSpec",
     "Balance",
-    "lock_account",
-    "find_entry",
-    "credit",
-    "available_points",
-    "debit",
-    "settle_debt",
-    "expire_lot",
+    "IdempotencyConflict",
+    "InsufficientPoints",
+    "LedgerError",
+    "LotSpec",
     "allocations_of",
+    "available_points",
     "balance",
-    "document_lot_ids",
     "collectable",
+    "credit",
+    "debit",
+    "document_lot_ids",
+    "document_pending",
+    "expire_lot",
+    "find_entry",
+    "lock_account",
+    "lock_accounts",
+    "settle_debt",
+    "write_batch",
+    "lock_pair",
+    "open_lots",
+    "transfer",
 ]

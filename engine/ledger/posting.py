@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from engine.ledger import rows
 from engine.models import Account, Allocation, LedgerEntry, Lot
 
 ZERO = Decimal(0)
@@ -52,13 +53,6 @@ class Balance:
         return self.available + self.pending
 
 
-def lock_account(session: Session, account_id: int) -> Account:
-    """Take the account's row lock (held until commit) and return it fresh."""
-    stmt = (select(Account).where(Account.id == account_id).with_for_update()
-            .execution_options(populate_existing=True))
-    return session.execute(stmt).scalar_one()
-
-
 def find_entry(session: Session, key: str) -> LedgerEntry | None:
     return session.execute(
         select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).scalar_one_or_none()
@@ -81,18 +75,20 @@ def credit(session: Session, account: Account, *, kind: str, key: str, actor: st
     existing = find_entry(session, key)
     if existing is not None:
         return _replay(existing, account, kind, amount)
-    entry = LedgerEntry(account_id=account.id, kind=kind, amount=amount, idempotency_key=key,
-                        actor=actor, created_at=now, **entry_fields)
-    if entry.effective_at is None:
-        entry.effective_at = now
+    entry = _add_entry(session, rows.entry_row(account_id=account.id, kind=kind, amount=amount, key=key,
+                                               actor=actor, now=now, **entry_fields))
+    session.execute(insert(Lot), [rows.lot_row(account_id=account.id, entry_id=entry.id, amount=spec.amount,
+                                               available_at=spec.available_at, expires_at=spec.expires_at)
+                                  for spec in lots])
+    settle_debt(session, account, now)
+    return entry
+
+
+def _add_entry(session: Session, row: dict) -> LedgerEntry:
+    """The entry of ``row`` as an object of this session (callers read it back), flushed for its id."""
+    entry = LedgerEntry(**row)
     session.add(entry)
     session.flush()
-    for spec in lots:
-        session.add(Lot(account_id=account.id, entry_id=entry.id, amount=spec.amount,
-                        remaining=spec.amount, available_at=spec.available_at,
-                        expires_at=spec.expires_at))
-    session.flush()
-    settle_debt(session, account, now)
     return entry
 
 
@@ -158,12 +154,8 @@ def debit(session: Session, account: Account, *, kind: str, amount: Decimal, key
         own_pending = sum((lot.remaining for lot in own if lot.available_at > now), ZERO)
         if free + own_pending < amount:
             raise InsufficientPoints(amount, free + own_pending)
-    entry = LedgerEntry(account_id=account.id, kind=kind, amount=-amount, idempotency_key=key,
-                        actor=actor, created_at=now, **entry_fields)
-    if entry.effective_at is None:
-        entry.effective_at = now
-    session.add(entry)
-    session.flush()
+    entry = _add_entry(session, rows.entry_row(account_id=account.id, kind=kind, amount=-amount, key=key,
+                                               actor=actor, now=now, **entry_fields))
     wanted = _take(session, entry, own, amount) if own_total else amount
     if wanted > 0:
         others = [lot for lot in _open_lots(session, account.id, now, available_only=True)
@@ -201,12 +193,9 @@ def expire_lot(session: Session, account: Account, lot: Lot, now: datetime,
     key = f"expiry:lot:{lot.id}"
     if find_entry(session, key) is not None:
         return None
-    entry = LedgerEntry(account_id=account.id, kind="expiry", amount=-lot.remaining,
-                        idempotency_key=key, actor=actor, created_at=now,
-                        effective_at=lot.expires_at,
-                        trace={"lot": lot.id, "expires_at": lot.expires_at.isoformat()})
-    session.add(entry)
-    session.flush()
+    entry = _add_entry(session, rows.entry_row(
+        account_id=account.id, kind="expiry", amount=-lot.remaining, key=key, actor=actor, now=now,
+        effective_at=lot.expires_at, trace={"lot": lot.id, "expires_at": lot.expires_at.isoformat()}))
     _take(session, entry, [lot], lot.remaining)
     session.flush()
     return entry
@@ -252,3 +241,11 @@ def collectable(session: Session, account: Account, own_ids: Sequence[int], now:
     own_pending = sum((lot.remaining for lot in session.execute(
         select(Lot).where(Lot.id.in_(own_ids), Lot.available_at > now)).scalars()), ZERO)
     return max(available_points(session, account, now), ZERO) + own_pending
+
+
+def document_pending(session: Session, document_id: int, now: datetime) -> Decimal:
+    """What a document earned that is still held (its lots not yet available)."""
+    total = session.execute(
+        select(func.coalesce(func.sum(Lot.remaining), 0)).join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
+        .where(LedgerEntry.document_id == document_id, Lot.available_at > now)).scalar_one()
+    return Decimal(total)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import members
-from engine.documents.domain import CustomerDoc
+from engine.domain import CustomerDoc
 from engine.models import Member, MemberCard
 
 

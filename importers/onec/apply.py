@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, imports, ledger, members
 from engine.documents import catalog, orders, redemptions
-from engine.documents.domain import Origin, PurchaseDoc, RowError, WriteOffDoc
+from engine.domain import Origin, PurchaseDoc, RowError, WriteOffDoc
 from engine.members import merges
 from engine.models import Document, DocumentCard, ImportRun, Member, Redemption
 from importers.onec.catalog import CatalogBatch
@@ -185,8 +185,6 @@ def apply_purchase(session: Session, doc: PurchaseDoc, report: Report, *, actor:
     source = SHOP if doc.channel == "web" else doc.source
     existing = orders.find(session, source, doc.external_id)
     if existing is None:
-        if doc.document_type == "correction":
-            doc = _with_base_lines(session, doc)
         document, _created = orders.record_purchase(session, replace(doc, source=source),
                                                     actor=actor, now=now)
         if source == SHOP:
@@ -221,27 +219,6 @@ def apply_purchase(session: Session, doc: PurchaseDoc, report: Report, *, actor:
     if doc.version:
         existing.version = doc.version[:64]
     return ("updated" if changed else "unchanged"), existing
-
-
-def _with_base_lines(session: Session, doc: PurchaseDoc) -> PurchaseDoc:
-    """Point each line of a 1C return at the order line it returns (matched by product)."""
-    base = orders.find(session, doc.source, doc.base_external_id or "")
-    if base is None:
-        return doc  # record_purchase says the order is unknown
-    left = {line.line_no: line.quantity - line.returned_quantity for line in base.lines}
-    lines = []
-    for line in doc.lines:
-        if line.base_line_no is None:
-            match = next((b for b in base.lines
-                          if b.sku == line.sku and left[b.line_no] >= line.quantity), None)
-            if match is None:
-                raise orders.InvalidCorrection(
-                    f"line {line.line_no} of the return ({line.name or line.sku}) is not on order "
-                    f"{base.external_id}, or returns more than the order holds")
-            left[match.line_no] -= line.quantity
-            line = replace(line, base_line_no=match.line_no)
-        lines.append(line)
-    return replace(doc, lines=tuple(lines))
 
 
 def apply_write_off(session: Session, doc: PurchaseDoc, write_off: WriteOffDoc | None, *,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.documents.domain import Origin, ProductDoc, RowError
+from engine.domain import Origin, ProductDoc, RowError
 from importers.onec.commerceml import ROOT
 from importers.onec.config import ExchangeConfig, norm_name
 from importers.onec.documents import product_sku

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.documents.domain import CustomerDoc, Origin, PurchaseDoc, RowError, WriteOffDoc
+from engine.domain import CustomerDoc, Origin, PurchaseDoc, RowError, WriteOffDoc
 from importers.onec.config import ExchangeConfig
 from importers.onec.customers import SOURCE, merge_cards, parse_customer
 from importers.onec.documents import Ignored, document_buyer, parse_document

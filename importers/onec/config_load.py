@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from engine.documents.domain import CHANNELS, ORDER_STATUSES
+from engine.domain import CHANNELS, ORDER_STATUSES
 from importers.onec.config import DEFAULT_CURRENCIES, DEFAULT_STATUS_TEXT, ConfigError, RequisiteNames, ZipLimits
 
 _ENCODINGS = {"windows-1251": "windows-1251", "cp1251": "windows-1251",

@@ -10,7 +10,7 @@ from dataclasses import fields, replace
 from functools import lru_cache
 from typing import Any
 
-from engine.documents.domain import CustomerDoc, Origin
+from engine.domain import CustomerDoc, Origin
 from engine.members.phones import normalize_phone
 from importers.onec.config import ExchangeConfig, norm_name
 from importers.onec.values import ValueProblem, child, children, optional_date, text

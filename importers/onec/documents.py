@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.documents.domain import ZERO, CustomerDoc, LineDoc, Origin, PurchaseDoc, WriteOffDoc
+from engine.domain import ZERO, CustomerDoc, LineDoc, Origin, PurchaseDoc, WriteOffDoc
 from engine.members.phones import normalize_phone
 from importers.onec.config import ExchangeConfig, norm_name
 from importers.onec.customers import SOURCE, parse_customer

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from engine.documents.domain import PurchaseDoc, RowError
+from engine.domain import PurchaseDoc, RowError
 from importers.sap_b1.profiles import SOURCE
 from importers.sap_b1.rows import InvoiceRow, SkippedRow
 

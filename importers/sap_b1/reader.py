@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from engine.documents.domain import CustomerDoc, Origin, ProductDoc, RowError
+from engine.domain import CustomerDoc, Origin, ProductDoc, RowError
 from importers.sap_b1.profiles import COLUMNS, SOURCE, Profile
 from importers.sap_b1.rows import MAPPERS, InvoiceRow, SkippedRow
 from importers.sap_b1.values import BadValue

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import phonenumbers
 
-from engine.documents.domain import CustomerDoc, LineDoc, Origin, ProductDoc
+from engine.domain import CustomerDoc, LineDoc, Origin, ProductDoc
 from engine.members.phones import normalize_phone
 from importers.sap_b1.profiles import SOURCE, Profile
 from importers.sap_b1.values import (

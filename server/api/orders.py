@@ -5,14 +5,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask import g
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
-import rules
-from engine import clock, members, policies, terms
-from engine.documents import orders, redemptions
-from engine.documents.domain import LineDoc, Origin, PurchaseDoc
-from engine.models import Member, Product
-from rules.facts import DocumentFacts, LineFacts
+from engine import accrual, clock
+from engine.documents import orders, quotes, redemptions
+from engine.documents.corrections import ReturnItem
+from engine.domain import LineDoc, Origin, PurchaseDoc
+from rules.facts import DocumentFacts
 from server import db
 from server.api import present
 from server.api.schemas import LIMIT, OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
@@ -101,28 +99,10 @@ def create_return(data, order_id):
     xml_root("order")
     session = db.session()
     base = orders.get(session, SOURCE, order_id)
-    by_no = {line.line_no: line for line in base.lines}
-    lines = []
-    for i, item in enumerate(data["lines"], start=1):
-        line = by_no.get(item["line_no"])
-        if line is None:
-            raise ApiError(422, "unknown_line", f"order {order_id} has no line {item['line_no']}")
-        amount = item.get("amount")
-        if amount is None:
-            amount = (line.line_total * item["quantity"] / line.quantity).quantize(
-                Decimal("0.01"), rounding=ROUND_HALF_UP) if line.quantity else line.line_total
-            if item["quantity"] + line.returned_quantity >= line.quantity:
-                amount = line.line_total - line.returned_total  # the last return takes the rest
-        lines.append(LineDoc(line_no=i, sku=line.sku, quantity=item["quantity"],
-                             unit_price=line.unit_price, line_total=amount,
-                             base_line_no=line.line_no))
-    member = session.get(Member, base.member_id)
-    doc = PurchaseDoc(source=SOURCE, external_id=f"{order_id}/returns/{data['return_id']}",
-                      document_type="correction", member_ref=member.loyalty_id,
-                      placed_at=clock.now(), currency=base.currency, lines=tuple(lines),
-                      channel=base.channel, store=base.store, base_external_id=order_id,
-                      origin=Origin("api", g.api_key.name))
-    orders.record_purchase(session, doc, actor=g.actor, now=clock.now())
+    items = [ReturnItem(quantity=item["quantity"], line_no=item["line_no"], amount=item.get("amount"))
+             for item in data["lines"]]
+    orders.record_return(session, base, data["return_id"], items, origin=Origin("api", g.api_key.name),
+                         actor=g.actor, now=clock.now())
     return present.order_out(session, base)
 
 
@@ -133,29 +113,17 @@ def quote(data):
     """Points each line of a cart would earn, and how much of it could be paid with
     points (member optional: without one, the program's general terms)."""
     xml_root("quote")
-    session = db.session()
-    now = clock.now()
-    settings = policies.settings(session, now)
-    member = members.get(session, data["member"]) if data.get("member") else None
-    cart = cart_facts(session, data, currency=(data.get("currency") or settings.currency).upper(),
-                      now=now)
-    version = terms.policy_for(session, now)
-    facts = members.facts(session, member, now, settings) if member else rules.facts.MemberFacts()
-    earn = None
-    if version is not None and (member is None or
-                                members.effective_status(member, settings) == "active"):
-        earn = rules.evaluate_accrual(
-            policies.compiled(version, session), cart, facts, settings, explain=data["explain"], at=now,
-            tier_multiplier=terms.tier_multiplier(session, facts, settings, now))
-    spend = redemptions.evaluate(session, cart, member, settings, now,
-                                 balance=facts.points_balance if member else None)
+    found = quotes.quote(db.session(), data.get("member"), _lines(data["lines"]), currency=data.get("currency"),
+                         channel=data["channel"], store=data["store"], shipping_total=data["shipping_total"],
+                         explain=data["explain"], now=clock.now())
+    earn, member = found.earn, found.member
     return {
-        "member": member.loyalty_id if member else None, "currency": cart.currency,
+        "member": member.loyalty_id if member else None, "currency": found.cart.currency,
         "points": str(earn.points) if earn else "0",
         "lines": [{"line_no": int(l.line_id), "points": str(l.points), "excluded": l.excluded}
                   for l in earn.lines] if earn else [],
-        "policy_version": version.version if version else None,
-        "redemption": _redemption_dict(spend, member is not None),
+        "policy_version": found.version,
+        "redemption": _redemption_dict(found.spend, member is not None),
         "explanation": earn.trace if earn and data["explain"] else None,
     }
 
@@ -172,13 +140,5 @@ def _redemption_dict(result, has_member: bool) -> dict | None:
 
 def cart_facts(session, data: dict, *, currency: str, now) -> DocumentFacts:
     """A cart (quote or redemption) as rule facts, with catalog points per unit."""
-    lines = _lines(data["lines"])
-    per_unit = dict(session.execute(select(Product.sku, Product.points_per_unit).where(
-        Product.sku.in_({l.sku for l in lines}))).all())
-    return DocumentFacts(
-        lines=tuple(LineFacts(line_id=str(l.line_no), sku=l.sku, product_group=l.product_group,
-                              brand=l.brand, quantity=l.quantity, unit_price=l.unit_price,
-                              line_total=l.line_total, is_promo=l.is_promo,
-                              product_points_per_unit=per_unit.get(l.sku)) for l in lines),
-        channel=data["channel"], store=data["store"], currency=currency, placed_at=now,
-        shipping_total=data["shipping_total"])
+    return accrual.cart_facts(session, _lines(data["lines"]), channel=data["channel"], store=data["store"],
+                              currency=currency, placed_at=now, shipping_total=data["shipping_total"])

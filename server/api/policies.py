@@ -1,19 +1,15 @@
 """Policies: rule documents and settings for integrators and the admin UI."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 import rules
-from engine import accrual, clock, policies
-from engine.models import Document
+from engine import clock, policies, simulations
 from server import db
 from server.auth import require
-from server.errors import ApiError
 from server.formats import xml_root
 from server.idempotency import transactional
 
@@ -133,41 +129,6 @@ def versions(policy):
 def simulate(data, policy):
     """Cost a draft on past documents, side by side with the published version."""
     xml_root("simulation")
-    if policy != "accrual":
-        raise ApiError(422, "not_simulable", "only the accrual policy can be simulated on orders")
-    session = db.session()
-    now = clock.now()
-    if data.get("document") is not None:
-        draft = rules.compile_policy(rules.validate_policy(
-            {"policy": policy, **data["document"]}))
-    else:
-        stmt = select(policies.PolicyVersion).where(policies.PolicyVersion.policy == policy)
-        stmt = stmt.where(policies.PolicyVersion.version == data["version"]) if data.get(
-            "version") else stmt.where(policies.PolicyVersion.status == "draft").order_by(
-            policies.PolicyVersion.version.desc())
-        row = session.execute(stmt.limit(1)).scalar_one_or_none()
-        if row is None:
-            raise ApiError(404, "not_found", "there is no draft to simulate")
-        draft = policies.compiled(row)
-    until = data.get("until") or now
-    since = data.get("since") or until - timedelta(days=30)
-    settings = policies.settings(session, now)
-    items = list(_history(session, since, until, data["limit"], settings))
-    result = {"since": since, "until": until, "documents": len(items),
-              "draft": rules.simulate(draft, items, settings).to_dict()}
-    _row, published = policies.active(session, policy, now)
-    if published is not None:
-        result["published"] = rules.simulate(published, items, settings).to_dict()
-    return result
-
-
-def _history(session, since: datetime, until: datetime, limit: int, settings):
-    from rules.facts import MemberFacts
-    stmt = (select(Document).where(Document.placed_at >= since, Document.placed_at < until,
-                                   Document.document_type.in_(("order", "invoice")),
-                                   Document.status != "cancelled")
-            .order_by(Document.placed_at).limit(limit))
-    for document in session.execute(stmt).scalars():
-        facts = MemberFacts.from_dict(document.member_snapshot) if document.member_snapshot \
-            else MemberFacts()
-        yield accrual.document_facts(document), facts
+    return simulations.simulate(db.session(), policy, document=data.get("document"), version=data.get("version"),
+                                since=data.get("since"), until=data.get("until"), limit=data["limit"],
+                                now=clock.now())

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, ledger, members, policies
 from engine.engagement import tiers
-from engine.models import Document, LedgerEntry, Lot, Member, Redemption
+from engine.models import Document, LedgerEntry, Member, Redemption
 
 
 def member_out(session: Session, member: Member) -> dict:
@@ -59,15 +59,12 @@ def entries_out(session: Session, rows: list[LedgerEntry], explain: bool) -> lis
 def order_out(session: Session, document: Document) -> dict:
     member = session.get(Member, document.member_id)
     now = clock.now()
-    pending = session.execute(
-        select(func.coalesce(func.sum(Lot.remaining), 0))
-        .join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
-        .where(LedgerEntry.document_id == document.id, Lot.available_at > now)).scalar_one()
+    pending = ledger.document_pending(session, document.id, now)
     return {
         "order_id": document.external_id, "member": member.loyalty_id,
         "status": document.status, "placed_at": document.placed_at,
         "currency": document.currency, "total": document.total, "earned": document.earned,
-        "pending": Decimal(pending),
+        "pending": pending,
         "lines": [{"line_no": l.line_no, "sku": l.sku, "quantity": l.quantity,
                    "line_total": l.line_total, "returned_quantity": l.returned_quantity,
                    "points": l.points} for l in document.lines],

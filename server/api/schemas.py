@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from engine.documents.domain import CHANNELS, ORDER_STATUSES
+from engine.domain import CHANNELS, ORDER_STATUSES
 
 Points = lambda **kw: fields.Decimal(as_string=True, allow_nan=False, **kw)  # noqa: E731
 Money = Points

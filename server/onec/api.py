@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from engine import clock, members
 from engine.members import merges
+from engine.members.undo import undo_merge
 from engine.models import DeliveryBatch, ExchangeFile, ExchangeSession, Member, MemberMerge, QuarantinedRow
 from server import db
 from server.auth import current_key
@@ -254,7 +255,7 @@ def undo(merge_id):
     if merge_id > MAX_ID:
         raise ApiError(404, "unknown_merge", f"there is no merge {merge_id}")
     try:
-        merge = merges.undo_merge(session, merge_id, actor=g.actor, now=clock.now())
+        merge = undo_merge(session, merge_id, actor=g.actor, now=clock.now())
     except merges.UnknownMerge as exc:
         raise ApiError(404, exc.code, str(exc)) from None
     except merges.MergeError as exc:

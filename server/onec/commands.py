@@ -7,7 +7,7 @@ import click
 from sqlalchemy import select
 
 from engine import clock
-from engine.members import merges
+from engine.members import merges, undo
 from engine.models import MemberMerge
 from server import db
 from server.onec.api import merge_out
@@ -39,7 +39,7 @@ def undo_merge(merge_id):
     """Undo merge MERGE_ID: the card or member stands alone again, its points move back."""
     session = db.session()
     try:
-        merge = merges.undo_merge(session, merge_id, actor="cli", now=clock.now())
+        merge = undo.undo_merge(session, merge_id, actor="cli", now=clock.now())
     except merges.MergeError as exc:
         raise click.ClickException(str(exc)) from None
     session.commit()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine import clock, ledger, members
 from engine.documents import orders
-from engine.documents.domain import LineDoc, PurchaseDoc
+from engine.domain import LineDoc, PurchaseDoc
 from engine.ledger.check import check
 from engine.models import LedgerEntry, Redemption
 from tests.conftest import ACCRUAL_BASIC, T0

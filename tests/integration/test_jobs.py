@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine import clock, members
 from engine.documents import orders
-from engine.documents.domain import LineDoc, PurchaseDoc
+from engine.domain import LineDoc, PurchaseDoc
 from engine.models import JobRun, LedgerEntry
 from tests.conftest import ACCRUAL_BASIC, T0
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from engine import ledger, members
 from engine.documents import orders, redemptions
-from engine.documents.domain import LineDoc, PurchaseDoc
+from engine.domain import LineDoc, PurchaseDoc
 from engine.ledger import daily
 from engine.ledger.check import check
 from engine.models import LedgerEntry, Lot

@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from engine import ledger, members
 from engine.documents import orders, redemptions
-from engine.documents.domain import LineDoc, PurchaseDoc
+from engine.domain import LineDoc, PurchaseDoc
 from engine.ledger import daily
 from engine.ledger.check import check
 from engine.members import adjustments

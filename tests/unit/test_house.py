@@ -10,6 +10,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+LEDGER_TABLES = ("ledger_entries", "lots", "allocations")
 SOURCES = ("server", "engine", "rules", "importers", "exporters", "bench", "tests")
 
 
@@ -36,3 +37,15 @@ def test_models_are_defined_only_in_engine_models():
                if declared.search(path.read_text(encoding="utf-8"))
                and not path.is_relative_to(ROOT / "engine" / "models")]
     assert outside == []
+def test_only_engine_ledger_writes_ledger_tables():
+    names = "|".join(LEDGER_TABLES)
+    writes = re.compile(r"(INSERT\s+INTO|COPY|UPDATE)\s+(" + names + r")\b|[\"'](" + names + r")[\"']", re.I)
+    orm_adds = re.compile(r"\b(LedgerEntry|Lot|Allocation)\((?!\))")
+    offenders = []
+    for path in _python_files("server", "engine", "importers", "exporters"):
+        text = path.read_text(encoding="utf-8")
+        if path.is_relative_to(ROOT / "engine" / "ledger") or path.is_relative_to(ROOT / "engine" / "models"):
+            continue
+        if writes.search(text) or orm_adds.search(text):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []

@@ -1,4 +1,6 @@
 """The set-based path's hand-written pieces equal what the per-document path computes (no database)."""
+import hashlib
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -6,8 +8,9 @@ import pytest
 
 from engine.accrual import batch
 from engine.documents import orders
-from engine.documents.domain import LineDoc, PurchaseDoc
-from importers.bulk_copy import esc
+from engine.documents.fingerprint import content_hash
+from engine.domain import LineDoc, PurchaseDoc
+from engine.models.bulk import esc
 from importers.pipeline_stage import bucket_count
 
 
@@ -22,8 +25,32 @@ def test_hand_written_content_hash_is_the_per_document_one(sku, group, brand, me
     placed = datetime(2024, 1, 14, 23, tzinfo=UTC)
     doc = PurchaseDoc(source="sap_b1", external_id="13:1", document_type="invoice", member_ref=member,
                       placed_at=placed, currency="PLN", lines=lines, channel="erp", status="fulfilled")
-    assert batch.content_hash(member, placed, "PLN", lines) == orders.content_hash(doc)
-    assert batch.content_hash(member, placed.isoformat(), "PLN", lines) == orders.content_hash(doc)
+    assert orders.content_hash(doc) == _json_hash(doc)
+    assert content_hash(document_type="invoice", member_ref=member, placed_at=placed.isoformat(), currency="PLN",
+                        lines=lines, channel="erp") == _json_hash(doc)
+
+
+def _json_hash(doc: PurchaseDoc) -> str:
+    """The fingerprint as it was first defined: the bytes of ``json.dumps(body, sort_keys=True)``."""
+    body = {
+        "type": doc.document_type, "member": doc.member_ref, "placed_at": doc.placed_at.isoformat(),
+        "currency": doc.currency, "channel": doc.channel, "store": doc.store,
+        "shipping": str(doc.shipping_total), "base": doc.base_external_id,
+        "lines": [[l.line_no, l.sku, str(l.quantity), str(l.unit_price), str(l.line_total),
+                   l.product_group, l.brand, l.is_promo, l.base_line_no] for l in doc.lines],
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("promo,base,store,shipping", [(True, 3, "Kraków 2", Decimal("12.50")),
+                                                       (False, None, "", Decimal(0))])
+def test_fingerprint_of_orders_and_corrections_is_the_json_one(promo, base, store, shipping):
+    lines = (LineDoc(1, "A", Decimal("1"), Decimal("9.99"), Decimal("9.99"), "n", "g", "b", is_promo=promo,
+                     base_line_no=base),)
+    doc = PurchaseDoc(source="shop", external_id="o-1", document_type="correction" if base else "order",
+                      member_ref="L1", placed_at=datetime(2026, 2, 1, tzinfo=UTC), currency="EUR", lines=lines,
+                      channel="web", store=store, shipping_total=shipping, base_external_id="o-0" if base else None)
+    assert orders.content_hash(doc) == _json_hash(doc)
 
 
 def test_amounts_are_rounded_like_the_orm():

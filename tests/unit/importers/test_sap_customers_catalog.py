@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.documents.domain import CustomerDoc, ProductDoc, RowError
+from engine.domain import CustomerDoc, ProductDoc, RowError
 from importers.sap_b1 import SkippedRow, default_profile, open_file, profile_from_dict
 from importers.sap_b1.rows import erp_phone, first_email
 

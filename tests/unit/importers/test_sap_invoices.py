@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.documents.domain import PurchaseDoc, RowError
+from engine.domain import PurchaseDoc, RowError
 from importers.sap_b1 import (
     BadHeader,
     InvoiceRow,

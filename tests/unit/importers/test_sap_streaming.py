@@ -1,5 +1,5 @@
 """A generated export end to end: exact totals, whole documents, and reading that streams (flat memory)."""
-from engine.documents.domain import PurchaseDoc
+from engine.domain import PurchaseDoc
 from importers.sap_b1 import InvoiceRow, default_profile, group_rows, open_file
 from tests.support.sap_files import write_invoices
 

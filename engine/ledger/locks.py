@@ -1,0 +1,28 @@
+"""Account row locks: every ledger write first locks its account; chunks lock theirs in id order."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.models import Account
+from engine.models.bulk import batches, one_of, run
+
+
+def lock_account(session: Session, account_id: int) -> Account:
+    """Take the account's row lock (held until commit) and return it fresh."""
+    stmt = (select(Account).where(Account.id == account_id).with_for_update()
+            .execution_options(populate_existing=True))
+    return session.execute(stmt).scalar_one()
+
+
+def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Row-lock the accounts in id order (chunks never deadlock); returns each one's debt."""
+    debts: dict[int, Decimal] = {}
+    for part in batches(sorted(set(account_ids))):
+        stmt = select(Account.id, Account.debt).where(one_of(session, Account.id, part)).order_by(Account.id)
+        for row in run(session, stmt.with_for_update()):
+            debts[row.id] = row.debt
+    return debts

@@ -1,0 +1,71 @@
+"""The ledger's rows: one builder for entries and lots, written one by one or in bulk.
+
+Both paths — a single document's posting (`posting.credit`/`debit`) and a
+planned chunk of invoices (`write_batch`) — build their rows here, with the
+columns of the model tables and the defaults in one place, so they cannot
+drift apart. `write_batch` uses COPY on PostgreSQL and executemany elsewhere.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from engine.models import LedgerEntry, Lot
+from engine.models.bulk import JsonText, copy_rows, is_postgres, reserve_ids
+
+ENTRY_TABLE = LedgerEntry.__table__
+LOT_TABLE = Lot.__table__
+ENTRY_COLUMNS = tuple(column.name for column in ENTRY_TABLE.columns)
+# A lot's id comes from its sequence; matured_at and warned_at are set by later steps.
+LOT_COLUMNS = tuple(column.name for column in LOT_TABLE.columns
+                    if column.name not in ("id", "matured_at", "warned_at"))
+
+
+def entry_row(*, account_id: int, kind: str, amount: Decimal, key: str, actor: str, now: datetime,
+              effective_at: datetime | None = None, entry_id: int | None = None, member_id: int | None = None,
+              beneficiary_member_id: int | None = None, document_id: int | None = None,
+              redemption_id: int | None = None, policy_version_id: int | None = None,
+              reason: str | None = None, trace=None) -> dict:
+    """Every column of one ledger entry (``entry_id`` None: the sequence gives it)."""
+    row = {"id": entry_id, "account_id": account_id, "kind": kind, "amount": amount, "idempotency_key": key,
+           "actor": actor, "member_id": member_id, "beneficiary_member_id": beneficiary_member_id,
+           "document_id": document_id, "redemption_id": redemption_id, "policy_version_id": policy_version_id,
+           "reason": reason, "trace": trace, "effective_at": effective_at or now, "created_at": now}
+    if entry_id is None:
+        del row["id"]
+    return row
+
+
+def lot_row(*, account_id: int, entry_id: int, amount: Decimal, available_at: datetime,
+            expires_at: datetime | None) -> dict:
+    """Every column of a new lot: it starts full."""
+    return {"account_id": account_id, "entry_id": entry_id, "amount": amount, "remaining": amount,
+            "available_at": available_at, "expires_at": expires_at}
+
+
+def _plain(row: dict) -> dict:
+    trace = row.get("trace")
+    return {**row, "trace": json.loads(trace)} if isinstance(trace, JsonText) else row
+
+
+def write_batch(session: Session, entries: Sequence[dict], lots: Sequence[dict]) -> None:
+    """Write entries (with their reserved ids) and then their lots: COPY on PostgreSQL, executemany elsewhere."""
+    if not entries:
+        return
+    if is_postgres(session):
+        copy_rows(session, ENTRY_TABLE.name, ENTRY_COLUMNS, ([row[c] for c in ENTRY_COLUMNS] for row in entries))
+        copy_rows(session, LOT_TABLE.name, LOT_COLUMNS, ([row[c] for c in LOT_COLUMNS] for row in lots))
+    else:
+        session.execute(insert(ENTRY_TABLE), [_plain(row) for row in entries])
+        if lots:
+            session.execute(insert(LOT_TABLE), list(lots))
+
+
+def reserve_entry_ids(session: Session, count: int) -> list[int]:
+    """Ids for entries planned before they are written (their lots point at them)."""
+    return reserve_ids(session, ENTRY_TABLE.name, count)

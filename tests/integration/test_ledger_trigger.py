@@ -1,0 +1,74 @@
+"""The database refuses, at commit, a transaction that leaves the ledger's sums wrong (PostgreSQL trigger)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from engine import ledger, members
+from tests.conftest import T0, D
+
+
+@pytest.fixture
+def pg_session(pg_app):
+    with pg_app.app_context():
+        from server import db
+        session = db.session()
+        yield session
+        session.rollback()
+
+
+def _member(session):
+    member = members.create(session, {"name": "Trigger"}, now=T0)
+    session.commit()
+    return member
+
+
+def _credit(session, member, amount="10", key="k1"):
+    account = ledger.lock_account(session, member.account_id)
+    return ledger.credit(session, account, kind="adjustment", key=key, actor="test", now=T0,
+                         lots=[ledger.LotSpec(D(amount), T0, None)], member_id=member.id)
+
+
+def test_balanced_postings_commit(pg_session):
+    member = _member(pg_session)
+    _credit(pg_session, member)
+    pg_session.commit()
+    account = ledger.lock_account(pg_session, member.account_id)
+    ledger.debit(pg_session, account, kind="adjustment", amount=D("4"), key="k2", actor="test", now=T0)
+    pg_session.commit()
+    assert ledger.balance(pg_session, account, T0 + timedelta(seconds=1)).available == D("6")
+
+
+def test_an_entry_without_lots_typed_by_hand_is_refused_at_commit(pg_session):
+    member = _member(pg_session)
+    pg_session.execute(sa.text(
+        "INSERT INTO ledger_entries (account_id, kind, amount, idempotency_key, actor, effective_at, created_at) "
+        "VALUES (:a, 'adjustment', 5, 'raw-1', 'psql', now(), now())"), {"a": member.account_id})
+    pg_session.flush()  # the statement itself passes: the check waits for COMMIT
+    with pytest.raises(IntegrityError, match="has lots of 0 points"):
+        pg_session.commit()
+
+
+def test_lots_changed_by_hand_are_refused_at_commit(pg_session):
+    member = _member(pg_session)
+    _credit(pg_session, member)
+    pg_session.commit()
+    pg_session.execute(sa.text("UPDATE lots SET remaining = remaining - 1 WHERE account_id = :a"),
+                       {"a": member.account_id})
+    with pytest.raises(IntegrityError, match="out of balance"):
+        pg_session.commit()
+    pg_session.rollback()
+    assert ledger.balance(pg_session, ledger.lock_account(pg_session, member.account_id),
+                          T0 + timedelta(seconds=1)).available == D("10")
+
+
+def test_debt_forgiven_by_hand_is_refused_at_commit(pg_session):
+    member = _member(pg_session)
+    _credit(pg_session, member)
+    pg_session.commit()
+    pg_session.execute(sa.text("UPDATE accounts SET debt = 3 WHERE id = :a"), {"a": member.account_id})
+    with pytest.raises(IntegrityError, match="out of balance"):
+        pg_session.commit()

@@ -5,13 +5,14 @@ See each module for the exact semantics:
 
 * ``validation`` / ``settings``: ``validate_policy``, ``validate_settings``;
 * ``compiler``: ``compile_policy`` (closures + equality indexes);
-* ``accrual``: ``evaluate_accrual`` (SPEC §3), ``explain``: its trace;
+* ``accrual``: ``evaluate_accrual`` (SPEC §3), ``explain``: its trace; both apply the
+  action closures of ``earning`` and return the ``results`` dataclasses;
 * ``reference``: the same semantics through ``business_rules.engine``;
 * ``redemption``, ``expiry``, ``awards`` (event/birthday/referral, tier), ``mission``;
 * ``simulation``: ``simulate``/``compare``; ``export``: ``export_vocabulary``;
 * ``defaults``: the shipped demo policies (``rules/defaults/*.json``).
 """
-from .accrual import AccrualResult, LineResult, evaluate_accrual
+from .accrual import evaluate_accrual
 from .awards import AwardResult, TierResult, evaluate_award, evaluate_tier
 from .compiler import CompiledPolicy, compile_policy
 from .defaults import default_policies
@@ -22,6 +23,7 @@ from .mission import MissionLine, MissionResult, evaluate_mission
 from .model import Action, Group, Leaf, PolicyDocument, Rule
 from .redemption import RedemptionResult, evaluate_redemption
 from .reference import reference_accrual
+from .results import AccrualResult, LineResult
 from .settings import DEFAULT_SETTINGS, ProgramSettings, validate_settings
 from .simulation import SimulationResult, compare, simulate
 from .validation import validate_policy

@@ -13,7 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from .compiler import CompiledPolicy, CompiledRule
+from .earning import DocTotals, accrual_actions
 from .facts import ZERO, DocumentFacts, MemberFacts
+from .results import AccrualResult, LineResult
 from .settings import ProgramSettings
 from .values import to_jsonable
 from .variables import Context
@@ -86,7 +88,7 @@ def _run(rules, line, values, ruled_out, notes, actions, target, start):
 
 
 def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFacts,
-                   settings: ProgramSettings, at: datetime, multiplier: Decimal):
+                   settings: ProgramSettings, at: datetime, multiplier: Decimal) -> AccrualResult:
     """``evaluate_accrual(explain=True)``. The trace:
 
     * ``ruled_out``: rules that could not match this document at all (rule id →
@@ -99,12 +101,10 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
       value), so each path can be read without the rule document;
     * ``variables``: the document/member values the conditions saw.
     """
-    from .accrual import AccrualResult, DocTotals, LineResult, _compiled_actions
-
     ctx = Context(doc=doc, member=member, tz=settings.tz)
     values = policy.values(ctx)
     flags = policy.active_flags(at, settings.tz)
-    actions = _compiled_actions(policy)
+    actions = accrual_actions(policy)
     notes = _Notes()
     ruled_out: dict[int, str] = {}
     for r in policy.rules:

@@ -15,7 +15,7 @@ from business_rules.fields import (FIELD_NO_INPUT, FIELD_NUMERIC, FIELD_SELECT,
                                    FIELD_SELECT_MULTIPLE, FIELD_TEXT)
 from marshmallow import ValidationError
 
-from .errors import RuleValidationError, ValidationMessage
+from .errors import RuleValidationError, ValidationMessage, shown
 from .model import Action, Group, Leaf, PolicyDocument, Rule, freeze_params
 from .regex_guard import UnsafePattern, check_pattern
 from .schema import ActionSchema, PolicyHeaderSchema, RuleSchema, marshmallow_messages
@@ -41,7 +41,7 @@ class _RuleChecker:
         self.prefix = f"rules[{index}]"
         rid = raw.get("id")
         self.rule_id = rid if isinstance(rid, str) and rid else None
-        self.subject = f"Rule {self.rule_id!r}" if self.rule_id else f"Rule #{index + 1}"
+        self.subject = f"Rule {shown(self.rule_id)}" if self.rule_id else f"Rule #{index + 1}"
         self.errors = errors
         self.count = len(errors)
         self.scope = vocab.default_scope
@@ -95,7 +95,8 @@ class _RuleChecker:
         unknown = sorted(set(node) - {"name", "operator", "value"})
         if unknown:
             self.error(f"{path}.{unknown[0]}", "unknown_field",
-                       f"condition {path} has the unknown field(s) {', '.join(unknown)}; a condition has "
+                       f"condition {path} has the unknown field(s) {', '.join(map(shown, unknown[:5]))}; "
+                       "a condition has "
                        "'name', 'operator' and 'value'.")
             return None
         name, operator = node.get("name"), node.get("operator")
@@ -107,21 +108,21 @@ class _RuleChecker:
         variable = self.vocab.variables_by_name.get(name)
         if variable is None:
             self.error(f"{path}.name", "unknown_variable",
-                       f"condition {path} uses the variable {name!r}, which does not exist in the "
+                       f"condition {path} uses the variable {shown(name)}, which does not exist in the "
                        f"{self.vocab.name} policy. Variables you can use here: {_names(allowed_here)}.")
             return None
         if variable not in allowed_here:
             self.error(f"{path}.name", "line_variable_in_document_rule",
-                       f"condition {path} uses {name!r}, which describes {describe_scope(variable)}, but this "
+                       f"condition {path} uses {shown(name)}, which describes {describe_scope(variable)}, but this "
                        "rule has document scope. Set \"scope\": \"line\" to test each line, or use one of: "
                        f"{_names(allowed_here)}.")
             return None
         operators = {op["name"]: op["input_type"] for op in variable.field_type.get_all_operators()}
         type_word = _TYPE_WORDS.get(variable.type_name, variable.type_name)
         if not isinstance(operator, str) or operator not in operators:
-            shown = "is missing" if operator is None else f"{operator!r} cannot be used"
+            problem = "is missing" if operator is None else f"{shown(operator)} cannot be used"
             self.error(f"{path}.operator", "invalid_operator" if operator is not None else "required",
-                       f"condition {path}: the operator {shown} with {name!r} (a {type_word} variable). "
+                       f"condition {path}: the operator {problem} with {shown(name)} (a {type_word} variable). "
                        f"Allowed operators: {', '.join(sorted(operators))}.")
             return None
         value = self.value(node, path, variable, operator, operators[operator], type_word)
@@ -136,16 +137,22 @@ class _RuleChecker:
             self.error(f"{path}.value", "required", f"{where} needs a 'value'.")
             return _BAD
         if input_type == FIELD_NUMERIC:
+            allowed = variable.range
             number = to_decimal(raw)
             if number is None:
                 self.error(f"{path}.value", "invalid_value",
-                           f"{where} compares a number, so the value must be a number such as 100; got {raw!r}.")
+                           f"{where} compares a number, so the value must be {allowed.describe()}; got {shown(raw)}.")
+                return _BAD
+            problem = allowed.problem(number)
+            if problem is not None:
+                self.error(f"{path}.value", _VALUE_CODES[problem],
+                           f"{where}: the value must be {allowed.describe(problem)} (got {_number(number)}).")
                 return _BAD
             return number
         if input_type in (FIELD_TEXT, FIELD_SELECT):
             if not isinstance(raw, str):
                 self.error(f"{path}.value", "invalid_value",
-                           f"{where} compares {type_word}, so the value must be text in quotes; got {raw!r}.")
+                           f"{where} compares {type_word}, so the value must be text in quotes; got {shown(raw)}.")
                 return _BAD
             if not raw and (operator in _TEXT_NEEDS_VALUE or input_type == FIELD_SELECT):
                 self.error(f"{path}.value", "empty_value", f"{where} needs a non-empty value.")
@@ -155,7 +162,7 @@ class _RuleChecker:
                 known = raw in variable.options if exact else raw.lower() in {o.lower() for o in variable.options}
                 if not known:
                     self.error(f"{path}.value", "unknown_option",
-                               f"{where}: {raw!r} is not a possible value of {variable.name!r}; "
+                               f"{where}: {shown(raw)} is not a possible value of {variable.name!r}; "
                                f"the values are: {', '.join(variable.options)}.")
                     return _BAD
             if operator == "matches_regex":
@@ -166,13 +173,13 @@ class _RuleChecker:
                     return _BAD
                 except re.error as exc:
                     self.error(f"{path}.value", "invalid_regex",
-                               f"{where}: {raw!r} is not a valid regular expression ({exc}).")
+                               f"{where}: {shown(raw)} is not a valid regular expression ({exc}).")
                     return _BAD
             return raw
         if input_type == FIELD_SELECT_MULTIPLE:
             if not isinstance(raw, list) or not raw or not all(isinstance(v, str) and v for v in raw):
                 self.error(f"{path}.value", "invalid_value",
-                           f"{where} needs a non-empty list of texts; got {raw!r}.")
+                           f"{where} needs a non-empty list of texts; got {shown(raw)}.")
                 return _BAD
             return tuple(raw)
         self.error(f"{path}.operator", "invalid_operator", f"{where}: unsupported operator.")  # pragma: no cover
@@ -198,12 +205,12 @@ class _RuleChecker:
         spec = specs.get(name)
         if spec is None:
             self.error(f"{path}.name", "unknown_action",
-                       f"{path} uses the action {name!r}, which does not exist in the {self.vocab.name} policy. "
+                       f"{path} uses the action {shown(name)}, which does not exist in the {self.vocab.name} policy. "
                        f"Actions you can use here: {', '.join(here)}.")
             return None
         if self.scope not in spec.scopes:
             self.error(f"{path}.name", "action_not_allowed_in_scope",
-                       f"the action {name!r} works only in {' or '.join(spec.scopes)}-scope rules, and this rule "
+                       f"the action {shown(name)} works only in {' or '.join(spec.scopes)}-scope rules, and this rule "
                        f"has {self.scope} scope. Actions you can use here: {', '.join(here)}.")
             return None
         params = loaded["params"] or {}
@@ -211,13 +218,13 @@ class _RuleChecker:
         ok = True
         for key in sorted(set(params) - set(spec.param_names)):
             self.error(f"{path}.params.{key}", "unknown_param",
-                       f"the action {name!r} has no parameter {key!r}; its parameters: {expected}.")
+                       f"the action {shown(name)} has no parameter {shown(key)}; its parameters: {expected}.")
             ok = False
         clean: dict[str, Any] = {}
         for p in spec.params:
             where = f"{path}.params.{p.name}"
             if p.name not in params:
-                self.error(where, "missing_param", f"the action {name!r} needs {p.name!r}: {p.describe()}.")
+                self.error(where, "missing_param", f"the action {shown(name)} needs {p.name!r}: {p.describe()}.")
                 ok = False
                 continue
             value = self.param(p, params[p.name], name, where)
@@ -229,20 +236,31 @@ class _RuleChecker:
         if p.field_type == FIELD_TEXT:
             if isinstance(raw, str) and raw.strip():
                 return raw.strip()
-            self.error(where, "invalid_param", f"{p.name!r} of {action_name!r} must be {p.describe()}; got {raw!r}.")
+            self.error(where, "invalid_param",
+                       f"the {p.name} of {action_name} must be {p.describe()}; got {shown(raw)}.")
             return _BAD
         number = to_decimal(raw)
-        if number is None or (p.integer and number != number.to_integral_value()):
-            self.error(where, "invalid_param", f"{p.name!r} of {action_name!r} must be {p.describe()}; got {raw!r}.")
+        if number is None:
+            self.error(where, "invalid_param",
+                       f"the {p.name} of {action_name} must be {p.describe()}; got {shown(raw)}.")
             return _BAD
-        low = Decimal(p.minimum) if p.minimum is not None else None
-        high = Decimal(p.maximum) if p.maximum is not None else None
-        if (low is not None and (number < low or (p.exclusive_minimum and number == low))) or \
-                (high is not None and number > high):
-            self.error(where, "param_out_of_range",
-                       f"{p.name!r} of {action_name!r} must be {p.describe()}; got {raw!r}.")
+        problem = p.range.problem(number)
+        if problem is not None:
+            self.error(where, _PARAM_CODES[problem],
+                       f"the {p.name} of {action_name} must be {p.range.describe(problem)} (got {_number(number)}).")
             return _BAD
         return int(number) if p.integer else number
+
+
+_PARAM_CODES = {"out_of_range": "param_out_of_range", "not_whole": "invalid_param",
+                "too_many_decimals": "too_many_decimals"}
+_VALUE_CODES = {"out_of_range": "value_out_of_range", "not_whole": "invalid_value",
+                "too_many_decimals": "too_many_decimals"}
+
+
+def _number(number: Decimal) -> str:
+    text = str(number)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 _BAD = object()
@@ -274,7 +292,7 @@ def _rule(vocab: PolicyVocabulary, index: int, raw: Any, errors: list) -> Rule |
     scope = loaded.get("scope") or vocab.default_scope
     if scope not in vocab.scopes:
         check.error("scope", "scope_not_allowed",
-                    f"scope {scope!r} is not available in the {vocab.name} policy; use "
+                    f"scope {shown(scope)} is not available in the {vocab.name} policy; use "
                     f"{' or '.join(map(repr, vocab.scopes))} (or leave it out).")
         return None
     check.scope = scope
@@ -313,7 +331,7 @@ def validate_policy(doc: Any) -> PolicyDocument:
     policy = doc.get("policy")
     if not isinstance(policy, str) or policy not in POLICY_NAMES:
         raise _fail("policy", "unknown_policy" if policy is not None else "required",
-                    f"The policy name {policy!r} is not known; it must be one of: {', '.join(POLICY_NAMES)}."
+                    f"The policy name {shown(policy)} is not known; it must be one of: {', '.join(POLICY_NAMES)}."
                     if policy is not None else
                     f"The document needs a 'policy' name, one of: {', '.join(POLICY_NAMES)}.")
     errors: list[ValidationMessage] = []
@@ -335,7 +353,7 @@ def validate_policy(doc: Any) -> PolicyDocument:
         if rid in first_seen:
             errors.append(ValidationMessage(
                 rid, f"rules[{i}].id", "duplicate_id",
-                f"Rule {rid!r}: the id is already used by rule #{first_seen[rid] + 1}; "
+                f"Rule {shown(rid)}: the id is already used by rule #{first_seen[rid] + 1}; "
                 "every rule needs its own id."))
         else:
             first_seen[rid] = i

@@ -16,6 +16,10 @@
 3. The sum is multiplied by the tier multiplier and rounded ONCE with the
    program precision and rounding.
 
+Every result must fit the ledger (``rules.limits``: 14 integer digits, 4
+decimals); one that does not, or arithmetic that fails, raises
+``EvaluationError`` instead of a bare decimal error.
+
 Rules whose active period does not contain ``at`` (default: the document's
 ``placed_at``) do not match. Members of a group in ``settings.excluded_groups``
 earn nothing.
@@ -29,6 +33,7 @@ from .compiler import CompiledPolicy
 from .earning import DocTotals, accrual_actions
 from .explain import traced_accrual
 from .facts import ZERO, DocumentFacts, MemberFacts
+from .limits import checked, checked_lines, guarded
 from .results import AccrualResult, LineResult
 from .settings import ProgramSettings
 from .values import aware_utc
@@ -42,6 +47,7 @@ def _check(policy: CompiledPolicy) -> None:
         raise ValueError(f"evaluate_accrual needs the accrual policy, not {policy.policy!r}")
 
 
+@guarded
 def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFacts,
                      settings: ProgramSettings, *, explain: bool = False, at: datetime | None = None,
                      tier_multiplier: Decimal = ONE, _contributions: dict | None = None) -> AccrualResult:
@@ -51,6 +57,10 @@ def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
     per line and for the document, every rule with whether it matched (and
     the failing condition when not), each action's contribution, and the
     policy version. The numbers are the same either way.
+
+    Raises ``EvaluationError`` when a line, the document or the total would
+    fall outside what the ledger holds (``rules.limits.MAX_AMOUNT``), or
+    when the arithmetic fails on the way.
     """
     _check(policy)
     at = aware_utc(at or doc.placed_at)
@@ -118,9 +128,11 @@ def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
             break
         if r.rule.stop_processing:
             break
-    unrounded = total * multiplier
-    return AccrualResult(settings.round_points(unrounded), unrounded, tuple(results), total - lines_sum,
-                         policy.version, tuple(doc_rules))
+    checked_lines(results, policy)
+    unrounded = checked(total * multiplier, "the document's points", policy)
+    points = checked(settings.round_points(unrounded), "the document's rounded points", policy)
+    document_points = checked(total - lines_sum, "what the document rules add", policy)
+    return AccrualResult(points, unrounded, tuple(results), document_points, policy.version, tuple(doc_rules))
 
 
 def _plans(policy: CompiledPolicy, mask: int) -> dict:

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from .conditions import CGroup, CLeaf, Fast, build_tree, combine
+from .limits import guarded
 from .model import PolicyDocument, Rule
 from .vocabulary import PolicyVocabulary, vocabulary
 
@@ -212,6 +213,7 @@ class CompiledPolicy:
         return periods
 
 
+@guarded
 def compile_policy(doc: PolicyDocument, version: int | None = None) -> CompiledPolicy:
     """Compile a validated ``PolicyDocument`` (from ``validate_policy``)."""
     vocab = vocabulary(doc.policy)

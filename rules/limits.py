@@ -141,20 +141,30 @@ def source(policy) -> str:
 
 
 def checked(value: Decimal, what: str, policy) -> Decimal:
-    """``value`` when the ledger can store it, else ``EvaluationError`` naming ``what``."""
+    """``value`` when the ledger can store it, else ``EvaluationError`` naming ``what``
+    (``"the points of line 3"``)."""
     try:
         fits = -MAX_AMOUNT <= value <= MAX_AMOUNT
-    except ArithmeticError:  # NaN compares with an InvalidOperation
+    except (ArithmeticError, TypeError):  # NaN compares with an InvalidOperation
         fits = False
     if not fits:
         shown = str(value)
         shown = shown if len(shown) <= 40 else shown[:39] + "…"
         raise EvaluationError(
-            f"{source(policy).capitalize()} gives {what} {shown}, outside what a balance can hold "
-            f"(between -{_text(MAX_AMOUNT)} and {_text(MAX_AMOUNT)}); the document is refused. "
+            f"{source(policy).capitalize()}: {what} would be {shown}, outside what the ledger can hold "
+            f"(from -{_text(MAX_AMOUNT)} to {_text(MAX_AMOUNT)}); the document is refused. "
             "Check the policy's factors and points.", policy=getattr(policy, "policy", None),
             version=getattr(policy, "version", None))
     return value
+
+
+def checked_lines(lines, policy) -> None:
+    """Every ``LineResult``'s points within the ledger's range (one comparison per line)."""
+    low, high = -MAX_AMOUNT, MAX_AMOUNT
+    for line in lines:
+        points = line.points
+        if not (low <= points <= high):
+            checked(points, f"the points of line {line.line_id}", policy)
 
 
 def guarded(evaluator):

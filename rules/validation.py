@@ -6,6 +6,7 @@ user text, and a regular expression must pass ``regex_guard`` first.
 """
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -117,7 +118,7 @@ class _RuleChecker:
                        "rule has document scope. Set \"scope\": \"line\" to test each line, or use one of: "
                        f"{_names(allowed_here)}.")
             return None
-        operators = {op["name"]: op["input_type"] for op in variable.field_type.get_all_operators()}
+        operators = _operators(variable.field_type)
         type_word = _TYPE_WORDS.get(variable.type_name, variable.type_name)
         if not isinstance(operator, str) or operator not in operators:
             problem = "is missing" if operator is None else f"{shown(operator)} cannot be used"
@@ -193,7 +194,7 @@ class _RuleChecker:
                        f"{path} must be an object such as {{\"name\": \"earn_fixed\", \"params\": {{\"points\": 10}}}}.")
             return None
         try:
-            loaded = ActionSchema().load(raw)
+            loaded = _ACTION_SCHEMA.load(raw)
         except ValidationError as exc:
             for msg in marshmallow_messages(exc, prefix=f"{self.prefix}.{path}", subject=self.subject,
                                             rule_id=self.rule_id, data=raw):
@@ -264,6 +265,15 @@ def _number(number: Decimal) -> str:
 
 
 _BAD = object()
+# Built once: a schema instance holds no state between loads, and building one per
+# rule was most of the time spent on a large document.
+_RULE_SCHEMA, _ACTION_SCHEMA = RuleSchema(), ActionSchema()
+
+
+@functools.cache
+def _operators(field_type) -> dict[str, str]:
+    """Operator name → input type of a business-rules field type."""
+    return {op["name"]: op["input_type"] for op in field_type.get_all_operators()}
 
 
 def _names(variables) -> str:
@@ -284,7 +294,7 @@ def _rule(vocab: PolicyVocabulary, index: int, raw: Any, errors: list) -> Rule |
         return None
     check = _RuleChecker(vocab, index, raw, errors)
     try:
-        loaded = RuleSchema().load(raw)
+        loaded = _RULE_SCHEMA.load(raw)
     except ValidationError as exc:
         errors.extend(marshmallow_messages(exc, prefix=check.prefix, subject=check.subject,
                                            rule_id=check.rule_id, data=raw))

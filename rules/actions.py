@@ -14,8 +14,8 @@ from typing import Any
 from business_rules.actions import BaseActions, rule_action
 from business_rules.fields import FIELD_NUMERIC, FIELD_TEXT
 
-from .limits import (AMOUNT_STEP, DELAY_DAYS, FACTOR, LIFETIME_DAYS, LIFETIME_MONTHS, MONEY, PERCENT,
-                     POINT_VALUE, POINTS, POINTS_RATE, Range)
+from .limits import (AMOUNT_STEP, DELAY_DAYS, FACTOR, LIFETIME_DAYS, LIFETIME_MONTHS, MONEY, MULTIPLY_FACTOR,
+                     PERCENT, POINT_VALUE, POINTS, POINTS_RATE, Range)
 
 BOTH = ("line", "document")
 LINE_ONLY = ("line",)
@@ -118,7 +118,7 @@ class AccrualActions(IntentRecorder):
     def earn_fixed(self, points):
         self._record("earn_fixed", points=points)
 
-    @action(_num("factor", FACTOR), help="multiply what the line (or document) has earned so far")
+    @action(_num("factor", MULTIPLY_FACTOR), help="multiply what the line (or document) has earned so far")
     def multiply(self, factor):
         self._record("multiply", factor=factor)
 

@@ -16,7 +16,9 @@ POINTS_RATE                 0 .. 1e6           4         earn_per_unit, earn_per
 AMOUNT_STEP                 0.01 .. 1e9        4         earn_per_amount amount (a divisor)
 PERCENT                     0 .. 100           4         earn_percent, max_percent_of_order,
                                                          tier_discount_percent
-FACTOR                      0.01 .. 100        4         multiply, tier_multiplier
+MULTIPLY_FACTOR             0 .. 100           4         multiply (0 drops what was earned so far;
+                                                         unlike exclude, later rules still run)
+FACTOR                      0.01 .. 100        4         tier_multiplier
 POINT_VALUE                 0.0001 .. 1e6      4         set_point_value, settings.point_value
 MONEY                       0 .. 1e12          4         min_order_total
 DELAY_DAYS                  0 .. 3650          whole     activation_delay_days, warn_days_before,
@@ -109,6 +111,7 @@ POINTS = _r("0", "1000000000")
 POINTS_RATE = _r("0", "1000000")
 AMOUNT_STEP = _r("0.01", "1000000000")
 PERCENT = _r("0", "100")
+MULTIPLY_FACTOR = _r("0", "100")
 FACTOR = _r("0.01", "100")
 POINT_VALUE = _r("0.0001", "1000000")
 MONEY = _r("0", "1000000000000")

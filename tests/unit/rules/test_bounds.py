@@ -203,14 +203,15 @@ def _refusal(doc) -> rules.ValidationMessage:
 
 
 @pytest.mark.parametrize("action,params,path,text", [
-    ("multiply", {"factor": 1e30}, "factor", "the factor of multiply must be between 0.01 and 100 (got 1E+30)."),
+    ("multiply", {"factor": 1e30}, "factor", "the factor of multiply must be between 0 and 100 (got 1E+30)."),
     ("earn_fixed", {"points": 1e40}, "points",
      "the points of earn_fixed must be between 0 and 1000000000 (got 1E+40)."),
     ("earn_per_amount", {"points": 1, "amount": 1e-30}, "amount",
      "the amount of earn_per_amount must be between 0.01 and 1000000000 (got 1E-30)."),
     ("earn_percent", {"percent": 150}, "percent", "must be between 0 and 100 (got 150)."),
     ("earn_fixed", {"points": "0.00001"}, "points", "between 0 and 1000000000 with at most 4 decimals (got 0.00001)"),
-    ("multiply", {"factor": "Infinity"}, "factor", "must be a number between 0.01 and 100 with at most 4 decimals"),
+    ("multiply", {"factor": "Infinity"}, "factor", "must be a number between 0 and 100 with at most 4 decimals"),
+    ("multiply", {"factor": -2}, "factor", "must be between 0 and 100 (got -2)."),
 ])
 def test_out_of_range_params_are_refused_with_the_range(action, params, path, text):
     e = _refusal({"policy": "accrual",
@@ -311,7 +312,9 @@ def test_every_numeric_param_and_variable_has_a_range_in_the_export():
                 assert {"min", "max", "decimals", "integer", "expects"} <= set(variable), (policy, variable)
     accrual = rules.export_vocabulary("accrual")
     params = {(a["name"], p["name"]): p for a in accrual["actions"] for p in a["params"]}
-    assert (params["multiply", "factor"]["min"], params["multiply", "factor"]["max"]) == (0.01, 100)
+    assert (params["multiply", "factor"]["min"], params["multiply", "factor"]["max"]) == (0, 100)
+    tier = {(a["name"], p["name"]): p for a in rules.export_vocabulary("tier")["actions"] for p in a["params"]}
+    assert (tier["tier_multiplier", "factor"]["min"], tier["tier_multiplier", "factor"]["decimals"]) == (0.01, 4)
     assert (params["earn_percent", "percent"]["min"], params["earn_percent", "percent"]["max"]) == (0, 100)
     assert params["earn_per_amount", "amount"]["minimum"] == "0.01"
     variables = {v["name"]: v for v in accrual["variables"]}

@@ -16,137 +16,30 @@
 3. The sum is multiplied by the tier multiplier and rounded ONCE with the
    program precision and rounding.
 
+Every result must fit the ledger (``rules.limits``: 14 integer digits, 4
+decimals); one that does not, or arithmetic that fails, raises
+``EvaluationError`` instead of a bare decimal error.
+
 Rules whose active period does not contain ``at`` (default: the document's
 ``placed_at``) do not match. Members of a group in ``settings.excluded_groups``
 earn nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
 
 from .compiler import CompiledPolicy
+from .earning import DocTotals, accrual_actions
+from .explain import traced_accrual
 from .facts import ZERO, DocumentFacts, MemberFacts
-from .model import Action
+from .limits import checked, checked_lines, guarded
+from .results import AccrualResult, LineResult
 from .settings import ProgramSettings
 from .values import aware_utc
 from .variables import Context
 
-HUNDRED = Decimal(100)
 ONE = Decimal(1)
-
-
-class LineResult(NamedTuple):
-    line_id: str
-    points: Decimal  # unrounded, after the line's own rules
-    excluded: bool
-    rules: tuple[str, ...]  # ids of the rules that matched, in order
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line_id": self.line_id, "points": str(self.points), "excluded": self.excluded,
-                "rules": list(self.rules)}
-
-
-@dataclass(slots=True)
-class AccrualResult:
-    """The outcome of one evaluation (treat as read-only; not frozen only because
-    it is built on the hot path)."""
-
-    points: Decimal  # rounded once, what the ledger posts
-    unrounded: Decimal
-    lines: tuple[LineResult, ...]
-    document_points: Decimal  # what document rules added (negative when they cut)
-    policy_version: int | None
-    document_rules: tuple[str, ...] = ()
-    member_excluded: bool = False
-    trace: dict | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"points": str(self.points), "unrounded": str(self.unrounded),
-                "lines": [line.to_dict() for line in self.lines],
-                "document_points": str(self.document_points), "document_rules": list(self.document_rules),
-                "policy_version": self.policy_version, "member_excluded": self.member_excluded,
-                "trace": self.trace}
-
-
-class DocTotals:
-    """What a document-scope action reads in place of a line."""
-
-    __slots__ = ("doc", "line_total")
-
-    def __init__(self, doc: DocumentFacts, ctx: Context | None = None):
-        self.doc = doc
-        self.line_total = ctx.order_total if ctx is not None else doc.order_total
-
-    @property
-    def quantity(self) -> Decimal:
-        return sum((line.quantity for line in self.doc.lines), ZERO)
-
-    @property
-    def catalog_points(self) -> Decimal:
-        return sum((catalog_points(line) for line in self.doc.lines), ZERO)
-
-
-def catalog_points(line) -> Decimal:
-    per_unit = line.product_points_per_unit
-    return ZERO if per_unit is None else per_unit * line.quantity
-
-
-def action_fn(action: Action, scope: str):
-    """``f(points_so_far, line_or_totals) -> points`` or None for ``exclude``."""
-    p, name = action.params, action.name
-    if name == "earn_percent":
-        pct = p["percent"]
-        return lambda v, t: v + t.line_total * pct / HUNDRED
-    if name == "earn_per_amount":
-        points, amount = p["points"], p["amount"]
-        return lambda v, t: v + points * (t.line_total // amount)
-    if name == "earn_per_unit":
-        points = p["points"]
-        return lambda v, t: v + points * t.quantity
-    if name == "earn_catalog_points":
-        if scope == "document":
-            return lambda v, t: v + t.catalog_points
-        return lambda v, t: v + catalog_points(t)
-    if name == "earn_fixed":
-        points = p["points"]
-        return lambda v, t: v + points
-    if name == "multiply":
-        factor = p["factor"]
-        return lambda v, t: v * factor
-    if name == "cap":
-        limit = p["points"]
-        return lambda v, t: limit if v > limit else v
-    if name == "exclude":
-        return lambda v, t: None
-    raise KeyError(name)  # pragma: no cover - validation keeps unknown actions out
-
-
-def _chain(fns):
-    if len(fns) == 1:
-        return fns[0]
-
-    def run(v, t):
-        for f in fns:
-            v = f(v, t)
-            if v is None:
-                return None
-        return v
-    return run
-
-
-def _compiled_actions(policy: CompiledPolicy):
-    """Per rule number: (chained fn, tuple of single-action fns), cached on the policy."""
-    cached = policy.cache.get("accrual")
-    if cached is None:
-        cached = []
-        for r in policy.rules:
-            fns = tuple(action_fn(a, r.rule.scope) for a in r.rule.actions)
-            cached.append((_chain(fns), fns))
-        policy.cache["accrual"] = cached
-    return cached
 
 
 def _check(policy: CompiledPolicy) -> None:
@@ -154,6 +47,7 @@ def _check(policy: CompiledPolicy) -> None:
         raise ValueError(f"evaluate_accrual needs the accrual policy, not {policy.policy!r}")
 
 
+@guarded
 def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFacts,
                      settings: ProgramSettings, *, explain: bool = False, at: datetime | None = None,
                      tier_multiplier: Decimal = ONE, _contributions: dict | None = None) -> AccrualResult:
@@ -163,6 +57,10 @@ def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
     per line and for the document, every rule with whether it matched (and
     the failing condition when not), each action's contribution, and the
     policy version. The numbers are the same either way.
+
+    Raises ``EvaluationError`` when a line, the document or the total would
+    fall outside what the ledger holds (``rules.limits.MAX_AMOUNT``), or
+    when the arithmetic fails on the way.
     """
     _check(policy)
     at = aware_utc(at or doc.placed_at)
@@ -174,7 +72,6 @@ def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
         return AccrualResult(settings.round_points(ZERO), ZERO, lines, ZERO, policy.version,
                              (), True, trace)
     if explain:
-        from .explain import traced_accrual
         return traced_accrual(policy, doc, member, settings, at, multiplier)
     ctx = Context(doc=doc, member=member, tz=settings.tz)
     values = policy.values(ctx)
@@ -214,7 +111,7 @@ def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
     lines_sum = total
     doc_rules = []
     totals = None
-    actions = _compiled_actions(policy)
+    actions = accrual_actions(policy)
     for r in policy.by_scope.get("document", ()):
         if (mask >> r.n) & 1:
             continue
@@ -231,9 +128,11 @@ def evaluate_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
             break
         if r.rule.stop_processing:
             break
-    unrounded = total * multiplier
-    return AccrualResult(settings.round_points(unrounded), unrounded, tuple(results), total - lines_sum,
-                         policy.version, tuple(doc_rules))
+    checked_lines(results, policy)
+    unrounded = checked(total * multiplier, "the document's points", policy)
+    points = checked(settings.round_points(unrounded), "the document's rounded points", policy)
+    document_points = checked(total - lines_sum, "what the document rules add", policy)
+    return AccrualResult(points, unrounded, tuple(results), document_points, policy.version, tuple(doc_rules))
 
 
 def _plans(policy: CompiledPolicy, mask: int) -> dict:
@@ -249,6 +148,6 @@ def _plans(policy: CompiledPolicy, mask: int) -> dict:
 
 def _plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
     """The line rules to try for a line key, as flat tuples for the hot loop."""
-    actions = _compiled_actions(policy)
+    actions = accrual_actions(policy)
     return tuple((r.dynamic, actions[r.n][0], r.rule.id, r.rule.stop_processing)
                  for r in policy.candidates(key) if not (mask >> r.n) & 1)

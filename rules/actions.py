@@ -2,8 +2,9 @@
 
 Actions record intents (name and params) and never touch a database: the
 evaluators (and the ledger, through them) decide what an intent means.
-Every action also carries an ``ActionSpec``: parameter limits and the rule
-scopes it may appear in, used by the validator and exported to the editor.
+Every action also carries an ``ActionSpec``: each parameter's allowed range
+(from the table in ``rules.limits``) and the rule scopes it may appear in,
+used by the validator and exported to the editor.
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Any
 
 from business_rules.actions import BaseActions, rule_action
 from business_rules.fields import FIELD_NUMERIC, FIELD_TEXT
+
+from .limits import (AMOUNT_STEP, DELAY_DAYS, FACTOR, LIFETIME_DAYS, LIFETIME_MONTHS, MONEY, MULTIPLY_FACTOR,
+                     PERCENT, POINT_VALUE, POINTS, POINTS_RATE, Range)
 
 BOTH = ("line", "document")
 LINE_ONLY = ("line",)
@@ -22,22 +26,29 @@ DOC_ONLY = ("document",)
 class ParamSpec:
     name: str
     field_type: str  # business-rules FIELD_* value
-    minimum: str | None = None  # decimal text; None = unbounded
-    maximum: str | None = None
-    exclusive_minimum: bool = False
-    integer: bool = False
+    range: Range | None = None  # every numeric parameter has one (rules.limits)
     help: str = ""
 
+    @property
+    def minimum(self) -> str | None:
+        return None if self.range is None else format(self.range.minimum, "f")
+
+    @property
+    def maximum(self) -> str | None:
+        return None if self.range is None else format(self.range.maximum, "f")
+
+    @property
+    def exclusive_minimum(self) -> bool:
+        return False  # every range includes its bounds; kept for the editor's older key
+
+    @property
+    def integer(self) -> bool:
+        return self.range is not None and self.range.integer
+
     def describe(self) -> str:
-        if self.field_type == FIELD_TEXT:
+        if self.field_type == FIELD_TEXT or self.range is None:
             return "a non-empty text"
-        kind = "a whole number" if self.integer else "a number"
-        if self.minimum is not None and self.maximum is not None:
-            return f"{kind} from {self.minimum} to {self.maximum}"
-        if self.minimum is not None:
-            return f"{kind} greater than {self.minimum}" if self.exclusive_minimum \
-                else f"{kind} of at least {self.minimum}"
-        return kind
+        return self.range.describe()
 
 
 @dataclass(frozen=True)
@@ -63,8 +74,8 @@ def action(*params: ParamSpec, scopes=BOTH, label: str | None = None, help: str 
     return wrapper
 
 
-def _num(name, minimum="0", maximum=None, exclusive=False, integer=False, help=""):
-    return ParamSpec(name, FIELD_NUMERIC, minimum, maximum, exclusive, integer, help)
+def _num(name: str, allowed: Range, help: str = "") -> ParamSpec:
+    return ParamSpec(name, FIELD_NUMERIC, allowed, help)
 
 
 class IntentRecorder(BaseActions):
@@ -86,16 +97,16 @@ class AccrualActions(IntentRecorder):
     """SPEC §3 accrual actions. In a document-scope rule the line amounts
     become document amounts: order_total, total quantity, all lines' catalog points."""
 
-    @action(_num("percent"), help="earn this percent of the line total (document: of the order total)")
+    @action(_num("percent", PERCENT), help="earn this percent of the line total (document: of the order total)")
     def earn_percent(self, percent):
         self._record("earn_percent", percent=percent)
 
-    @action(_num("points"), _num("amount", exclusive=True),
+    @action(_num("points", POINTS_RATE), _num("amount", AMOUNT_STEP),
             help="earn 'points' for each full 'amount' of money spent")
     def earn_per_amount(self, points, amount):
         self._record("earn_per_amount", points=points, amount=amount)
 
-    @action(_num("points"), help="earn 'points' per unit bought")
+    @action(_num("points", POINTS_RATE), help="earn 'points' per unit bought")
     def earn_per_unit(self, points):
         self._record("earn_per_unit", points=points)
 
@@ -103,11 +114,11 @@ class AccrualActions(IntentRecorder):
     def earn_catalog_points(self):
         self._record("earn_catalog_points")
 
-    @action(_num("points"), help="earn a fixed number of points")
+    @action(_num("points", POINTS), help="earn a fixed number of points")
     def earn_fixed(self, points):
         self._record("earn_fixed", points=points)
 
-    @action(_num("factor"), help="multiply what the line (or document) has earned so far")
+    @action(_num("factor", MULTIPLY_FACTOR), help="multiply what the line (or document) has earned so far")
     def multiply(self, factor):
         self._record("multiply", factor=factor)
 
@@ -115,7 +126,7 @@ class AccrualActions(IntentRecorder):
     def exclude(self):
         self._record("exclude")
 
-    @action(_num("points"), help="limit what the line (or document) has earned so far")
+    @action(_num("points", POINTS), help="limit what the line (or document) has earned so far")
     def cap(self, points):
         self._record("cap", points=points)
 
@@ -123,20 +134,20 @@ class AccrualActions(IntentRecorder):
 class RedemptionActions(IntentRecorder):
     """SPEC §3 redemption actions (see ``rules.redemption`` for the semantics)."""
 
-    @action(_num("value", exclusive=True), scopes=DOC_ONLY, help="money one point pays for")
+    @action(_num("value", POINT_VALUE), scopes=DOC_ONLY, help="money one point pays for")
     def set_point_value(self, value):
         self._record("set_point_value", value=value)
 
-    @action(_num("percent", maximum="100"), scopes=DOC_ONLY,
+    @action(_num("percent", PERCENT), scopes=DOC_ONLY,
             help="at most this percent of the order total may be paid with points")
     def max_percent_of_order(self, percent):
         self._record("max_percent_of_order", percent=percent)
 
-    @action(_num("amount"), scopes=DOC_ONLY, help="points may be used only from this order total up")
+    @action(_num("amount", MONEY), scopes=DOC_ONLY, help="points may be used only from this order total up")
     def min_order_total(self, amount):
         self._record("min_order_total", amount=amount)
 
-    @action(_num("points"), scopes=DOC_ONLY, help="at most this many points per order")
+    @action(_num("points", POINTS), scopes=DOC_ONLY, help="at most this many points per order")
     def max_points(self, points):
         self._record("max_points", points=points)
 
@@ -160,24 +171,24 @@ class RedemptionActions(IntentRecorder):
 class AwardActions(IntentRecorder):
     """Actions of the event, birthday and referral policies."""
 
-    @action(_num("points"), scopes=DOC_ONLY, help="award points to the member")
+    @action(_num("points", POINTS), scopes=DOC_ONLY, help="award points to the member")
     def award(self, points):
         self._record("award", points=points)
 
-    @action(_num("points"), scopes=DOC_ONLY, help="award points to the member who referred")
+    @action(_num("points", POINTS), scopes=DOC_ONLY, help="award points to the member who referred")
     def award_referrer(self, points):
         self._record("award_referrer", points=points)
 
-    @action(_num("points"), scopes=DOC_ONLY, help="award points to the member who was referred")
+    @action(_num("points", POINTS), scopes=DOC_ONLY, help="award points to the member who was referred")
     def award_referee(self, points):
         self._record("award_referee", points=points)
 
-    @action(_num("days", maximum="3650", integer=True), scopes=DOC_ONLY,
+    @action(_num("days", DELAY_DAYS), scopes=DOC_ONLY,
             help="the points become usable this many days later")
     def activation_delay_days(self, days):
         self._record("activation_delay_days", days=days)
 
-    @action(_num("days", minimum="1", maximum="36500", integer=True), scopes=DOC_ONLY,
+    @action(_num("days", LIFETIME_DAYS), scopes=DOC_ONLY,
             help="the awarded points expire this many days after they become usable")
     def expire_after_days(self, days):
         self._record("expire_after_days", days=days)
@@ -202,12 +213,12 @@ class MissionActions(IntentRecorder):
 class ExpiryActions(IntentRecorder):
     """A lot's lifetime, counted from when it becomes available."""
 
-    @action(_num("months", minimum="1", maximum="1200", integer=True), scopes=DOC_ONLY,
+    @action(_num("months", LIFETIME_MONTHS), scopes=DOC_ONLY,
             help="the points expire this many months after they become available")
     def expire_after_months(self, months):
         self._record("expire_after_months", months=months)
 
-    @action(_num("days", minimum="1", maximum="36500", integer=True), scopes=DOC_ONLY,
+    @action(_num("days", LIFETIME_DAYS), scopes=DOC_ONLY,
             help="the points expire this many days after they become available")
     def expire_after_days(self, days):
         self._record("expire_after_days", days=days)
@@ -220,7 +231,7 @@ class ExpiryActions(IntentRecorder):
     def never_expire(self):
         self._record("never_expire")
 
-    @action(_num("days", maximum="3650", integer=True), scopes=DOC_ONLY,
+    @action(_num("days", DELAY_DAYS), scopes=DOC_ONLY,
             help="warn the member this many days before the points expire")
     def warn_days_before(self, days):
         self._record("warn_days_before", days=days)
@@ -233,10 +244,10 @@ class TierActions(IntentRecorder):
     def set_tier(self, name):
         self._record("set_tier", name=name)
 
-    @action(_num("percent", maximum="100"), scopes=DOC_ONLY, help="the tier's discount in percent")
+    @action(_num("percent", PERCENT), scopes=DOC_ONLY, help="the tier's discount in percent")
     def tier_discount_percent(self, percent):
         self._record("tier_discount_percent", percent=percent)
 
-    @action(_num("factor"), scopes=DOC_ONLY, help="multiply accrual points for members of the tier")
+    @action(_num("factor", FACTOR), scopes=DOC_ONLY, help="multiply accrual points for members of the tier")
     def tier_multiplier(self, factor):
         self._record("tier_multiplier", factor=factor)

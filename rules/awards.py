@@ -26,6 +26,7 @@ from typing import Any
 
 from .compiler import CompiledPolicy
 from .facts import ZERO, EventFacts, MemberFacts
+from .limits import checked, guarded
 from .runner import base_trace, check_policy, finish, intents, matching
 from .settings import ProgramSettings
 from .values import aware_utc, to_jsonable
@@ -66,6 +67,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@guarded
 def evaluate_award(policy: CompiledPolicy, event: EventFacts, member: MemberFacts, settings: ProgramSettings,
                    *, at: datetime | None = None, explain: bool = False) -> AwardResult:
     """Points an event earns (module docstring: the rules). ``at`` (default now)
@@ -86,7 +88,10 @@ def evaluate_award(policy: CompiledPolicy, event: EventFacts, member: MemberFact
             expire = p["days"]
     if settings.is_excluded(member.member_group):
         totals = dict.fromkeys(totals, ZERO)
-    points, referrer, referee = (settings.round_points(totals[k]) for k in ("award", "award_referrer", "award_referee"))
+    points, referrer, referee = (
+        checked(settings.round_points(checked(totals[k], f"the {k.replace('_', ' ')} points", policy)),
+                f"the {k.replace('_', ' ')} points", policy)
+        for k in ("award", "award_referrer", "award_referee"))
     trace = None
     if explain:
         trace = base_trace(policy, at, values)
@@ -96,6 +101,7 @@ def evaluate_award(policy: CompiledPolicy, event: EventFacts, member: MemberFact
                        policy.version, finish(trace))
 
 
+@guarded
 def evaluate_tier(policy: CompiledPolicy, member: MemberFacts, settings: ProgramSettings,
                   *, at: datetime | None = None) -> TierResult:
     """The member's tier, discount and accrual multiplier [003] (always with a trace)."""

@@ -24,7 +24,9 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from .compiler import CompiledPolicy
+from .errors import EvaluationError
 from .facts import LotFacts, MemberFacts
+from .limits import guarded, source
 from .runner import base_trace, check_policy, finish, intents, matching
 from .settings import ProgramSettings
 from .values import aware_utc, to_jsonable
@@ -65,6 +67,15 @@ def _local_to_utc(local: datetime, tz) -> datetime:
     return local.replace(tzinfo=None).replace(tzinfo=tz).astimezone(timezone.utc)
 
 
+def _expiry(available: datetime, lifetime: dict, month_end: bool, tz) -> datetime:
+    local = available.astimezone(tz)
+    local = add_months(local, lifetime["months"]) + timedelta(days=lifetime["days"])
+    if month_end:
+        local = end_of_month(local)
+    return _local_to_utc(local, tz)
+
+
+@guarded
 def evaluate_expiry(policy: CompiledPolicy, lot: LotFacts, member: MemberFacts,
                     settings: ProgramSettings, *, explain: bool = True) -> ExpiryResult:
     """The expiry of ``lot`` (module docstring: the rules). The trace is on by default:
@@ -98,15 +109,14 @@ def evaluate_expiry(policy: CompiledPolicy, lot: LotFacts, member: MemberFacts,
         lifetime = {"months": months or 0, "days": 0, "never": months is None, "source": "settings"}
     lifetime["end_of_month"] = month_end
     warn = DEFAULT_WARN_DAYS if warn is None else warn
-    expires_at = None
-    if not lifetime["never"]:
-        tz = settings.tz
-        local = available.astimezone(tz)
-        local = add_months(local, lifetime["months"]) + timedelta(days=lifetime["days"])
-        if month_end:
-            local = end_of_month(local)
-        expires_at = _local_to_utc(local, tz)
-    warn_at = expires_at - timedelta(days=warn) if expires_at is not None else None
+    try:
+        expires_at = None if lifetime["never"] else _expiry(available, lifetime, month_end, settings.tz)
+        warn_at = expires_at - timedelta(days=warn) if expires_at is not None else None
+    except (OverflowError, ValueError) as exc:  # past the year 9999 (or before the year 1)
+        raise EvaluationError(
+            f"{source(policy).capitalize()}: the points available on {available.date().isoformat()} would expire "
+            f"after {lifetime['months']} months and {lifetime['days']} days, past the last date the calendar "
+            "holds (31 December 9999); the lot is refused.", policy=policy.policy, version=policy.version) from exc
     trace = None
     if explain:
         trace = base_trace(policy, available, values)

@@ -13,7 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from .compiler import CompiledPolicy, CompiledRule
+from .earning import DocTotals, accrual_actions
 from .facts import ZERO, DocumentFacts, MemberFacts
+from .limits import checked, checked_lines
+from .results import AccrualResult, LineResult
 from .settings import ProgramSettings
 from .values import to_jsonable
 from .variables import Context
@@ -86,7 +89,7 @@ def _run(rules, line, values, ruled_out, notes, actions, target, start):
 
 
 def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFacts,
-                   settings: ProgramSettings, at: datetime, multiplier: Decimal):
+                   settings: ProgramSettings, at: datetime, multiplier: Decimal) -> AccrualResult:
     """``evaluate_accrual(explain=True)``. The trace:
 
     * ``ruled_out``: rules that could not match this document at all (rule id →
@@ -99,12 +102,10 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
       value), so each path can be read without the rule document;
     * ``variables``: the document/member values the conditions saw.
     """
-    from .accrual import AccrualResult, DocTotals, LineResult, _compiled_actions
-
     ctx = Context(doc=doc, member=member, tz=settings.tz)
     values = policy.values(ctx)
     flags = policy.active_flags(at, settings.tz)
-    actions = _compiled_actions(policy)
+    actions = accrual_actions(policy)
     notes = _Notes()
     ruled_out: dict[int, str] = {}
     for r in policy.rules:
@@ -125,8 +126,10 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
     lines_sum = total
     total, _excluded, doc_matched, doc_entry = _run(policy.by_scope.get("document", ()), None, values, ruled_out,
                                                     notes, actions, DocTotals(doc, ctx), lines_sum)
-    unrounded = total * multiplier
-    points = settings.round_points(unrounded)
+    checked_lines(results, policy)
+    unrounded = checked(total * multiplier, "the document's points", policy)
+    points = checked(settings.round_points(unrounded), "the document's rounded points", policy)
+    document_points = checked(total - lines_sum, "what the document rules add", policy)
     trace = {
         "policy": policy.policy,
         "policy_version": policy.version,
@@ -141,5 +144,5 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
         "rounding": {"precision": settings.precision, "mode": settings.rounding},
         "points": points,
     }
-    return AccrualResult(points, unrounded, tuple(results), total - lines_sum, policy.version,
+    return AccrualResult(points, unrounded, tuple(results), document_points, policy.version,
                          tuple(doc_matched), False, to_jsonable(trace))

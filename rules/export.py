@@ -4,7 +4,10 @@ Per policy, the ``business_rules.export_rule_data`` output (variables with
 field types, labels and options; operators per type; actions with params and
 field types), enriched with what business-rules has no words for: each
 variable's kind (line, document, member, event, lot) and the rule scopes that
-may use it, each action's scopes and parameter limits, and the policy's scopes.
+may use it (and, for a numeric variable, the range a condition may compare
+it with: ``minimum``/``maximum`` as text, ``min``/``max``/``decimals``/``integer``
+as numbers), each action's scopes and parameter ranges (the same keys), and
+the policy's scopes. The ranges come from the table in ``rules.limits``.
 """
 from __future__ import annotations
 
@@ -12,13 +15,14 @@ from typing import Any
 
 from business_rules.utils import export_rule_data
 
-from .vocabulary import POLICY_NAMES, PolicyVocabulary, dump_params, vocabulary
+from .limits import PRIORITY
+from .vocabulary import POLICY_NAMES, PolicyVocabulary, dump_params, dump_range, vocabulary
 
 _RULE_FIELDS = {
     "id": "text, unique in the document",
     "description": "text",
     "scope": "line or document",
-    "priority": "whole number, higher runs first (ties: document order)",
+    "priority": f"{PRIORITY.between()}, higher runs first (ties: document order)",
     "active_from": "date or date-time with a time zone; the rule applies from then",
     "active_until": "date (inclusive: the whole day) or date-time (exclusive)",
     "stop_processing": "true: no later rule runs (for this line) once this one matched",
@@ -36,6 +40,7 @@ def _export_one(vocab: PolicyVocabulary) -> dict[str, Any]:
         item["kind"] = variable.kind
         item["scopes"] = ["line"] if variable.kind == "line" else list(vocab.scopes)
         item["help"] = variable.help
+        item.update(dump_range(variable))
     used_types = {v.type_name for v in by_name.values()}
     data["variable_type_operators"] = {t: ops for t, ops in data["variable_type_operators"].items()
                                        if t in used_types}

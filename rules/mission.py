@@ -18,6 +18,7 @@ from typing import Any
 
 from .compiler import CompiledPolicy
 from .facts import ZERO, DocumentFacts, MemberFacts
+from .limits import checked, guarded
 from .runner import base_trace, check_policy, finish, matching
 from .settings import ProgramSettings
 from .values import aware_utc, to_jsonable
@@ -49,6 +50,7 @@ class MissionResult:
         return to_jsonable(data)
 
 
+@guarded
 def evaluate_mission(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFacts, settings: ProgramSettings,
                      *, at: datetime | None = None, explain: bool = False) -> MissionResult:
     """Mission progress of ``doc`` (module docstring: the rules)."""
@@ -79,10 +81,14 @@ def evaluate_mission(policy: CompiledPolicy, doc: DocumentFacts, member: MemberF
                                  tuple(dict.fromkeys(r.rule.id for r in hits))))
         if explain:
             line_traces.append({"line_id": line.line_id, "rules": entries})
+    amount = checked(sum((m.amount for m in lines), ZERO), "the mission amount", policy)
+    quantity = checked(sum((m.quantity for m in lines), ZERO), "the mission quantity", policy)
+    for rule_id, counts in by_rule.items():
+        checked(counts["amount"], f"the amount rule {rule_id} counts", policy)
+        checked(counts["quantity"], f"the quantity rule {rule_id} counts", policy)
     trace = None
     if explain:
         trace = base_trace(policy, at, values)
         trace.update(lines=line_traces, document={"rules": doc_entries})
-    return MissionResult(tuple(lines), sum((m.amount for m in lines), ZERO), sum((m.quantity for m in lines), ZERO),
-                         by_rule, tuple(m.line_id for m in lines if m.exclude_from_accrual), policy.version,
-                         finish(trace))
+    return MissionResult(tuple(lines), amount, quantity, by_rule,
+                         tuple(m.line_id for m in lines if m.exclude_from_accrual), policy.version, finish(trace))

@@ -29,6 +29,7 @@ from typing import Any
 
 from .compiler import CompiledPolicy
 from .facts import ZERO, DocumentFacts, MemberFacts
+from .limits import checked, guarded
 from .runner import base_trace, check_policy, finish, intents, matching
 from .settings import ProgramSettings
 from .values import aware_utc, to_jsonable
@@ -76,10 +77,13 @@ def _terms(matched_rules) -> dict[str, Any]:
     return terms
 
 
+@guarded
 def evaluate_redemption(policy: CompiledPolicy, cart: DocumentFacts, member: MemberFacts,
                         settings: ProgramSettings, *, balance: Decimal, explain: bool = False,
                         at: datetime | None = None) -> RedemptionResult:
-    """What part of ``cart`` the member may pay with points (module docstring: the rules)."""
+    """What part of ``cart`` the member may pay with points (module docstring: the rules).
+
+    Raises ``EvaluationError`` when an amount would not fit the ledger."""
     check_policy(policy, "redemption")
     at = aware_utc(at or cart.placed_at)
     ctx = Context(doc=cart, member=member, tz=settings.tz)
@@ -131,10 +135,13 @@ def evaluate_redemption(policy: CompiledPolicy, cart: DocumentFacts, member: Mem
         reason = "balance_does_not_cover"
     if reason is not None:
         points = settings.floor_points(ZERO)
+    checked(eligible, "the total points may pay for", policy)
+    checked(points, "the points the member may spend", policy)
+    max_amount = checked(points * point_value, "the money those points pay", policy)
     if explain:
         trace.update(lines=line_traces, document={"rules": doc_entries}, terms=to_jsonable(terms),
                      eligible_total=eligible, payable=payable, balance=balance, max_points=points,
                      reason_code=reason)
-    return RedemptionResult(point_value, eligible, points, points * point_value, terms["min_total"],
+    return RedemptionResult(point_value, eligible, points, max_amount, terms["min_total"],
                             reason is None, reason, tuple(excluded), tuple(matched_ids), policy.version,
                             finish(trace))

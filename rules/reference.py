@@ -5,7 +5,8 @@ itself (``run``, and ``do_actions`` for rules without conditions), with the
 generated variables classes and the intent-recording actions classes. Only
 what business-rules cannot express — priority order, active periods, rule
 scope, ``stop_processing`` and what an intent does to the running total — is
-the thin loop below. Slow on purpose: it is the yardstick for the compiled
+the thin loop below; results outside the ledger's range raise
+``EvaluationError`` exactly as in the compiled evaluator. Slow on purpose: it is the yardstick for the compiled
 evaluator (differential test) and the baseline of ``bench/bench_rules.py``.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from decimal import Decimal
 from business_rules.engine import do_actions, run
 
 from .facts import ZERO, DocumentFacts, MemberFacts
+from .limits import MAX_AMOUNT, checked, guarded
 from .model import PolicyDocument
 from .settings import ProgramSettings
 from .values import aware_utc
@@ -72,14 +74,16 @@ def _run_scope(rules, variables, actions_class, start, line_total, quantity, cat
     return v
 
 
+@guarded
 def reference_accrual(doc_policy: PolicyDocument, doc: DocumentFacts, member: MemberFacts,
                       settings: ProgramSettings, at: datetime | None = None,
                       tier_multiplier=1) -> Decimal:
     """The rounded points ``doc`` earns, computed through business-rules."""
     unrounded, _ = reference_detail(doc_policy, doc, member, settings, at, tier_multiplier)
-    return settings.round_points(unrounded)
+    return checked(settings.round_points(unrounded), "the document's rounded points", doc_policy)
 
 
+@guarded
 def reference_detail(doc_policy: PolicyDocument, doc: DocumentFacts, member: MemberFacts,
                      settings: ProgramSettings, at: datetime | None = None,
                      tier_multiplier=1) -> tuple[Decimal, tuple[Decimal, ...]]:
@@ -109,4 +113,7 @@ def reference_detail(doc_policy: PolicyDocument, doc: DocumentFacts, member: Mem
                    for line in doc.lines), ZERO)
     total = _run_scope(doc_policy.sorted_rules("document"), doc_vars, vocab.actions_class, total,
                        doc.order_total, quantity, catalog, at, tz)
-    return total * Decimal(tier_multiplier), tuple(per_line)
+    for line, points in zip(doc.lines, per_line):
+        if not -MAX_AMOUNT <= points <= MAX_AMOUNT:
+            checked(points, f"the points of line {line.line_id}", doc_policy)
+    return checked(total * Decimal(tier_multiplier), "the document's points", doc_policy), tuple(per_line)

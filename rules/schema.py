@@ -6,11 +6,13 @@ Errors come back as ``ValidationMessage`` objects via ``marshmallow_messages``.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from .errors import ValidationMessage
+from .errors import ValidationMessage, shown
+from .limits import DELAY_DAYS, LIFETIME_MONTHS, POINT_VALUE, PRECISION, PRIORITY, Range
 from .values import parse_moment, to_decimal
 
 MAX_RULES = 500
@@ -51,6 +53,19 @@ class DecimalValue(fields.Field):
         return number
 
 
+class InRange(validate.Validator):
+    """A number within one of the ranges of ``rules.limits``."""
+
+    def __init__(self, allowed: Range):
+        self.allowed = allowed
+
+    def __call__(self, value):
+        problem = self.allowed.problem(Decimal(value))
+        if problem is not None:
+            raise ValidationError(f"Must be {self.allowed.describe(problem)}.")
+        return value
+
+
 class Moment(fields.Field):
     """An ISO date (``2025-03-01``) or an ISO datetime with a time zone."""
 
@@ -78,7 +93,7 @@ class RuleSchema(Schema):
     id = fields.String(required=True, validate=[validate.Length(min=1), validate.Length(max=MAX_ID_LENGTH)])
     description = fields.String(load_default="", allow_none=True)
     scope = fields.String(load_default=None, validate=validate.OneOf(("line", "document")))
-    priority = StrictInteger(load_default=0)
+    priority = StrictInteger(load_default=0, validate=InRange(PRIORITY))
     active_from = Moment(load_default=None, allow_none=True)
     active_until = Moment(load_default=None, allow_none=True)
     stop_processing = StrictBoolean(load_default=False)
@@ -101,12 +116,12 @@ class SettingsSchema(Schema):
         unknown = RAISE
 
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
-    precision = StrictInteger(validate=validate.Range(min=0, max=4))
+    precision = StrictInteger(validate=InRange(PRECISION))
     rounding = fields.String(validate=validate.OneOf(("down", "half_up", "half_even", "up")))
     accrue_on = fields.String(validate=validate.OneOf(("paid", "fulfilled")))
-    holding_days = StrictInteger(validate=validate.Range(min=0, max=3650))
-    point_value = DecimalValue(validate=validate.Range(min=0, min_inclusive=False))
-    default_lifetime_months = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=1200))
+    holding_days = StrictInteger(validate=InRange(DELAY_DAYS))
+    point_value = DecimalValue(validate=InRange(POINT_VALUE))
+    default_lifetime_months = StrictInteger(allow_none=True, validate=InRange(LIFETIME_MONTHS))
     negative_balance_allowed = StrictBoolean()
     visibility = fields.String(validate=validate.OneOf(("everyone", "members")))
     excluded_groups = fields.List(fields.String(validate=validate.Length(min=1)))
@@ -121,7 +136,7 @@ EXPECTED = {
     "description": "text",
     "id": "a non-empty text of at most %d characters, unique in the document" % MAX_ID_LENGTH,
     "scope": "'line' or 'document'",
-    "priority": "a whole number such as 10 (higher runs first)",
+    "priority": f"{PRIORITY.between()}, such as 10 (higher runs first)",
     "active_from": "a date (2025-03-01) or a date and time with a time zone (2025-03-01T08:00:00+01:00)",
     "active_until": "a date (2025-03-31) or a date and time with a time zone (2025-03-31T20:00:00+02:00)",
     "stop_processing": "true or false",
@@ -130,12 +145,12 @@ EXPECTED = {
     "name": "the action name as text",
     "params": "an object of parameter values",
     "currency": "a three-letter currency code in capitals such as PLN",
-    "precision": "a whole number of decimals from 0 to 4",
+    "precision": f"the number of decimals of a point balance: {PRECISION.between()}",
     "rounding": "one of down, half_up, half_even, up",
     "accrue_on": "'paid' or 'fulfilled'",
-    "holding_days": "a whole number of days from 0 to 3650",
-    "point_value": "a positive amount of money per point such as 0.5",
-    "default_lifetime_months": "a whole number of months from 1 to 1200, or null for points that never expire",
+    "holding_days": f"a number of days, {DELAY_DAYS.between()}",
+    "point_value": f"the money one point pays for, {POINT_VALUE.describe()}, such as 0.5",
+    "default_lifetime_months": f"a number of months, {LIFETIME_MONTHS.between()}, or null for points that never expire",
     "negative_balance_allowed": "true or false",
     "visibility": "'everyone' or 'members'",
     "excluded_groups": "a list of member group codes",
@@ -161,7 +176,7 @@ def _code_for(text: str) -> str:
         return "too_long"
     if text.startswith("Must be one of"):
         return "invalid_choice"
-    if text.startswith("Must be greater") or text.startswith("Must be less"):
+    if text.startswith(("Must be greater", "Must be less", "Must be between", "Must be a ")):
         return "out_of_range"
     return "invalid_value"
 
@@ -199,11 +214,12 @@ def marshmallow_messages(error: ValidationError, *, prefix: str, subject: str,
             message = f"{subject}: '{field}' is missing; it must be {EXPECTED.get(field, 'given')}."
         elif code == "unknown_field":
             known = ", ".join(k for k in EXPECTED if k in _known_fields(prefix))
-            message = f"{subject}: '{field}' is not a known field" + (f"; the fields are: {known}." if known else ".")
+            message = f"{subject}: {shown(field)} is not a known field" + (
+                f"; the fields are: {known}." if known else ".")
         else:
             got = ""
             if isinstance(data, dict) and path == field and field in data:
-                got = f"; got {data[field]!r}"
+                got = f"; got {shown(data[field])}"
             message = f"{subject}: '{path or field}' must be {EXPECTED.get(field, 'valid')}{got}."
         out.append(ValidationMessage(rule_id=rule_id, path=full_path, code=code, message=message))
     return out

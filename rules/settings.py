@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import ValidationError
 
-from .errors import RuleValidationError, ValidationMessage
+from .errors import RuleValidationError, ValidationMessage, shown
 from .schema import SettingsSchema, marshmallow_messages
 from .values import decimal_to_json
 
@@ -104,14 +104,15 @@ def validate_settings(doc: Any) -> ProgramSettings:
         if doc.get("policy") != SETTINGS_POLICY:
             problems.append(ValidationMessage(
                 None, "policy", "unknown_policy",
-                f"This document names the policy {doc.get('policy')!r}; a settings document must say \"policy\": \"settings\"."))
+                f"This document names the policy {shown(doc.get('policy'))}; a settings document must say "
+                "\"policy\": \"settings\"."))
         if not isinstance(doc.get("settings"), dict):
             problems.append(ValidationMessage(
                 None, "settings", "invalid_type", "'settings' must be an object of setting names and values."))
         for key in extra:
             problems.append(ValidationMessage(
                 None, key, "unknown_field",
-                f"'{key}' is not expected next to 'policy' and 'settings'; put settings inside 'settings'."))
+                f"{shown(key)} is not expected next to 'policy' and 'settings'; put settings inside 'settings'."))
         if problems:
             raise RuleValidationError(problems)
         body = doc["settings"]
@@ -128,7 +129,7 @@ def validate_settings(doc: Any) -> ProgramSettings:
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(ValidationMessage(
                 None, "settings.time_zone", "unknown_time_zone",
-                f"Settings: time zone {zone!r} is not known; use a name such as Europe/Warsaw or UTC."))
+                f"Settings: time zone {shown(zone)} is not known; use a name such as Europe/Warsaw or UTC."))
     if problems:
         raise RuleValidationError(problems)
     for key in ("excluded_groups", "phone_regions"):

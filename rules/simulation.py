@@ -15,7 +15,9 @@ from typing import Any, Iterable
 
 from .accrual import evaluate_accrual
 from .compiler import CompiledPolicy
+from .errors import EvaluationError
 from .facts import ZERO, DocumentFacts, MemberFacts
+from .limits import guarded
 from .settings import ProgramSettings
 
 
@@ -47,12 +49,14 @@ class SimulationResult:
         }
 
 
+@guarded
 def simulate(policy: CompiledPolicy, items: Iterable[tuple[DocumentFacts, MemberFacts]],
              settings: ProgramSettings) -> SimulationResult:
     """Evaluate ``policy`` over ``(document, member snapshot)`` pairs and total the cost.
 
     Documents are evaluated at their own ``placed_at`` (rules' active periods
-    apply as they would have) and without tier multipliers.
+    apply as they would have) and without tier multipliers. A document the
+    policy cannot evaluate raises ``EvaluationError``, as publishing would.
     """
     result = SimulationResult(policy.version, currency=settings.currency)
     contributions: dict[str, Decimal] = {}
@@ -79,7 +83,10 @@ def _delta(new: dict[str, Decimal], old: dict[str, Decimal]) -> dict[str, str]:
 def compare(draft: SimulationResult, published: SimulationResult) -> dict[str, Any]:
     """What changes if ``draft`` replaces ``published`` (simulated on the same documents)."""
     change = draft.points - published.points
-    percent = None if not published.points else str((change * 100 / published.points).quantize(Decimal("0.1")))
+    try:
+        percent = None if not published.points else str((change * 100 / published.points).quantize(Decimal("0.1")))
+    except ArithmeticError as exc:
+        raise EvaluationError("The simulated change is too large to express as a percentage.") from exc
     return {
         "draft": draft.to_dict(), "published": published.to_dict(),
         "points_change": str(change), "points_change_percent": percent,

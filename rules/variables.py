@@ -1,7 +1,8 @@
 """The variables of the rule language: what a condition may look at, per kind.
 
 Each variable is declared once here, with its business-rules field type, a
-label for the editor and a getter over an evaluation ``Context``. The
+label for the editor, a getter over an evaluation ``Context`` and, when it is
+numeric, the range a condition may compare it with (``rules.limits``). The
 business-rules ``BaseVariables`` classes used by the reference evaluator and
 by ``export_rule_data`` are generated from these declarations, so the editor,
 the validator, the compiled evaluator and the reference can never disagree on
@@ -17,6 +18,8 @@ from business_rules.operators import BaseType, BooleanType, NumericType, SelectT
 from business_rules.variables import BaseVariables, rule_variable
 
 from .facts import ZERO, DocumentFacts, EventFacts, LineFacts, LotFacts, MemberFacts
+from .limits import (CATALOG_POINTS, COUNT, DAYS, HOUR, LINES, QUANTITY, SIGNED_MONEY, SIGNED_POINTS,
+                     Range)
 from .values import aware_utc, to_decimal
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -84,6 +87,7 @@ class Variable:
     getter: Callable[[Context], Any]
     options: tuple[str, ...] = ()
     help: str = ""
+    range: Range | None = None  # the values a condition may compare a numeric variable with
 
     @property
     def type_name(self) -> str:
@@ -114,8 +118,8 @@ def _event_text(event: EventFacts, key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _v(name, kind, field_type, label, getter, options=(), help=""):
-    return Variable(name, kind, field_type, label, getter, tuple(options), help)
+def _v(name, kind, field_type, label, getter, options=(), help="", allowed=None):
+    return Variable(name, kind, field_type, label, getter, tuple(options), help, allowed)
 
 
 S, N, B, SEL = StringType, NumericType, BooleanType, SelectType
@@ -125,14 +129,14 @@ LINE = (
     _v("product_group", "line", S, "Product group", lambda c: c.line.product_group,
        help="the product group code (SAP ItmsGrpCod, shop category)"),
     _v("brand", "line", S, "Brand", lambda c: c.line.brand),
-    _v("quantity", "line", N, "Quantity", lambda c: c.line.quantity),
-    _v("unit_price", "line", N, "Unit price", lambda c: c.line.unit_price),
+    _v("quantity", "line", N, "Quantity", lambda c: c.line.quantity, allowed=QUANTITY),
+    _v("unit_price", "line", N, "Unit price", lambda c: c.line.unit_price, allowed=SIGNED_MONEY),
     _v("line_total", "line", N, "Line total", lambda c: c.line.line_total,
-       help="the money value of the line, net of discounts"),
+       help="the money value of the line, net of discounts", allowed=SIGNED_MONEY),
     _v("is_promo", "line", B, "Promotional item", lambda c: c.line.is_promo),
     _v("product_points_per_unit", "line", N, "Catalog points per unit",
        lambda c: c.line.product_points_per_unit if c.line.product_points_per_unit is not None else ZERO,
-       help="the product's own points per unit from the catalog; 0 when it has none"),
+       help="the product's own points per unit from the catalog; 0 when it has none", allowed=CATALOG_POINTS),
 )
 
 DOCUMENT = (
@@ -140,14 +144,15 @@ DOCUMENT = (
     _v("channel", "document", S, "Channel", lambda c: c.doc.channel, CHANNELS),
     _v("store", "document", S, "Store", lambda c: c.doc.store),
     _v("order_total", "document", N, "Order total", lambda c: c.order_total,
-       help="sum of the line totals, without shipping"),
+       help="sum of the line totals, without shipping", allowed=SIGNED_MONEY),
     _v("currency", "document", S, "Currency", lambda c: c.doc.currency),
     _v("weekday", "document", S, "Weekday", lambda c: c.weekday, WEEKDAYS,
        help="the day the document was placed, in the program time zone"),
     _v("hour", "document", N, "Hour of day", lambda c: c.hour,
-       help="0-23, when the document was placed, in the program time zone"),
-    _v("shipping_total", "document", N, "Shipping total", lambda c: c.doc.shipping_total),
-    _v("lines_count", "document", N, "Number of lines", lambda c: c.lines_count),
+       help="0-23, when the document was placed, in the program time zone", allowed=HOUR),
+    _v("shipping_total", "document", N, "Shipping total", lambda c: c.doc.shipping_total,
+       allowed=SIGNED_MONEY),
+    _v("lines_count", "document", N, "Number of lines", lambda c: c.lines_count, allowed=LINES),
 )
 
 MEMBER = (
@@ -155,19 +160,22 @@ MEMBER = (
        help="SAP GroupCode, 1C partner group or the shop's customer group"),
     _v("tier", "member", S, "Tier", lambda c: c.member.tier),
     _v("days_since_registration", "member", N, "Days since registration",
-       lambda c: c.member.days_since_registration),
-    _v("orders_count", "member", N, "Number of orders", lambda c: c.member.orders_count),
-    _v("turnover_12m", "member", N, "Turnover in the last 12 months", lambda c: c.member.turnover_12m),
+       lambda c: c.member.days_since_registration, allowed=DAYS),
+    _v("orders_count", "member", N, "Number of orders", lambda c: c.member.orders_count, allowed=COUNT),
+    _v("turnover_12m", "member", N, "Turnover in the last 12 months", lambda c: c.member.turnover_12m,
+       allowed=SIGNED_MONEY),
     _v("is_birthday", "member", B, "Birthday today", lambda c: c.member.is_birthday),
-    _v("referral_count", "member", N, "Number of referrals", lambda c: c.member.referral_count),
-    _v("points_balance", "member", N, "Points balance", lambda c: c.member.points_balance),
+    _v("referral_count", "member", N, "Number of referrals", lambda c: c.member.referral_count,
+       allowed=COUNT),
+    _v("points_balance", "member", N, "Points balance", lambda c: c.member.points_balance,
+       allowed=SIGNED_POINTS),
 )
 
 EVENT = (
     _v("event_type", "event", S, "Event type", lambda c: c.event.event_type,
        help="registration, review, subscription, social_share, birthday, referral or a custom name"),
     _v("event_amount", "event", N, "Event amount", lambda c: _event_amount(c.event),
-       help="the event's numeric 'amount' attribute; 0 when absent"),
+       help="the event's numeric 'amount' attribute; 0 when absent", allowed=SIGNED_MONEY),
     _v("event_source", "event", S, "Event source", lambda c: _event_text(c.event, "source"),
        help="the event's 'source' attribute (e.g. facebook, sticker, app)"),
     _v("event_attributes", "event", SEL, "Event attributes", lambda c: _event_attribute_pairs(c.event),

@@ -93,6 +93,21 @@ def describe_scope(variable: Variable) -> str:
 
 
 def dump_params(spec: ActionSpec) -> list[dict[str, Any]]:
-    return [{"name": p.name, "fieldType": p.field_type, "minimum": p.minimum, "maximum": p.maximum,
-             "exclusive_minimum": p.exclusive_minimum, "integer": p.integer, "expects": p.describe()}
-            for p in spec.params]
+    """Each parameter's type and allowed range: ``minimum``/``maximum`` as exact text,
+    ``min``/``max``/``decimals`` as numbers for the editor's inputs."""
+    out = []
+    for p in spec.params:
+        item = {"name": p.name, "fieldType": p.field_type, "minimum": p.minimum, "maximum": p.maximum,
+                "exclusive_minimum": p.exclusive_minimum, "integer": p.integer, "expects": p.describe()}
+        if p.range is not None:
+            item.update(p.range.to_json())
+        out.append(item)
+    return out
+
+
+def dump_range(variable: Variable) -> dict[str, Any]:
+    """The values a condition may compare a numeric variable with (empty for other types)."""
+    if variable.range is None:
+        return {}
+    return {"minimum": format(variable.range.minimum, "f"), "maximum": format(variable.range.maximum, "f"),
+            **variable.range.to_json(), "expects": variable.range.describe()}

@@ -71,7 +71,9 @@ def test_export_is_business_rules_export_plus_scopes():
     assert set(actions) == {"earn_percent", "earn_per_amount", "earn_per_unit", "earn_catalog_points", "earn_fixed",
                             "multiply", "exclude", "cap"}
     amount = {p["name"]: p for p in actions["earn_per_amount"]["params"]}["amount"]
-    assert amount["fieldType"] == "numeric" and amount["exclusive_minimum"] and amount["label"] == "Amount"
+    assert amount["fieldType"] == "numeric" and amount["label"] == "Amount"
+    # a divisor: strictly positive through an inclusive minimum of 0.01 (rules.limits.AMOUNT_STEP)
+    assert amount["minimum"] == "0.01" and amount["min"] == 0.01 and not amount["exclusive_minimum"]
     assert accrual["variables_by_kind"]["member"][0] == "member_group"
 
 

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import rules
 from rules.facts import DocumentFacts, LineFacts, MemberFacts
 from rules.reference import reference_detail
+from rules.vocabulary import VOCABULARIES
 
 SKUS = ["A1", "A2", "B1", "C7", ""]
 GROUPS = ["110", "120", "130", "140"]
@@ -59,10 +60,14 @@ def leaves(draw, line_scope: bool):
         return {"name": name, "operator": op, "value": value if op != "starts_with" else value[:2]}
     if kind in ("num_line", "num_doc"):
         name = draw(st.sampled_from(NUMERIC_LINE if kind == "num_line" else NUMERIC_DOC))
-        # Values near the facts' values, sometimes off by less than business-rules' EPSILON.
+        # Values near the facts' values, sometimes off by less than business-rules' EPSILON,
+        # within the range the variable accepts (rules.limits: hour 0..24, counts whole...).
+        allowed = VOCABULARIES["accrual"].variables_by_name[name].range
         value = draw(st.sampled_from(["0", "1", "2", "3", "10", "12.5", "24", "50", "100", "19.99", "-5"]))
         jitter = draw(st.sampled_from(["0", "0", "0.0000005", "-0.0000005", "0.000002"]))
         value = Decimal(value) + Decimal(jitter)
+        if allowed.problem(value) is not None:
+            value = Decimal(draw(st.sampled_from(["0", "1", "3", "10", "24"])))
         return {"name": name, "operator": draw(st.sampled_from(NUM_OPS)),
                 "value": str(value) if draw(st.booleans()) or value != int(value) else int(value)}
     name = draw(st.sampled_from(BOOL_LINE if kind == "bool_line" else BOOL_DOC))

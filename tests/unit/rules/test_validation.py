@@ -178,7 +178,7 @@ def test_unknown_action_lists_the_allowed_ones():
 
 def test_missing_param_says_what_the_param_is():
     e = one(accrual(rule("a", act("earn_per_amount", points=1))), "missing_param")
-    assert "'amount'" in e.message and "greater than 0" in e.message
+    assert "'amount'" in e.message and "between 0.01 and" in e.message  # a divisor: at least 0.01
 
 
 def test_action_scope_is_checked():

@@ -14,8 +14,20 @@ from typing import Any
 from business_rules.actions import BaseActions, rule_action
 from business_rules.fields import FIELD_NUMERIC, FIELD_TEXT
 
-from .limits import (AMOUNT_STEP, DELAY_DAYS, FACTOR, LIFETIME_DAYS, LIFETIME_MONTHS, MONEY, MULTIPLY_FACTOR,
-                     PERCENT, POINT_VALUE, POINTS, POINTS_RATE, Range)
+from .limits import (
+    AMOUNT_STEP,
+    DELAY_DAYS,
+    FACTOR,
+    LIFETIME_DAYS,
+    LIFETIME_MONTHS,
+    MONEY,
+    MULTIPLY_FACTOR,
+    PERCENT,
+    POINT_VALUE,
+    POINTS,
+    POINTS_RATE,
+    Range,
+)
 
 BOTH = ("line", "document")
 LINE_ONLY = ("line",)

@@ -12,8 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from business_rules.fields import (FIELD_NO_INPUT, FIELD_NUMERIC, FIELD_SELECT,
-                                   FIELD_SELECT_MULTIPLE, FIELD_TEXT)
+from business_rules.fields import FIELD_NO_INPUT, FIELD_NUMERIC, FIELD_SELECT, FIELD_SELECT_MULTIPLE, FIELD_TEXT
 from marshmallow import ValidationError
 
 from .errors import ValidationMessage, shown
@@ -187,7 +186,8 @@ class RuleChecker:
     def action(self, raw: Any, path: str):
         if not isinstance(raw, dict):
             self.error(path, "invalid_action",
-                       f"{path} must be an object such as {{\"name\": \"earn_fixed\", \"params\": {{\"points\": 10}}}}.")
+                       f"{path} must be an object such as "
+                       "{\"name\": \"earn_fixed\", \"params\": {\"points\": 10}}.")
             return None
         try:
             loaded = _ACTION_SCHEMA.load(raw)

@@ -15,9 +15,10 @@ The semantics are those of ``business_rules`` (see ``rules.operators``);
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from .conditions import CGroup, CLeaf, Fast, build_tree, combine
 from .limits import guarded
@@ -139,7 +140,7 @@ class CompiledPolicy:
     def policy(self) -> str:
         return self.document.policy
 
-    def derived(self, key: str, build: Callable[["CompiledPolicy"], Any]) -> Any:
+    def derived(self, key: str, build: Callable[[CompiledPolicy], Any]) -> Any:
         """``build(self)``, computed once and kept with the policy: the hook through
         which an evaluator compiles its own data (e.g. action closures) without
         this module knowing what the actions mean."""

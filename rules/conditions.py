@@ -7,8 +7,9 @@ failing leaf with the value it saw. The semantics are those of
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, Callable
+from typing import Any
 
 from .facts import ZERO
 from .model import Leaf

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 # A validation answer stays short however bad the document: at most MAX_MESSAGES
 # messages and about MAX_REPORT_CHARS characters of text (~20 KB of JSON), then
@@ -51,7 +52,7 @@ class ValidationMessage:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def clipped(self) -> "ValidationMessage":
+    def clipped(self) -> ValidationMessage:
         return replace(self, rule_id=_clip(self.rule_id, _MAX_RULE_ID), path=_clip(self.path, _MAX_PATH),
                        message=_clip(self.message, _MAX_MESSAGE))
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from .compiler import CompiledPolicy
@@ -64,7 +64,7 @@ def end_of_month(moment: datetime) -> datetime:
 
 def _local_to_utc(local: datetime, tz) -> datetime:
     # Re-attach the zone so a wall-clock time across a DST change gets the right offset.
-    return local.replace(tzinfo=None).replace(tzinfo=tz).astimezone(timezone.utc)
+    return local.replace(tzinfo=None).replace(tzinfo=tz).astimezone(UTC)
 
 
 def _expiry(available: datetime, lifetime: dict, month_end: bool, tz) -> datetime:

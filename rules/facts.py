@@ -6,10 +6,11 @@ Every field name that is also a rule variable keeps the SPEC §3 name.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 ZERO = Decimal(0)
 
@@ -39,7 +40,7 @@ class DocumentFacts:
     channel: str = "web"  # web | phone | pos | erp
     store: str = ""
     currency: str = "PLN"
-    placed_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    placed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     shipping_total: Decimal = ZERO
 
     @property
@@ -70,7 +71,7 @@ class MemberFacts:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "MemberFacts":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> MemberFacts:
         if not data:
             return cls()
         kwargs: dict[str, Any] = {}

@@ -1,11 +1,12 @@
 """Validated, immutable rule documents: conditions, actions, rules, the policy document."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Mapping, Union
+from typing import Any
 
 from .values import decimal_to_json
 
@@ -34,7 +35,7 @@ class Group:
     """``all`` (every child holds) or ``any`` (at least one holds); never empty."""
 
     kind: str  # "all" | "any"
-    children: tuple["Condition", ...]
+    children: tuple[Condition, ...]
 
     def to_business_rules(self) -> dict[str, Any]:
         return {self.kind: [c.to_business_rules() for c in self.children]}
@@ -47,7 +48,7 @@ class Group:
             yield from child.variables()
 
 
-Condition = Union[Leaf, Group]
+Condition = Leaf | Group
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ comparisons use its EPSILON of 0.000001, select comparisons ignore case.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from business_rules.operators import NumericType
 

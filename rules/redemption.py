@@ -63,7 +63,8 @@ def _terms(matched_rules) -> dict[str, Any]:
         if name == "set_point_value" and terms["point_value"] is None:
             terms["point_value"] = p["value"]
         elif name == "max_percent_of_order":
-            terms["max_percent"] = p["percent"] if terms["max_percent"] is None else min(terms["max_percent"], p["percent"])
+            known = terms["max_percent"]
+            terms["max_percent"] = p["percent"] if known is None else min(known, p["percent"])
         elif name == "min_order_total":
             terms["min_total"] = p["amount"] if terms["min_total"] is None else max(terms["min_total"], p["amount"])
         elif name == "max_points":

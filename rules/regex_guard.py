@@ -11,15 +11,16 @@ from __future__ import annotations
 import re
 
 try:  # Python 3.11+: the parser lives here; sre_parse is deprecated
-    from re import _parser as _sre_parse  # type: ignore[attr-defined]
     from re import _constants as _sre
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
     import sre_constants as _sre  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 MAX_PATTERN_LENGTH = 200
 MAX_UNBOUNDED_REPEATS = 3
-_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT} | ({_sre.POSSESSIVE_REPEAT} if hasattr(_sre, "POSSESSIVE_REPEAT") else set())
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT} | (
+    {_sre.POSSESSIVE_REPEAT} if hasattr(_sre, "POSSESSIVE_REPEAT") else set())
 _MAXREPEAT = _sre.MAXREPEAT
 
 

@@ -132,9 +132,9 @@ class SettingsSchema(Schema):
 # What each field expects, in words, for the messages.
 EXPECTED = {
     "policy": "the policy name as text",
-    "rules": "a list of rules (at most %d)" % MAX_RULES,
+    "rules": f"a list of rules (at most {MAX_RULES})",
     "description": "text",
-    "id": "a non-empty text of at most %d characters, unique in the document" % MAX_ID_LENGTH,
+    "id": f"a non-empty text of at most {MAX_ID_LENGTH} characters, unique in the document",
     "scope": "'line' or 'document'",
     "priority": f"{PRIORITY.between()}, such as 10 (higher runs first)",
     "active_from": "a date (2025-03-01) or a date and time with a time zone (2025-03-01T08:00:00+01:00)",

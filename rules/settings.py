@@ -96,7 +96,8 @@ def validate_settings(doc: Any) -> ProgramSettings:
     if not isinstance(doc, dict):
         raise RuleValidationError([ValidationMessage(
             None, "", "not_an_object",
-            "The settings must be a JSON object such as {\"policy\": \"settings\", \"settings\": {\"precision\": 0}}.")])
+            "The settings must be a JSON object such as "
+            "{\"policy\": \"settings\", \"settings\": {\"precision\": 0}}.")])
     body = doc
     if "policy" in doc or "settings" in doc:
         extra = sorted(set(doc) - {"policy", "settings"})

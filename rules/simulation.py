@@ -9,9 +9,10 @@ document rules); ``rounding`` is what per-document rounding added or removed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from .accrual import evaluate_accrual
 from .compiler import CompiledPolicy

@@ -5,7 +5,7 @@ checked here; each rule's conditions and actions by ``rules.checker``.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
@@ -29,7 +29,7 @@ def _instant(moment: date | datetime, end: bool) -> datetime:
     if isinstance(moment, datetime):
         return moment
     day = moment + timedelta(days=1) if end else moment
-    return datetime.combine(day, time(0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _rule(vocab: PolicyVocabulary, index: int, raw: Any, errors: list) -> Rule | None:

@@ -10,16 +10,16 @@ what a name means.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from business_rules.operators import BaseType, BooleanType, NumericType, SelectType, StringType
 from business_rules.variables import BaseVariables, rule_variable
 
 from .facts import ZERO, DocumentFacts, EventFacts, LineFacts, LotFacts, MemberFacts
-from .limits import (CATALOG_POINTS, COUNT, DAYS, HOUR, LINES, QUANTITY, SIGNED_MONEY, SIGNED_POINTS,
-                     Range)
+from .limits import CATALOG_POINTS, COUNT, DAYS, HOUR, LINES, QUANTITY, SIGNED_MONEY, SIGNED_POINTS, Range
 from .values import aware_utc, to_decimal
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -43,7 +43,7 @@ class Context:
         self._local = None
         self._order_total = None
 
-    def for_line(self, line: LineFacts) -> "Context":
+    def for_line(self, line: LineFacts) -> Context:
         self.line = line
         return self
 

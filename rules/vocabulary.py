@@ -11,8 +11,15 @@ from typing import Any
 from business_rules.actions import BaseActions
 from business_rules.variables import BaseVariables
 
-from .actions import (AccrualActions, ActionSpec, AwardActions, ExpiryActions, MissionActions,
-                      RedemptionActions, TierActions)
+from .actions import (
+    AccrualActions,
+    ActionSpec,
+    AwardActions,
+    ExpiryActions,
+    MissionActions,
+    RedemptionActions,
+    TierActions,
+)
 from .variables import DOCUMENT, EVENT, LINE, LOT, MEMBER, Variable, variables_class
 
 POLICY_NAMES = ("accrual", "redemption", "event", "referral", "birthday", "mission", "expiry", "tier")

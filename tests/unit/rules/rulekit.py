@@ -1,13 +1,13 @@
 """Helpers for the rules tests: tiny builders for policies and facts (imported by the tests)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import rules
 from rules.facts import DocumentFacts, LineFacts, MemberFacts
 
-MONDAY = datetime(2025, 3, 3, 10, 0, tzinfo=timezone.utc)
+MONDAY = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 
 
 def make_line(line_id="1", total="100", **kw) -> LineFacts:

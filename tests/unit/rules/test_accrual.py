@@ -1,7 +1,7 @@
 """SPEC §3 accrual semantics, one example per rule of the language."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -146,11 +146,11 @@ def test_tier_multiplier_applies_before_rounding():
 
 def test_active_period_uses_the_document_time_by_default():
     promo = rule("march", act("earn_fixed", points=5), active_from="2025-03-01", active_until="2025-03-31")
-    inside = make_doc(make_line(), placed_at=datetime(2025, 3, 31, 21, 59, tzinfo=timezone.utc))
-    after = make_doc(make_line(), placed_at=datetime(2025, 3, 31, 22, 0, tzinfo=timezone.utc))  # April in Warsaw
+    inside = make_doc(make_line(), placed_at=datetime(2025, 3, 31, 21, 59, tzinfo=UTC))
+    after = make_doc(make_line(), placed_at=datetime(2025, 3, 31, 22, 0, tzinfo=UTC))  # April in Warsaw
     assert accrue(promo, doc=inside).points == D(5)
     assert accrue(promo, doc=after).points == 0
-    assert accrue(promo, doc=after, at=datetime(2025, 3, 10, tzinfo=timezone.utc)).points == D(5)
+    assert accrue(promo, doc=after, at=datetime(2025, 3, 10, tzinfo=UTC)).points == D(5)
 
 
 def test_active_period_with_datetimes_is_half_open():
@@ -163,9 +163,10 @@ def test_active_period_with_datetimes_is_half_open():
 def test_weekday_is_computed_in_the_program_time_zone():
     sunday_rule = rule("sun", act("earn_fixed", points=1), conditions=cond("weekday", "equal_to", "sunday"))
     # Sunday 23:30 UTC is already Monday in Warsaw, still Sunday in New York.
-    late_sunday = make_doc(make_line(), placed_at=datetime(2025, 3, 2, 23, 30, tzinfo=timezone.utc))
+    late_sunday = make_doc(make_line(), placed_at=datetime(2025, 3, 2, 23, 30, tzinfo=UTC))
     assert accrue(sunday_rule, doc=late_sunday).points == 0
-    assert accrue(sunday_rule, doc=late_sunday, settings=rules.ProgramSettings(time_zone="America/New_York")).points == 1
+    new_york = rules.ProgramSettings(time_zone="America/New_York")
+    assert accrue(sunday_rule, doc=late_sunday, settings=new_york).points == 1
 
 
 def test_member_variables_and_excluded_groups():

@@ -3,12 +3,13 @@ evaluated without any error but ``EvaluationError`` (property tests over all pol
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from business_rules.fields import FIELD_NUMERIC
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import rules
 from rules.facts import DocumentFacts, EventFacts, LineFacts, LotFacts, MemberFacts
@@ -94,7 +95,7 @@ def lines(draw, i):
 def documents(draw):
     count = draw(st.integers(1, 4))
     return DocumentFacts(lines=tuple(draw(lines(i)) for i in range(count)),
-                         placed_at=datetime(2025, 3, 3, 10, tzinfo=timezone.utc),
+                         placed_at=datetime(2025, 3, 3, 10, tzinfo=UTC),
                          shipping_total=draw(amounts(10 ** 9)))
 
 
@@ -141,7 +142,7 @@ def evaluate(policy: str, compiled, draw) -> None:
         rules.evaluate_tier(compiled, member, program)
     elif policy == "expiry":
         available = draw(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(9999, 12, 1),
-                                      timezones=st.just(timezone.utc)))
+                                      timezones=st.just(UTC)))
         rules.evaluate_expiry(compiled, LotFacts("accrual", available), member, program)
     else:
         result = rules.evaluate_mission(compiled, doc, member, program, explain=draw(st.booleans()))
@@ -373,10 +374,10 @@ def test_bad_facts_and_settings_give_an_evaluation_error_not_a_decimal_one():
 def test_an_expiry_past_the_calendar_is_an_evaluation_error():
     compiled = rules.compile_policy(rules.validate_policy({"policy": "expiry", "rules": [
         {"id": "long", "actions": [{"name": "expire_after_months", "params": {"months": 1200}}]}]}))
-    lot = LotFacts("accrual", datetime(9990, 1, 1, tzinfo=timezone.utc))
+    lot = LotFacts("accrual", datetime(9990, 1, 1, tzinfo=UTC))
     with pytest.raises(rules.EvaluationError) as info:
         rules.evaluate_expiry(compiled, lot, MemberFacts(), rules.DEFAULT_SETTINGS)
     assert "9999" in str(info.value)
-    fine = rules.evaluate_expiry(compiled, LotFacts("accrual", datetime(2025, 1, 1, tzinfo=timezone.utc)),
+    fine = rules.evaluate_expiry(compiled, LotFacts("accrual", datetime(2025, 1, 1, tzinfo=UTC)),
                                  MemberFacts(), rules.DEFAULT_SETTINGS)
     assert fine.expires_at.year == 2125

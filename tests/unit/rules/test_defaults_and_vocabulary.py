@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -40,9 +40,9 @@ def test_default_accrual_is_the_wholesaler_program():
 
 def test_default_expiry_is_twelve_months_with_a_thirty_day_warning():
     policy = rules.compile_policy(rules.validate_policy(rules.default_policies()["expiry"]))
-    lot = LotFacts("accrual", datetime(2025, 6, 15, 8, tzinfo=timezone.utc))
+    lot = LotFacts("accrual", datetime(2025, 6, 15, 8, tzinfo=UTC))
     r = rules.evaluate_expiry(policy, lot, MemberFacts(), rules.DEFAULT_SETTINGS)
-    assert r.expires_at == datetime(2026, 6, 15, 8, tzinfo=timezone.utc) and r.warn_days_before == 30
+    assert r.expires_at == datetime(2026, 6, 15, 8, tzinfo=UTC) and r.warn_days_before == 30
 
 
 def test_default_policies_are_fresh_copies():
@@ -108,7 +108,7 @@ def test_every_variable_getter_reads_its_facts():
     doc = make_doc(make_line(sku="A", product_points_per_unit=None))
     for vocab in VOCABULARIES.values():
         ctx = Context(doc=doc, member=MemberFacts(), event=EventFacts("x", {"amount": "2", "n": [1]}),
-                      lot=LotFacts("accrual", datetime(2025, 1, 1, tzinfo=timezone.utc)),
+                      lot=LotFacts("accrual", datetime(2025, 1, 1, tzinfo=UTC)),
                       tz=rules.DEFAULT_SETTINGS.tz).for_line(doc.lines[0])
         for variable in vocab.line + vocab.document:
             value = variable.getter(ctx)

@@ -1,10 +1,11 @@
 """Differential property test: the compiled evaluator equals the business-rules reference."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rules
 from rules.facts import DocumentFacts, LineFacts, MemberFacts
@@ -42,7 +43,8 @@ def leaves(draw, line_scope: bool):
                                                            if line_scope else [])
     kind = draw(st.sampled_from(kinds))
     if kind in ("text_line", "text_doc"):
-        names = ["sku", "product_group", "brand"] if kind == "text_line" else ["store", "currency", "member_group", "tier"]
+        names = ["sku", "product_group", "brand"] if kind == "text_line" else \
+            ["store", "currency", "member_group", "tier"]
         name = draw(st.sampled_from(names))
         op = draw(st.sampled_from(TEXT_OPS + ["equal_to"] * 3))
         if op == "non_empty":
@@ -128,7 +130,7 @@ LINES = st.builds(
 DOCS = st.builds(
     lambda lines, dt, ch, store, cur, hours, ship: DocumentFacts(
         lines=tuple(lines), document_type=dt, channel=ch, store=store, currency=cur,
-        placed_at=datetime(2025, 3, 1, tzinfo=timezone.utc) + timedelta(hours=hours), shipping_total=ship),
+        placed_at=datetime(2025, 3, 1, tzinfo=UTC) + timedelta(hours=hours), shipping_total=ship),
     st.lists(LINES, min_size=1, max_size=8), st.sampled_from(OPTION_VARS["document_type"]),
     st.sampled_from(OPTION_VARS["channel"]), st.sampled_from(STORES), st.sampled_from(["PLN", "EUR"]),
     st.integers(-80, 100), st.sampled_from(["0", "15"]).map(Decimal))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import rules
@@ -74,7 +74,7 @@ def history():
     docs = []
     for i, (group, total) in enumerate([("110", "100"), ("120", "55"), ("110", "19.99"), ("130", "7")]):
         docs.append((make_doc(make_line("1", total, product_group=group), make_line("2", "10", product_group="120"),
-                              placed_at=datetime(2025, 3, 1 + i, 12, tzinfo=timezone.utc)), MemberFacts()))
+                              placed_at=datetime(2025, 3, 1 + i, 12, tzinfo=UTC)), MemberFacts()))
     return docs
 
 

@@ -47,7 +47,8 @@ def test_predicates_equal_business_rules(type_cls):
     checked = 0
     for operator, comparisons in ops.items():
         for value, comparison in itertools.product(values, comparisons):
-            theirs = reference(type_cls, operator, value, list(comparison) if isinstance(comparison, tuple) else comparison)
+            given = list(comparison) if isinstance(comparison, tuple) else comparison
+            theirs = reference(type_cls, operator, value, given)
             ours = predicate(type_cls.name, operator, comparison)(value)
             assert bool(ours) == theirs, (type_cls.name, operator, value, comparison)
             checked += 1

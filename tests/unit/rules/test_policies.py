@@ -1,7 +1,7 @@
 """Redemption, expiry, award (event/birthday/referral), tier and mission evaluation."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -12,7 +12,7 @@ from rules.facts import EventFacts, LotFacts, MemberFacts
 from .rulekit import MONDAY, act, compile_rules, cond, make_doc, make_line, rule
 
 S = rules.DEFAULT_SETTINGS
-UTC = timezone.utc
+UTC = UTC
 
 
 # redemption ------------------------------------------------------------------
@@ -81,7 +81,8 @@ def test_refusals(balance, rules_, reason):
 def test_nothing_eligible_and_excluded_group():
     r = redeem(rule("all", act("exclude_line"), scope="line"), cart=CART)
     assert r.reason_code == "nothing_eligible"
-    r = redeem(cart=CART, member=MemberFacts(member_group="EMP"), settings=rules.ProgramSettings(excluded_groups=("EMP",)))
+    r = redeem(cart=CART, member=MemberFacts(member_group="EMP"),
+               settings=rules.ProgramSettings(excluded_groups=("EMP",)))
     assert r.reason_code == "member_group_excluded" and r.to_dict()["allowed"] is False
 
 
@@ -189,7 +190,8 @@ def test_default_tier_policy_by_turnover():
 def test_mission_progress_and_exclusion():
     policy = compile_rules(
         "mission",
-        rule("tools", act("progress_amount"), act("exclude_from_accrual"), conditions=cond("product_group", "equal_to", "130")),
+        rule("tools", act("progress_amount"), act("exclude_from_accrual"),
+             conditions=cond("product_group", "equal_to", "130")),
         rule("units", act("progress_quantity"), scope="document", conditions=cond("channel", "equal_to", "erp")))
     doc = make_doc(make_line("1", "200", product_group="130", quantity=D(4)), make_line("2", "50", quantity=D(2)),
                    channel="erp")

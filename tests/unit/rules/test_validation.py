@@ -51,7 +51,7 @@ def test_valid_document_round_trips_through_to_json():
 
 def test_policy_document_is_immutable():
     policy = rules.validate_policy(accrual(rule("a", EARN)))
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):
         policy.rules[0].priority = 5  # type: ignore[misc]
     with pytest.raises(TypeError):
         policy.rules[0].actions[0].params["points"] = 5  # type: ignore[index]

@@ -8,7 +8,7 @@ from engine.accrual import batch
 from engine.documents import orders
 from engine.documents.domain import LineDoc, PurchaseDoc
 from importers.bulk_copy import esc
-from importers.pipeline_stage import bucket_count
+from importers.sap_b1.pipeline.stage import bucket_count
 
 
 @pytest.mark.parametrize("sku,group,brand,member", [

@@ -36,10 +36,10 @@ from sqlalchemy.orm import Session
 
 from engine import clock, imports
 from engine.models import ImportChunk, ImportRun
-from importers import pipeline_stage
-from importers.pipeline_apply import apply_chunk, claim
-from importers.pipeline_cards import apply_cards
 from importers.sap_b1 import KINDS, SOURCE, TextFileError, default_profile, open_file, profile_from_dict
+from importers.sap_b1.pipeline import stage
+from importers.sap_b1.pipeline.apply import apply_chunk, claim
+from importers.sap_b1.pipeline.cards import apply_cards
 
 log = logging.getLogger(__name__)
 DOCUMENT_KINDS = ("invoices", "credit_notes")
@@ -145,7 +145,7 @@ def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progres
             with _open(run) as sap_file:
                 with open(run.stored_path, "rb") as raw:
                     head = raw.read(1 << 16)
-                staged = pipeline_stage.stage(database, session, run, sap_file, chunk_lines=chunk_lines,
+                staged = stage.stage(database, session, run, sap_file, chunk_lines=chunk_lines,
                                               head_bytes=head, parts=parts, report=report, again=again)
         except TextFileError as exc:
             session.rollback()
@@ -171,7 +171,7 @@ def _reset_staging(database: Database, run_id: int) -> None:
         run = _lock_run(session, run_id)
         session.execute(ImportChunk.__table__.delete().where(ImportChunk.import_run_id == run_id,
                                                              ImportChunk.status == "pending"))
-        pipeline_stage.drop(session, run_id)
+        stage.drop(session, run_id)
         run.details = {**(run.details or {}), "staged": False, "staging_lost": True}
         session.commit()
     log.warning("import run %s: staged lines were lost; reading the file again", run_id)
@@ -225,7 +225,7 @@ def finish(database: Database, run_id: int) -> bool:
             ImportChunk.import_run_id == run_id, ImportChunk.status == "pending")).scalar_one()
         if pending or not (run.details or {}).get("staged"):
             return False
-        pipeline_stage.drop(session, run_id)
+        stage.drop(session, run_id)
         now = clock.now()
         details = dict(run.details or {})
         details["skipped"] = int(session.execute(select(func.coalesce(func.sum(ImportChunk.skipped), 0)).where(
@@ -266,7 +266,7 @@ def execute(database: Database, run_id: int, *, on_progress: Progress | None = N
         if kind in DOCUMENT_KINDS:
             try:
                 _documents(database, run_id, report, chunk_lines, use_bulk, helpers, stage_parts, after_staging)
-            except pipeline_stage.StagingLost:
+            except stage.StagingLost:
                 _reset_staging(database, run_id)
                 _documents(database, run_id, report, chunk_lines, use_bulk, helpers, stage_parts, after_staging)
         else:

@@ -5,7 +5,7 @@ the generic pipeline (reader.py) calls it for every record and turns a raised
 `BadValue` into a quarantined `RowError`. Column positions are resolved once,
 so the per-row work is a few list lookups and conversions.
 
-Decisions taken here (formats/sap-b1.md leaves them open):
+Decisions taken here (SAP documents none of them; README, "What happens to each kind"):
 
 - ``CANCELED=C`` marks the *cancelling* document SAP creates when an invoice
   (or credit note) is cancelled. It carries no loyalty meaning of its own: the

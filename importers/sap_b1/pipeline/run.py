@@ -1,6 +1,6 @@
-"""The one import pipeline for every SAP B1 file kind: register a file once, then run it to the end.
+"""Running an SAP B1 import to its end: stage, apply chunks (in several processes), finish; resume after a crash.
 
-Exactly once, at two levels. A file is known by its bytes: `register` finds
+Exactly once, at two levels. A file is known by its bytes: `intake.register` finds
 or creates the `ImportRun` keyed by (source, kind, SHA-256), so the same
 file again is recognised and changes nothing. A document is known by its
 ERP key (``13:<DocEntry>``), so an overlapping file finds its old documents
@@ -20,13 +20,11 @@ run would have written.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Protocol
 
 import psycopg
@@ -34,9 +32,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock, imports
+from engine import clock
 from engine.models import ImportChunk, ImportRun
-from importers.sap_b1 import KINDS, SOURCE, TextFileError, default_profile, open_file, profile_from_dict
+from importers.sap_b1 import TextFileError, open_file, profile_from_dict
 from importers.sap_b1.pipeline import stage
 from importers.sap_b1.pipeline.apply import apply_chunk, claim
 from importers.sap_b1.pipeline.cards import apply_cards
@@ -58,40 +56,6 @@ class ImportRefused(Exception):
     """The file as a whole cannot be imported (undecodable, bad header): the run is marked failed."""
 
     code = "import_refused"
-
-
-def sha256_of(path: str | os.PathLike) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
-def register(session: Session, path: str | os.PathLike, *, kind: str, actor: str, filename: str | None = None,
-             sha256: str | None = None, size: int | None = None, origin: dict | None = None,
-             profile: dict | None = None, chunk_lines: int | None = None) -> tuple[ImportRun, bool]:
-    """Find or create the run of this file's bytes; returns (run, created). The caller commits.
-
-    ``chunk_lines`` fixes the run's chunk size for whichever worker stages it (else the worker's setting).
-    """
-    if kind not in KINDS:
-        raise ValueError(f'Unknown file kind "{kind}"; use one of: {", ".join(KINDS)}.')
-    chosen = profile_from_dict(profile, kind) if profile else default_profile(kind)
-    if sha256 is None or size is None:
-        sha256, size = sha256_of(path)
-    run, created = imports.begin_run(session, source=SOURCE, kind=kind, filename=filename or Path(path).name,
-                                     sha256=sha256, size=size, actor=actor, now=clock.now(),
-                                     stored_path=str(path))
-    if created:
-        run.details = {"origin": origin or {}, "profile": chosen.to_dict()}
-        if chunk_lines:
-            run.details["chunk_lines"] = int(chunk_lines)
-    elif run.status != "done" and not os.path.exists(run.stored_path or ""):
-        run.stored_path = str(path)  # the earlier copy is gone: continue from this one
-    session.flush()
-    return run, created
 
 
 def _lock_run(session: Session, run_id: int) -> ImportRun:

@@ -127,7 +127,7 @@ def main() -> int:
 
     from engine import policies
     from engine.ledger.check import check
-    from importers import pipeline
+    from importers.sap_b1 import pipeline
     from server import db
     epoch = datetime(2020, 1, 1, tzinfo=UTC)
     with app.app_context():

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from importers.onec.config import ExchangeConfig
+from engine.onec import ExchangeConfig
 
 ROOT = "КоммерческаяИнформация"
 ENCODINGS = {"windows-1251": "windows-1251", "cp1251": "windows-1251",

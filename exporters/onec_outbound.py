@@ -56,8 +56,8 @@ from engine.models import (
     Redemption,
     utcnow,
 )
+from engine.onec import ExchangeConfig
 from exporters.onec import BonusOperation, MemberProfile, build_query_document, content_type
-from importers.onec.config import ExchangeConfig
 
 SETTLE = timedelta(hours=1)
 MAX_OPERATIONS = 5000

@@ -1,6 +1,6 @@
 """Text files from other systems: encoding detection that never guesses silently, and a streaming CSV reader.
 
-The order is fixed (formats/sap-b1.md): a byte-order mark (UTF-8, UTF-16LE/BE)
+The order is fixed (README, "Profiles"): a byte-order mark (UTF-8, UTF-16LE/BE)
 wins; otherwise the whole file must decode as strict UTF-8; otherwise as the
 source's declared legacy encoding (cp1250 by default). The whole file is
 scanned in chunks before a single row is read, so a file that does not decode

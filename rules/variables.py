@@ -73,10 +73,6 @@ class Context:
     def lines_count(self) -> int:
         return len(self.doc.lines)
 
-    @property
-    def total_quantity(self) -> Decimal:
-        return sum((line.quantity for line in self.doc.lines), ZERO)
-
 
 @dataclass(frozen=True)
 class Variable:

@@ -42,7 +42,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(keys)
     app.cli.add_command(policies_group)
-    from importers.cli import import_group
+    from server.cli_imports import import_group
     app.cli.add_command(import_group)
 
 

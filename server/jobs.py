@@ -1,32 +1,54 @@
-"""Background jobs: RQ on Redis, or inline in the calling process without Redis.
+"""Background jobs and the one `enqueue`: nightly steps, SAP file imports, source polling (RQ, or inline).
 
 Jobs take ids and plain values, never ORM objects; each runs in a fresh app
-context with its own session and commits once. Enqueue only after the
-caller's commit, so a worker never looks for rows that are not there yet.
+context (flask-rq does that on a worker; `enqueue` does it inline without
+Redis) and is the boundary that commits. Enqueue only after the caller's
+commit, so a worker never looks for rows that are not there yet. Nothing
+here opens a database connection at import time, so the RQ parent forks
+clean. The 1C import job lives in ``server.onec.tasks`` and queues through
+the same `enqueue`.
+
+Import settings (app config): ``IMPORT_SOURCES`` (see
+`importers.transports.sources`), ``IMPORT_CHUNK_LINES`` (lines per chunk,
+50 000), ``IMPORT_WORKERS`` (jobs sharing one run, 2), ``IMPORT_BULK``
+(set-based path on PostgreSQL, on), ``UPLOAD_FOLDER`` (where fetched and
+uploaded files are kept; workers on other machines must see it too). A
+run's documents are shared out as chunks: `run_import` stages the file,
+then enqueues ``IMPORT_WORKERS - 1`` `work_chunks` jobs, and every one of
+them claims chunks until none is left.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 
 from flask import current_app
 
 from engine import clock
 from engine.engagement import tiers
 from engine.ledger import daily
+from engine.models import ImportRun
+from importers.sap_b1 import pipeline
+from importers.transports import polling, sources
 from server import db
 from server.extensions import rq
 
 log = logging.getLogger(__name__)
+IMPORTS = "imports"  # the queue of SAP file imports and source polls
+IMPORT_TIMEOUT = 3600  # seconds: a million-line file stays well inside it
 
 
-def enqueue(job, *args, queue: str = "default", job_id: str | None = None, **kwargs):
-    """Run ``job`` on a worker, or right here (in a fresh app context) without Redis."""
+def enqueue(job, *args, queue: str = "default", job_id: str | None = None, job_timeout: int | None = None,
+            **kwargs):
+    """Run ``job`` on a worker of ``queue``, or right here (in a fresh app context) without Redis."""
     app = current_app._get_current_object()
-    if app.config["JOBS_INLINE"]:
+    if app.config.get("JOBS_INLINE", True):
         with app.app_context():
             return job(*args, **kwargs)
     options = {"job_id": job_id} if job_id else {}
+    if job_timeout:
+        options["job_timeout"] = job_timeout
     return rq.get_queue(queue).enqueue(job, *args, **kwargs, **options)
 
 
@@ -43,3 +65,63 @@ def run_daily(at: str | None = None, force: bool = False) -> dict:
         report[name] = "already ran today" if stats is None else stats
         log.info("daily %s: %s", name, report[name])
     return report
+
+
+def _database():
+    return current_app.extensions["database"]
+
+
+def _settings() -> dict:
+    config = current_app.config
+    return {"use_bulk": bool(config.get("IMPORT_BULK", True)),
+            "chunk_lines": int(config.get("IMPORT_CHUNK_LINES", 50_000))}
+
+
+def queue_import(run_id: int):
+    """Queue (or, without Redis, run) the import of a committed run; one job per run."""
+    return enqueue(run_import, run_id, queue=IMPORTS, job_id=f"import-run-{run_id}", job_timeout=IMPORT_TIMEOUT)
+
+
+def run_import(run_id: int) -> dict:
+    """Stage (if needed) and apply a run to its end; helpers share the chunks when there is Redis."""
+    config = current_app.config
+    helpers = 0 if config.get("JOBS_INLINE", True) else max(0, int(config.get("IMPORT_WORKERS", 2)) - 1)
+    run = pipeline.execute(_database(), run_id, after_staging=lambda: [
+        enqueue(work_chunks, run_id, queue=IMPORTS, job_timeout=IMPORT_TIMEOUT) for _ in range(helpers)],
+        **_settings())
+    if run.status == "done":
+        polling.tidy_source(run.details, configured_sources())
+    return summary(run)
+
+
+def work_chunks(run_id: int) -> dict:
+    """Help a staged run: apply chunks until none is left, and finish the run if this was the last."""
+    count = pipeline.work(_database(), run_id, use_bulk=_settings()["use_bulk"])
+    if pipeline.finish(_database(), run_id):
+        with _database().new_session() as session:
+            run = session.get(ImportRun, run_id)
+            if run is not None:
+                polling.tidy_source(run.details, configured_sources())
+    return {"run": run_id, "chunks": count}
+
+
+def summary(run: ImportRun) -> dict:
+    return {"run": run.id, "kind": run.kind, "file": run.filename, "status": run.status,
+            "rows_read": run.rows_read, "applied": run.applied, "duplicates": run.duplicates,
+            "quarantined": run.quarantined, "error": run.error}
+
+
+def configured_sources() -> list[sources.SourceConfig]:
+    """``IMPORT_SOURCES`` of this app, validated."""
+    return polling.configured(current_app.config.get("IMPORT_SOURCES"))
+
+
+def _folder(source_name: str) -> Path:
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "sources" / source_name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def poll_sources(names: list[str] | None = None) -> list[dict]:
+    """Fetch every finished file of the configured sources and queue its import (the daily cron job)."""
+    return polling.poll(configured_sources(), _database(), _folder, queue_import, names)

@@ -10,7 +10,7 @@ done. Staged values are kept as the text the parser produced (decimals keep
 their scale, dates their day) so both databases store them alike.
 
 On PostgreSQL ``import_lines`` is partitioned by run, and each run's partition
-by bucket (see importers/pipeline_stage.py); a run's staging is dropped in one
+by bucket (see importers/sap_b1/pipeline/stage.py); a run's staging is dropped in one
 statement when the run is done.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What 1C uploaded → the engine: one document at a time, inside the file's import run.
 
-The caller (``importers.onec.jobs``) owns the import run (source "1c", kind
+The caller (``importers.onec.runs``) owns the import run (source "1c", kind
 "sale" or "catalog", keyed by the file's SHA-256, so the same upload twice
 changes nothing). Here customer cards go first (merges by phone are recorded
 by ``engine.members.merges``), then documents, each in its own savepoint and
@@ -8,7 +8,7 @@ its bonus write-off in a nested one, so a refused write-off is quarantined
 while the order itself goes through. Every outcome is counted and explained
 for the exchange log.
 
-Decisions (also in docs/onec.md):
+Decisions (also in the README, "From 1C to us"):
 - A document whose ``НомерВерсии`` is not newer than the stored one is ignored.
   A newer version updates the status; its lines replace the stored ones only
   while the order has earned nothing (afterwards only a return changes points).

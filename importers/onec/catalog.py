@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from engine.domain import Origin, ProductDoc, RowError
+from engine.onec import ExchangeConfig, norm_name
 from importers.onec.commerceml import ROOT
-from importers.onec.config import ExchangeConfig, norm_name
 from importers.onec.documents import product_sku
 from importers.onec.safexml import parse_xml
 from importers.onec.values import ValueProblem, child, children, parse_decimal, snippet, text

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.domain import CustomerDoc, Origin, PurchaseDoc, RowError, WriteOffDoc
-from importers.onec.config import ExchangeConfig
+from engine.onec import ExchangeConfig
 from importers.onec.customers import SOURCE, merge_cards, parse_customer
 from importers.onec.documents import Ignored, document_buyer, parse_document
 from importers.onec.safexml import element_lines, parse_xml

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.domain import CustomerDoc, Origin
 from engine.members.phones import normalize_phone
-from importers.onec.config import ExchangeConfig, norm_name
+from engine.onec import ExchangeConfig, norm_name
 from importers.onec.values import ValueProblem, child, children, optional_date, text
 
 SOURCE = "1c"

@@ -40,7 +40,7 @@ from typing import Any
 
 from engine.domain import ZERO, CustomerDoc, LineDoc, Origin, PurchaseDoc, WriteOffDoc
 from engine.members.phones import normalize_phone
-from importers.onec.config import ExchangeConfig, norm_name
+from engine.onec import ExchangeConfig, norm_name
 from importers.onec.customers import SOURCE, parse_customer
 from importers.onec.values import (
     Requisites,

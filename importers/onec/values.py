@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import xmltodict
 
-from importers.onec.config import norm_name
+from engine.onec import norm_name
 
 
 class ValueProblem(ValueError):
@@ -73,10 +73,6 @@ def parse_decimal(raw: Any, label: str) -> Decimal:
     if not number.is_finite():
         raise ValueProblem(f"{label} '{value}' is not a finite number")
     return number
-
-
-def optional_decimal(raw: Any, label: str) -> Decimal | None:
-    return parse_decimal(raw, label) if text(raw) else None
 
 
 _TRUE = {"true", "1", "да", "истина", "yes", "y", "t"}

@@ -15,7 +15,7 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from importers.onec.config import ZipLimits
+from engine.onec import ZipLimits
 
 _CHUNK = 64 * 1024
 _RATIO_FLOOR = 1024 * 1024  # below this many bytes a high ratio cannot hurt

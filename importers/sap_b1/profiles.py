@@ -1,6 +1,6 @@
 """Column profiles for SAP Business One exports: which header holds what, and how values are written.
 
-Nobody standardised these files (formats/sap-b1.md), so every source may bring
+Nobody standardised these files (README, "Profiles"), so every source may bring
 its own profile as JSON; the defaults use SAP's own field names (SPEC §4.2).
 A profile maps *logical* fields (``quantity``) to header names (``Quantity``);
 mapping a non-key field to ``null`` says "this export does not have it".
@@ -120,9 +120,6 @@ class Profile:
 
     def __hash__(self) -> int:  # the columns mapping is not hashable by itself
         return hash((self.kind, tuple(self.columns.items()), self.encoding, self.delimiter, self.date_formats))
-
-    def header_for(self, logical: str) -> str | None:
-        return self.columns.get(logical)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict that `profile_from_dict` reads back into an equal profile."""

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from engine.domain import CustomerDoc, Origin, ProductDoc, RowError
+from importers.sap_b1.card_rows import catalog_mapper, customer_mapper
 from importers.sap_b1.profiles import COLUMNS, SOURCE, Profile
-from importers.sap_b1.rows import MAPPERS, InvoiceRow, SkippedRow
+from importers.sap_b1.rows import InvoiceRow, SkippedRow, document_mapper
 from importers.sap_b1.values import BadValue
 from importers.textio import (
     MAX_LINE,
@@ -27,6 +28,10 @@ from importers.textio import (
     read_records,
     sniff_delimiter,
 )
+
+# The row mapper of each file kind (rows: invoices and credit notes; card_rows: customers and catalog).
+MAPPERS = {"customers": customer_mapper, "invoices": document_mapper, "credit_notes": document_mapper,
+           "catalog": catalog_mapper}
 
 Row = CustomerDoc | InvoiceRow | ProductDoc | SkippedRow | RowError
 _SHOWN_HEADERS = 40

@@ -1,11 +1,12 @@
-"""Per-kind row mappers: one CSV record of a SAP B1 export → a domain document, a skip, or an error.
+"""Invoice and credit-note rows: one CSV record of a SAP B1 document export → an `InvoiceRow`, a skip, or an error.
 
 Each ``*_mapper(profile, index, name)`` returns ``map_row(line_no, raw, fields)``;
-the generic pipeline (reader.py) calls it for every record and turns a raised
-`BadValue` into a quarantined `RowError`. Column positions are resolved once,
-so the per-row work is a few list lookups and conversions.
+the generic pipeline (reader.py, which holds the ``MAPPERS`` of every kind)
+calls it for every record and turns a raised `BadValue` into a quarantined
+`RowError`. Column positions are resolved once, so the per-row work is a few
+list lookups and conversions. Customer and catalog rows are in `card_rows`.
 
-Decisions taken here (formats/sap-b1.md leaves them open):
+Decisions taken here (SAP documents none of them; README, "What happens to each kind"):
 
 - ``CANCELED=C`` marks the *cancelling* document SAP creates when an invoice
   (or credit note) is cancelled. It carries no loyalty meaning of its own: the
@@ -13,44 +14,27 @@ Decisions taken here (formats/sap-b1.md leaves them open):
   C rows are therefore skipped (`SkippedRow`), never imported as a second
   invoice or a correction. Consequence for the export: select documents by
   ``UpdateDate``, not ``DocDate``, so a cancelled original is sent again.
-- ``RedeemableForPoints``: a number is the reward's price in points (0 or
-  empty: not a reward); ``Y``/``tYES`` means "price it from ``Price``" and
-  needs the profile's ``points_per_price_unit`` (rounded up to whole points,
-  so a reward never costs less than its price); ``N``/``tNO``: not a reward.
-- Customers of ``CardType`` S (supplier) or L (lead) are skipped, not errors.
-- Phone: ``Cellular``, then ``Phone1``, then ``Phone2``; the first that is a
-  valid personal number wins. A number Excel stripped of its ``+``
-  (``48601234567``) is accepted only if it then belongs to one of the
-  source's regions. E-mail: the first well-formed address, lower-cased.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import NamedTuple
 
-import phonenumbers
-
-from engine.domain import CustomerDoc, LineDoc, Origin, ProductDoc
-from engine.members.phones import normalize_phone
+from engine.domain import LineDoc, Origin
 from importers.sap_b1.profiles import SOURCE, Profile
 from importers.sap_b1.values import (
     CANCEL_STATUS,
-    CARD_TYPE,
     DOC_TYPE,
     BadValue,
     make_date_parser,
     make_decimal_parser,
-    make_enum,
     make_local_midnight,
 )
 
 INVOICE_TYPE, CREDIT_NOTE_TYPE = "13", "14"
-_EMAIL = re.compile(r"[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+")
-_REDEEM_FLAG = make_enum("yes/no", {"Y": "Y", "N": "N", "tYES": "Y", "tNO": "N"}, empty="N")
 
 
 class InvoiceRow(NamedTuple):
@@ -115,7 +99,8 @@ class SkippedRow:
 Mapper = Callable[[int, str, list], object]
 
 
-def _reader(index: Mapping[str, int | None]):
+def column_reader(index: Mapping[str, int | None]):
+    """``text(fields, logical)``: the stripped value of a logical column, "" when the export lacks it."""
     def text(fields: list[str], logical: str) -> str:
         at = index.get(logical)
         return fields[at].strip() if at is not None else ""
@@ -132,65 +117,6 @@ def _line_number(value: str, column: str) -> int:
         raise BadValue(f'bad line number "{value}" in column {column} (expected a whole number)'
                        if value else f"missing {column}")
     return int(value)
-
-
-def customer_mapper(profile: Profile, index: Mapping[str, int | None], name: str) -> Mapper:
-    h = profile.columns
-    text = _reader(index)
-    parse_date = make_date_parser(profile.date_formats)
-    regions = profile.phone_regions
-    has_type = index.get("card_type") is not None
-
-    def map_row(line_no: int, raw: str, fields: list[str]):
-        origin = Origin(SOURCE, name, line_no)
-        code = text(fields, "card_code")
-        if not code:
-            raise BadValue(f"missing key {h['card_code']}")
-        try:
-            if has_type:
-                card_type = CARD_TYPE(fields[index["card_type"]], h["card_type"])
-                if card_type != "C":
-                    what = "a supplier" if card_type == "S" else "a lead"
-                    return SkippedRow(origin, raw, f"{code} is {what} (CardType {card_type}); only customers "
-                                      "(C) are imported", {"card_code": code})
-            phone, phone_raw = erp_phone([text(fields, k) for k in ("cellular", "phone1", "phone2")], regions)
-            tax_id = text(fields, "tax_id")
-            return CustomerDoc(
-                source=SOURCE, external_id=code, name=text(fields, "card_name"), phone=phone,
-                phone_raw=phone_raw, email=first_email(text(fields, "email")), tax_id=tax_id,
-                group=text(fields, "group"),
-                registered_at=parse_date(text(fields, "created"), h["created"] or ""),
-                birth_date=parse_date(text(fields, "birth_date"), h["birth_date"] or ""),
-                is_company=bool(tax_id), origin=origin)
-        except BadValue as exc:
-            exc.extra.setdefault("card_code", code)
-            raise
-
-    return map_row
-
-
-def erp_phone(raws: list[str], regions: tuple[str, ...]) -> tuple[str | None, str]:
-    """(E.164 or None, the raw text it came from): the first candidate that is a valid personal number."""
-    present = [r for r in raws if r]
-    for raw in present:
-        phone = normalize_phone(raw, regions)
-        digits = re.sub(r"[\s\-./()]", "", raw)
-        if phone is None and digits.isdigit() and not digits.startswith("0"):
-            # Excel turned "+48601234567" into the number 48601234567.
-            candidate = normalize_phone("+" + digits, regions)
-            if candidate and phonenumbers.region_code_for_number(phonenumbers.parse(candidate)) in regions:
-                phone = candidate
-        if phone:
-            return phone, raw
-    return None, present[0] if present else ""
-
-
-def first_email(value: str) -> str | None:
-    for part in re.split(r"[;,\s]+", value):
-        part = part.strip().strip("<>").lower()
-        if _EMAIL.fullmatch(part):
-            return part
-    return None
 
 
 def document_mapper(profile: Profile, index: Mapping[str, int | None], name: str) -> Mapper:
@@ -295,52 +221,3 @@ def _base(fields: list[str], index: Mapping[str, int | None], h: Mapping[str, st
         raise BadValue(f'bad {h["base_entry"]} "{entry}" (expected the invoice DocEntry)' if entry
                        else f"missing {h['base_entry']}")
     return f"{INVOICE_TYPE}:{_key(entry)}", _line_number(fields[index["base_line"]].strip(), h["base_line"])
-
-
-def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str) -> Mapper:
-    h = profile.columns
-    text = _reader(index)
-    number = make_decimal_parser(profile.decimal_separator)
-    rate = profile.points_per_price_unit
-
-    def map_row(line_no: int, raw: str, fields: list[str]):
-        sku = text(fields, "item_code")
-        if not sku:
-            raise BadValue(f"missing key {h['item_code']}")
-        try:
-            price = number(text(fields, "price"), h["price"] or "")
-            redeemable = _points_price(text(fields, "redeemable"), h["redeemable"] or "", price, number, rate)
-            points_per_unit = number(text(fields, "points_per_unit"), h["points_per_unit"] or "")
-            if redeemable is not None and redeemable <= 0:
-                redeemable = None
-            return ProductDoc(
-                source=SOURCE, sku=sku, name=text(fields, "item_name"), product_group=text(fields, "item_group"),
-                brand=text(fields, "brand"), price=price,
-                currency=(text(fields, "currency").upper() or profile.currency) if price is not None else "",
-                picture_url=text(fields, "picture_url"), redeemable_for_points=redeemable,
-                points_per_unit=points_per_unit, origin=Origin(SOURCE, name, line_no))
-        except BadValue as exc:
-            exc.extra.setdefault("sku", sku)
-            raise
-
-    return map_row
-
-
-def _points_price(value: str, column: str, price, number, rate) -> Decimal | None:
-    if not value or value[0].isdigit() or value[0] in "+-,.":
-        points = number(value, column)
-        if points is not None and points < 0:
-            raise BadValue(f'negative points price "{value}" in column {column}')
-        return points
-    if _REDEEM_FLAG(value, column) == "N":
-        return None
-    if price is None:
-        raise BadValue(f"{column} is {value} but the row has no price to turn into points")
-    if rate is None:
-        raise BadValue(f"{column} is {value} but the source's profile does not say how many points one unit "
-                       "of price is worth (points_per_price_unit); set it, or export the price in points")
-    return (price * rate).to_integral_value(rounding=ROUND_CEILING)
-
-
-MAPPERS = {"customers": customer_mapper, "invoices": document_mapper, "credit_notes": document_mapper,
-           "catalog": catalog_mapper}

@@ -1,4 +1,8 @@
-"""File transports for ERP exports: FTP, FTPS and SFTP behind one interface (list, fetch, archive, delete)."""
+"""How ERP files arrive: FTP, FTPS and SFTP behind one interface (list, fetch, archive, delete).
+
+`sources` validates the configured sources and opens them as transports;
+`polling` fetches their finished files once and registers each as an import run.
+"""
 from importers.transports.base import (
                                        FetchedFile,
                                        HostKeyMismatch,

@@ -20,10 +20,9 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from engine.models import ImportChunk, ImportRun, QuarantinedRow
-from importers import jobs, pipeline
 from importers.onec.uploads import UnsafeName, safe_basename
-from importers.sap_b1 import KINDS, SOURCE, ProfileError
-from server import db
+from importers.sap_b1 import KINDS, SOURCE, ProfileError, pipeline
+from server import db, jobs
 from server.auth import require
 from server.errors import ApiError
 from server.formats import xml_root
@@ -145,7 +144,7 @@ def upload():
     if not created and Path(run.stored_path or "") != path and path.exists():
         path.unlink()  # the bytes were stored under their first run already
     if run.status != "done":
-        jobs.enqueue(jobs.run_import, run.id, job_id=f"import-run-{run.id}")  # after the commit
+        jobs.queue_import(run.id)  # after the commit
         session.expire_all()
     body = _run_out(session, session.get(ImportRun, run.id))
     body["already_imported"] = not created

@@ -246,7 +246,7 @@ def list_merges(args):
 @transactional
 def undo(merge_id):
     """Undo a merge (admin keys only): the card or member stands alone again, and the
-    points move back by transfer entries (see docs/onec.md)."""
+    points move back by transfer entries (README, "Merges by phone")."""
     xml_root("merge")
     key = _key("members:write")
     if key.kind != "admin":

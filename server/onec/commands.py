@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from engine import clock
@@ -11,16 +12,16 @@ from engine.members import merges, undo
 from engine.models import MemberMerge
 from server import db
 from server.onec.api import merge_out
-from server.onec.views import blp
 
-blp.cli.help = "The 1C exchange: merges of members by phone (list, undo)."
+# An AppGroup runs each command in an app context, as a blueprint's own CLI group would.
+onec_group = AppGroup("onec", help="The 1C exchange: merges of members by phone (list, undo).")
 
 
 def _echo(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-@blp.cli.command("merges")
+@onec_group.command("merges")
 @click.option("--state", type=click.Choice(["active", "undone", "all"]), default="active")
 @click.option("--limit", default=50, show_default=True)
 def list_merges(state, limit):
@@ -33,7 +34,7 @@ def list_merges(state, limit):
     _echo([merge_out(session, m) for m in session.execute(stmt).scalars()])
 
 
-@blp.cli.command("undo-merge")
+@onec_group.command("undo-merge")
 @click.argument("merge_id", type=int)
 def undo_merge(merge_id):
     """Undo merge MERGE_ID: the card or member stands alone again, its points move back."""

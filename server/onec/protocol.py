@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app
 
-from importers.onec.config import ConfigError, ExchangeConfig
+from engine.onec import ConfigError, ExchangeConfig, load_settings
 
 COOKIE = "loyalty_1c"  # 1C splits "name=value" itself; the name must not contain a dot
 REALM = 'Basic realm="1C exchange", charset="UTF-8"'
@@ -29,7 +29,7 @@ def failure(reason: str, status: int = 200) -> Response:
 def load_config(app: Flask) -> ExchangeConfig:
     """Validate the ONEC settings once, when the app starts (a typo should not wait for 1C)."""
     try:
-        config = ExchangeConfig.from_dict(app.config.get("ONEC") or {})
+        config = load_settings(app.config.get("ONEC"))
     except ConfigError as exc:
         raise RuntimeError(f"ONEC_CONFIG is invalid: {exc}") from None
     app.extensions["onec_config"] = config

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.models import ApiKey, ExchangeChunk, ExchangeFile, ExchangeSession
-from importers.onec.config import ExchangeConfig
-from importers.onec.jobs import drop_chunks, file_bytes
+from engine.onec import ExchangeConfig
+from importers.onec.runs import drop_chunks, file_bytes
 from importers.onec.zipfiles import ZipRefused, safe_unzip
 
 SESSION_TTL = timedelta(hours=2)  # 1C finishes a session in minutes; a stale cookie is refused

@@ -1,7 +1,7 @@
 """Import jobs of the 1C exchange: run on an RQ worker, or inline without Redis.
 
 The job takes a file id (never an object), works in its own app context and
-session, and is the one boundary that commits (``importers.onec.jobs``
+session, and is the one boundary that commits (``importers.onec.runs``
 commits through it every few hundred documents).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import update
 
 from engine.models import ExchangeFile
-from importers.onec import jobs as onec_jobs
+from importers.onec import runs as onec_runs
 from server import db
 from server.jobs import enqueue
 from server.onec import protocol
@@ -29,13 +29,13 @@ def run_import(file_id: int) -> str:
         return "missing"
     actor = f"1c:{file.session.integration}"
     try:
-        file = onec_jobs.import_file(session, file_id, config=protocol.config(), actor=actor,
+        file = onec_runs.import_file(session, file_id, config=protocol.config(), actor=actor,
                                      commit=session.commit)
         return file.status
     except Exception:  # recorded on the file; 1C is told, the error is logged
         log.exception("1C import of file %s failed", file_id)
         session.rollback()
-        onec_jobs.fail_file(session, file_id, "The import failed unexpectedly and the error was "
+        onec_runs.fail_file(session, file_id, "The import failed unexpectedly and the error was "
                                               "logged; nothing of the file was kept. Send the "
                                               "file again, or ask the administrator.")
         session.commit()

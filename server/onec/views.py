@@ -18,11 +18,11 @@ from exporters import onec_outbound
 from importers.onec.uploads import UnsafeName, safe_basename
 from server import db
 from server.auth import authenticate
-from server.onec import protocol, store, tasks
+from server.onec import commands, protocol, store, tasks
 from server.onec.protocol import COOKIE, failure, text
 
 log = logging.getLogger(__name__)
-blp = Blueprint("onec", __name__, cli_group="onec")
+blp = Blueprint("onec", __name__)
 TYPES = ("sale", "catalog")
 NO_OPS = ("deactivate", "complete")  # newer 1C catalog steps with nothing to do here
 
@@ -31,9 +31,9 @@ def register(app: Flask) -> None:
     """The protocol endpoint, its CLI commands and the exchange log API."""
     from server.extensions import api
     from server.onec import api as log_api
-    from server.onec import commands  # noqa: F401 - importing it attaches the commands to blp.cli
     protocol.load_config(app)
     app.register_blueprint(blp)
+    app.cli.add_command(commands.onec_group)
     api.register_blueprint(log_api.blp)
 
 

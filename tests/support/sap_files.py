@@ -44,3 +44,32 @@ def write_invoices(path: Path, lines: int, *, seed: int = 1, customers: int = 50
                           f"{_money(quantity * price, thousands)};N\r\n")
                 written += 1
     return Decimal(total) / 100
+
+
+def documents_of(rows) -> list:
+    """Rows gathered by document key, as the pipeline's staging does, then each made whole (`grouping`).
+
+    Rows without a document key (skipped rows, unreadable records) stay where
+    they came; a document stands where its first row came.
+    """
+    from engine.domain import RowError
+    from importers.sap_b1 import InvoiceRow
+    from importers.sap_b1.grouping import whole_document
+
+    order, keyed = [], {}
+    for row in rows:
+        if isinstance(row, InvoiceRow):
+            key = row.doc_key
+        elif isinstance(row, RowError):
+            key = row.extra.get("doc_key")
+        else:
+            key = None
+        if key is None:
+            order.append(row)
+            continue
+        if key not in keyed:
+            keyed[key] = ([], [])
+            order.append(key)
+        keyed[key][0 if isinstance(row, InvoiceRow) else 1].append(row)
+    return [out for item in order
+            for out in (whole_document(item, *keyed[item]) if isinstance(item, str) else (item,))]

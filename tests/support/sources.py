@@ -1,7 +1,7 @@
 """SourceConfigs that point at the test servers of servers.py."""
 from __future__ import annotations
 
-from importers.sources import SourceConfig, source_from_dict
+from importers.transports.sources import SourceConfig, source_from_dict
 from tests.support.servers import FtpServer
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine import clock, ledger
 from engine.models import ImportRun, Member, QuarantinedRow
-from importers import pipeline
+from importers.sap_b1 import pipeline
 from tests.conftest import ACCRUAL_BASIC
 
 

@@ -11,7 +11,7 @@ from engine.documents import orders
 from engine.documents.fingerprint import content_hash
 from engine.domain import LineDoc, PurchaseDoc
 from engine.models.bulk import esc
-from importers.pipeline_stage import bucket_count
+from importers.sap_b1.pipeline.stage import bucket_count
 
 
 @pytest.mark.parametrize("sku,group,brand,member", [

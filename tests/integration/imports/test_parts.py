@@ -4,7 +4,8 @@ import zlib
 
 import pytest
 
-from importers import pipeline_parts, pipeline_stage
+from importers.sap_b1.pipeline import parts as pipeline_parts
+from importers.sap_b1.pipeline import stage as pipeline_stage
 from tests.conftest import ACCRUAL_BASIC, _empty_tables
 from tests.integration.imports import ledger, samples
 from tests.integration.imports.conftest import Importer

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine.models import ImportChunk, ImportRun
-from importers.pipeline_stage import bucket_count
+from importers.sap_b1.pipeline.stage import bucket_count
 from tests.conftest import ACCRUAL_BASIC, PG_ADMIN_URL, _pg_url, unavailable
 from tests.integration.imports import ledger, samples
 from tests.integration.imports.conftest import Importer

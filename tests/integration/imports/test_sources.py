@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from engine.models import Document, ImportRun
-from importers import jobs
+from server import jobs
 from tests.integration.imports import samples
 
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import ImportChunk, ImportRun
-from importers import jobs, pipeline
+from importers.sap_b1 import pipeline
+from server import jobs
 from tests.conftest import ACCRUAL_BASIC
 from tests.integration.imports import samples
 from tests.integration.imports.conftest import Importer
@@ -44,7 +45,7 @@ def test_an_import_runs_on_a_real_rq_worker(pg_app, redis_url, publish, tmp_path
             run, _ = pipeline.register(session, invoices, kind="invoices", actor="test", chunk_lines=3)
             session.commit()
             run_id = run.id
-        job = jobs.enqueue(jobs.run_import, run_id, job_id=f"import-run-{run_id}")
+        job = jobs.queue_import(run_id)
         assert job.get_status() == "queued"  # not run here: a worker has to take it
     with importer.session() as session:
         assert session.get(ImportRun, run_id).status == "queued"
@@ -67,4 +68,4 @@ def test_an_import_runs_on_a_real_rq_worker(pg_app, redis_url, publish, tmp_path
     from rq.registry import FinishedJobRegistry
     finished = FinishedJobRegistry(queue=Queue("imports", connection=Redis.from_url(url)))
     names = {Queue("imports", connection=Redis.from_url(url)).fetch_job(i).func_name for i in finished.get_job_ids()}
-    assert names == {"importers.jobs.run_import", "importers.jobs.work_chunks"}
+    assert names == {"server.jobs.run_import", "server.jobs.work_chunks"}

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from importers.sources import finish_file, open_transport
 from importers.transports import TransportError
+from importers.transports.sources import finish_file, open_transport
 
 CP1250 = ("DocEntry;DocNum;DocDate;CardCode;DocCur;LineNum;ItemCode;Dscription;ItmsGrpCod;Quantity;Price;"
           "LineTotal\r\n1;1;20240115;C1;PLN;0;A;\"Złączka; mosiądz\";110;2;1 234,50;2 469,00\r\n").encode("cp1250")

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from importers.sources import SourceConfigError, open_transport, source_from_dict
 from importers.transports import HostKeyMismatch, TransportError, UntrustedCertificate
 from importers.transports.sftp import fingerprint, load_host_key
+from importers.transports.sources import SourceConfigError, open_transport, source_from_dict
 from tests.support.servers import SSH_KEYGEN, make_tls_files, start_ftp_server
 from tests.support.sources import source_for
 

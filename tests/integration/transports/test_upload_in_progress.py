@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from importers.sources import SourceConfigError, finish_file, open_transport, ready_files
 from importers.transports import stable_files
+from importers.transports.sources import SourceConfigError, finish_file, open_transport, ready_files
 from tests.support.sources import source_for
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from engine.domain import CustomerDoc, ProductDoc, RowError
 from importers.sap_b1 import SkippedRow, default_profile, open_file, profile_from_dict
-from importers.sap_b1.rows import erp_phone, first_email
+from importers.sap_b1.card_rows import erp_phone, first_email
 
 CUSTOMERS = (
     "CardCode;CardName;CardType;LicTradNum;Phone1;Cellular;E_Mail;GroupCode;CreateDate;BirthDate\r\n"

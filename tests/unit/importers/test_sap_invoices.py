@@ -12,10 +12,10 @@ from importers.sap_b1 import (
     SkippedRow,
     UndecodableFile,
     default_profile,
-    group_rows,
     open_file,
     profile_from_dict,
 )
+from tests.support.sap_files import documents_of
 
 HEADER = "DocEntry;DocNum;DocDate;CardCode;DocCur;LineNum;ItemCode;Dscription;ItmsGrpCod;Quantity;Price;LineTotal"
 CN_HEADER = HEADER + ";BaseType;BaseEntry;BaseLine"
@@ -34,7 +34,7 @@ def rows(path, profile=None, kind="invoices"):
 
 def docs(path, profile=None, kind="invoices"):
     with open_file(path, profile or default_profile(kind)) as f:
-        return list(group_rows(f))
+        return documents_of(f)
 
 
 POLISH_FILE = (
@@ -133,16 +133,6 @@ def test_lines_that_disagree_on_the_header_quarantine_the_document(tmp_path):
     assert "LineNum 0 more than once" in out[4].reason
 
 
-def test_lines_of_a_document_must_be_contiguous(tmp_path):
-    text = (HEADER + "\n"
-            "1;1;20240115;C1;PLN;0;A;a;1;1;2,00;2,00\n"
-            "2;2;20240115;C1;PLN;0;A;a;1;1;2,00;2,00\n"
-            "1;1;20240115;C1;PLN;1;B;b;1;1;2,00;2,00\n")
-    out = docs(write(tmp_path, text))
-    assert [type(o).__name__ for o in out] == ["PurchaseDoc", "PurchaseDoc", "RowError"]
-    assert "next to each other" in out[2].reason and out[2].origin.line_no == 4
-
-
 def test_cancelled_and_cancelling_documents(tmp_path):
     text = (HEADER + ";CANCELED\n"
             "1;1;20240115;C1;PLN;0;A;a;1;1;2,00;2,00;Y\n"
@@ -234,7 +224,7 @@ def test_utf16_tab_separated_dtw_template_with_two_header_rows(tmp_path):
     profile = profile_from_dict({"header_rows": 2, "names_row": 2}, kind="invoices")
     with open_file(path, profile) as f:
         assert (f.detected.label, f.delimiter) == ("UTF-16LE (BOM)", "\t")
-        [doc] = list(group_rows(f))
+        [doc] = documents_of(f)
     assert doc.external_id == "13:21" and doc.placed_at == datetime(2024, 2, 29, 23, tzinfo=UTC)
     assert [(l.name, l.quantity, l.line_total) for l in doc.lines] == \
         [("Złączka", Decimal("4"), Decimal("49.00")), ("Złączka 2", Decimal("1"), Decimal("0.75"))]

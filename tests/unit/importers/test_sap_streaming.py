@@ -1,14 +1,14 @@
 """A generated export end to end: exact totals, whole documents, and reading that streams (flat memory)."""
 from engine.domain import PurchaseDoc
-from importers.sap_b1 import InvoiceRow, default_profile, group_rows, open_file
-from tests.support.sap_files import write_invoices
+from importers.sap_b1 import InvoiceRow, default_profile, open_file
+from tests.support.sap_files import documents_of, write_invoices
 
 
 def test_generated_export_parses_to_the_exact_total(tmp_path):
     path = tmp_path / "INV.csv"
     expected = write_invoices(path, 20_000, seed=7)
     with open_file(path, default_profile("invoices")) as f:
-        documents = [d for d in group_rows(f)]
+        documents = documents_of(f)
     assert all(isinstance(d, PurchaseDoc) for d in documents)
     assert sum(line.line_total for d in documents for line in d.lines) == expected
     assert sum(len(d.lines) for d in documents) == 20_000

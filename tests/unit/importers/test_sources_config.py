@@ -1,13 +1,13 @@
-"""Source configuration: validation with every problem listed, secrets never shown (importers/sources.py)."""
+"""Source configuration: validation with every problem listed, secrets never shown (importers/transports/sources.py)."""
 import json
 import logging
 
 import pytest
 
-from importers.sources import SourceConfigError, open_transport, source_from_dict, sources_from_json
 from importers.transports import FtpTransport, SftpTransport, TransportError
 from importers.transports.base import marker_for, marker_pattern, matches
 from importers.transports.sftp import load_host_key
+from importers.transports.sources import SourceConfigError, open_transport, source_from_dict, sources_from_json
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 SFTP = {"name": "sap", "protocol": "sftp", "host": "erp.example.pl", "username": "loyalty",
@@ -38,7 +38,7 @@ def test_secrets_are_not_in_repr_str_public_dict_or_logs(caplog):
     caplog.set_level(logging.DEBUG)
     for data, secret in ((SFTP, "Pass-Phrase-42"), (FTPS, "Very-Secret-Pw")):
         config = source_from_dict(data)
-        logging.getLogger("importers.sources").info("source %s %r %s", config, config, config.public_dict())
+        logging.getLogger("importers.transports.sources").info("source %s %r %s", config, config, config.public_dict())
         shown = " ".join([repr(config), str(config), json.dumps(config.public_dict()),
                           repr(open_transport(config))])
         assert secret not in shown

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from onec_samples import commerce
 
-from importers.onec import BadXML, ExchangeConfig, ProductGroup, parse_catalog
+from engine.onec import ExchangeConfig, load_settings
+from importers.onec import BadXML, ProductGroup, parse_catalog
 
 IMPORT_XML = commerce("""
   <Классификатор>
@@ -119,7 +120,7 @@ def test_deleted_products_bad_rows_and_counts(batch):
 
 
 def test_price_type_by_name_and_article_as_sku():
-    config = ExchangeConfig.from_dict({"price_type": "Оптовая", "sku_source": "article"})
+    config = load_settings({"price_type": "Оптовая", "sku_source": "article"})
     batch = parse_catalog(IMPORT_XML, OFFERS_XML, config)
     products = {p.sku: p for p in batch.products}
     assert products["ARB-1000"].price == Decimal("1100")

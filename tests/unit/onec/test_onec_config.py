@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from importers.onec import ConfigError, ExchangeConfig, RequisiteNames
+from engine.onec import ConfigError, ExchangeConfig, RequisiteNames, load_settings
 
 
 def test_documented_defaults():
@@ -27,7 +27,7 @@ def test_documented_defaults():
 
 
 def test_from_dict_accepts_names_lists_and_merges_mappings():
-    config = ExchangeConfig.from_dict({
+    config = load_settings({
         "requisites": {"posted": ["Проведён", "Проведен"], "points_spent": "СписаноБаллов"},
         "phone_regions": ["ua", "RU"], "time_zone": "Europe/Kyiv", "encoding": "UTF8",
         "status_text": {"Выдан клиенту": "fulfilled"}, "currencies": {"грв": "UAH"},
@@ -45,7 +45,7 @@ def test_from_dict_accepts_names_lists_and_merges_mappings():
 
 def test_from_dict_lists_every_problem_in_plain_words():
     with pytest.raises(ConfigError) as caught:
-        ExchangeConfig.from_dict({
+        load_settings({
             "colour": "red", "requisites": {"posted": 5, "nope": "x"},
             "phone_regions": ["XX"], "time_zone": "Mars/Olympus", "encoding": "koi8-r",
             "status_text": {"Готов": "shipped"}, "file_limit": -1, "zip_allowed": "yes",
@@ -63,10 +63,10 @@ def test_from_dict_lists_every_problem_in_plain_words():
 
 def test_file_limit_cannot_exceed_the_upload_limit():
     with pytest.raises(ConfigError, match="file_limit"):
-        ExchangeConfig.from_dict({"file_limit": 10, "max_upload_bytes": 5})
+        load_settings({"file_limit": 10, "max_upload_bytes": 5})
 
 
 def test_settings_survive_a_json_round_trip():
-    config = ExchangeConfig.from_dict({"phone_regions": ["KZ"], "require_posted": False})
+    config = load_settings({"phone_regions": ["KZ"], "require_posted": False})
     data = json.loads(json.dumps(config.to_dict(), ensure_ascii=False))
-    assert ExchangeConfig.from_dict(data) == config
+    assert load_settings(data) == config

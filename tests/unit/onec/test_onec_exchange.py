@@ -18,7 +18,8 @@ from onec_samples import (
     single_order_cml3,
 )
 
-from importers.onec import ExchangeConfig, HostileXML, parse_exchange
+from engine.onec import ExchangeConfig, load_settings
+from importers.onec import HostileXML, parse_exchange
 from importers.onec.commerceml import is_newer_version, version_key
 
 
@@ -132,7 +133,7 @@ def test_single_document_with_single_card_and_line():
 
 
 def test_configured_requisite_names_and_status_texts():
-    config = ExchangeConfig.from_dict({
+    config = load_settings({
         "requisites": {"cancelled": ["Отменён клиентом"], "payment_date": "ОплаченДата",
                        "points_spent": "СписаноБаллов"},
         "status_text": {"Ждёт курьера": "paid"},
@@ -155,7 +156,7 @@ def test_configured_requisite_names_and_status_texts():
 def test_unposted_document_is_not_successful_unless_configured():
     doc = document("u", "1", cards=[IVANOV_WORK], reqs={"Дата оплаты по 1С": "2024-03-01"})
     assert parse_exchange(commerce(doc)).documents[0].status == "placed"
-    relaxed = ExchangeConfig.from_dict({"require_posted": False})
+    relaxed = load_settings({"require_posted": False})
     assert parse_exchange(commerce(doc), relaxed).documents[0].status == "paid"
 
 
@@ -167,7 +168,7 @@ def test_returned_status_text_wins_over_a_shipment():
 
 def test_generic_card_needs_the_buyer_phone_or_bonus_card():
     retail = card("retail", "Розничный покупатель", [contact("Телефон", "+7 495 000-00-00")])
-    config = ExchangeConfig.from_dict({"ignored_counterparty_ids": ["retail"]})
+    config = load_settings({"ignored_counterparty_ids": ["retail"]})
     docs = [document("g1", "1", cards=[retail], reqs={"ТелефонПокупателя": "8-912-345-67-89"}),
             document("g2", "2", cards=[retail], reqs={"БонуснаяКарта": "LOY-0042"}),
             document("g3", "3", cards=[retail])]
@@ -215,7 +216,7 @@ def test_version_comparison():
 
 
 def test_time_zone_and_regions_are_configurable():
-    config = ExchangeConfig.from_dict({"time_zone": "Asia/Almaty", "phone_regions": ["KZ", "RU"],
+    config = load_settings({"time_zone": "Asia/Almaty", "phone_regions": ["KZ", "RU"],
                                        "default_currency": "KZT"})
     kz = card("kz-1", "Серик", [contact("Телефон мобильный", "8 (701) 123-45-67")])
     doc = document("k", "1", cards=[kz], date="2024-03-01", time="05:00:00")
@@ -242,13 +243,13 @@ def test_hostile_upload_is_refused_as_a_whole():
 
 
 def test_oversized_upload_is_refused_with_the_configured_limit():
-    config = ExchangeConfig.from_dict({"max_xml_bytes": 1000, "file_limit": 1000})
+    config = load_settings({"max_xml_bytes": 1000, "file_limit": 1000})
     with pytest.raises(HostileXML, match="over the limit"):
         parse_exchange(orders_file(), config)
 
 
 def test_web_order_pattern_and_documents_without_id():
-    config = ExchangeConfig.from_dict({"web_order_pattern": r"site-(?P<id>\d+)"})
+    config = load_settings({"web_order_pattern": r"site-(?P<id>\d+)"})
     docs = [document("site-1042", "1042", cards=[IVANOV_WORK]),
             document("", "ТД-9", cards=[IVANOV_WORK]).replace("<Ид></Ид>", "", 1)]
     batch = parse_exchange(commerce("".join(docs)), config)
@@ -263,7 +264,7 @@ def test_delivery_ids_services_and_article_skus():
     doc = document("s", "1", cards=[IVANOV_WORK], items=[goods, delivery, assembly])
     default = parse_exchange(commerce(doc)).documents[0]
     assert default.shipping_total == Decimal(848) and len(default.lines) == 1
-    config = ExchangeConfig.from_dict({"services_are_delivery": False, "sku_source": "article"})
+    config = load_settings({"services_are_delivery": False, "sku_source": "article"})
     custom = parse_exchange(commerce(doc), config).documents[0]
     assert custom.shipping_total == Decimal(348)
     assert [(ln.sku, ln.is_service) for ln in custom.lines] == [("ARB-1000", False),

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from engine.onec import load_settings
 from exporters.onec import BonusOperation, MemberProfile, build_query_document, content_type
-from importers.onec import ExchangeConfig, parse_exchange, parse_xml
+from importers.onec import parse_exchange, parse_xml
 
 AT = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 NOW = datetime(2024, 3, 2, 6, 0, tzinfo=UTC)
@@ -74,7 +75,7 @@ def test_operations_carry_signed_amounts_in_the_bonus_requisites():
 
 
 def test_profiles_use_configured_names_and_round_trip_as_customer_cards():
-    config = ExchangeConfig.from_dict({"requisites": {"points_balance": "Остаток бонусов"},
+    config = load_settings({"requisites": {"points_balance": "Остаток бонусов"},
                                        "bonus_operation": "Бонусная операция"})
     data = build_query_document([op()], [PROFILE], generated_at=NOW, config=config)
     root = root_of(data)

@@ -8,7 +8,8 @@ import zipfile
 import pytest
 from onec_samples import orders_file
 
-from importers.onec import ZipLimits, ZipRefused, safe_unzip
+from engine.onec import ZipLimits
+from importers.onec import ZipRefused, safe_unzip
 
 MiB = 1024 * 1024
 

@@ -9,14 +9,14 @@ chunks are independent, and the lines of a document need not be next to
 each other in the file. Records that belong to no document (no DocEntry,
 broken quoting, a wrong number of fields) go to the quarantine. Records are
 staged as text and mapped by the chunk that applies them
-(`pipeline_parts.Mapper`). A staged record's ``seq`` is its line number in
+(`parts.Mapper`). A staged record's ``seq`` is its line number in
 the file, so chunks read in file order.
 
 On PostgreSQL a run stages into its own UNLOGGED partition of
 ``import_lines``, itself split by bucket: COPY fills it (no index to
 maintain), a chunk reads its own sub-partition, and the run's staging goes
 with one DROP. A big file is parsed in parts by several processes
-(`pipeline_parts`), each committing its COPY; the run is marked staged only
+(`parts`), each committing its COPY; the run is marked staged only
 when every part is in, together with the chunks and the quarantine of rows of
 no document, in the caller's transaction. Unlogged tables are emptied if
 PostgreSQL itself crashes; a chunk notices (`StagingLost`) and the run
@@ -38,8 +38,8 @@ from engine.members.lookup import find_members
 from engine.models import ImportChunk, ImportRun, QuarantinedRow, StagedLine
 from engine.models.base import UTCDateTime
 from engine.models.bulk import cell, driver_cursor, needs_escape
-from importers import pipeline_parts
 from importers.sap_b1 import MalformedFile, SapFile
+from importers.sap_b1.pipeline import parts as file_parts
 from importers.sap_b1.rows import CREDIT_NOTE_TYPE, INVOICE_TYPE
 
 COLUMNS = ("import_run_id", "bucket", "seq", "doc_key", "raw", "error", "extra")
@@ -63,7 +63,7 @@ class Staged:
     quarantined: int = 0
     buckets: dict[int, int] = field(default_factory=dict)  # bucket → staged lines
     doc_bucket: dict[str, int] = field(default_factory=dict)
-    header: dict = field(default_factory=dict)  # how the chunks map the staged text (pipeline_parts.Header)
+    header: dict = field(default_factory=dict)  # how the chunks map the staged text (parts.Header)
 
 
 def partition(run_id: int) -> str:
@@ -80,11 +80,11 @@ def bucket_count(path_size: int, head: bytes, chunk_lines: int) -> int:
 class _Stager:
     """Places records in buckets and turns them into staged rows (COPY text, or value dicts on SQLite)."""
 
-    def __init__(self, lookups: Session, run_id: int, header: pipeline_parts.Header, name: str, buckets: int,
+    def __init__(self, lookups: Session, run_id: int, header: file_parts.Header, name: str, buckets: int,
                  postgres: bool):
         self.lookups, self.run_id, self.buckets, self.postgres = lookups, run_id, buckets, postgres
         self.header = header
-        self.mapper = pipeline_parts.Mapper(header, name)  # only for the rare record without a DocEntry
+        self.mapper = file_parts.Mapper(header, name)  # only for the rare record without a DocEntry
         self.i_entry, self.i_card = header.index["doc_entry"], header.index["card_code"]
         self.prefix = (CREDIT_NOTE_TYPE if header.profile.kind == "credit_notes" else INVOICE_TYPE) + ":"
         self.accounts: dict[str, int | None] = {}  # CardCode → account id (None: unknown)
@@ -125,7 +125,7 @@ class _Stager:
 
     def _reason(self, line_no: int, raw: str) -> str:
         """Why a record has no document: the mapper's own words (missing DocEntry, wrong width)."""
-        fields = pipeline_parts.fields_of(raw, self.header.delimiter)
+        fields = file_parts.fields_of(raw, self.header.delimiter)
         problem = self.mapper.width_error(fields)
         return problem or self.mapper(line_no, raw, fields).reason
 
@@ -151,7 +151,6 @@ def _stage_rows(session: Session, stager: _Stager, records, report: Progress | N
 
     if stager.postgres:
         from psycopg.copy import QueuedLibpqWriter  # formats the next batch while the last one is sent
-
         statement = f"COPY {partition(stager.run_id)} ({', '.join(COLUMNS)}) FROM STDIN"
         with driver_cursor(session) as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
             for text_ in batches():
@@ -174,12 +173,12 @@ def _create_partitions(database, run_id: int, buckets: int) -> None:
         connection.exec_driver_sql(";\n".join(statements))
 
 
-def _part(database, run_id: int, path: str, part: pipeline_parts.Part, header: pipeline_parts.Header, name: str,
+def _part(database, run_id: int, path: str, part: file_parts.Part, header: file_parts.Header, name: str,
           buckets: int, report: Progress | None = None, lines: int = 0) -> Staged:
     """Read one window and COPY its records in a transaction of its own (PostgreSQL)."""
-    with database.new_session() as session, database.new_session() as lookups, pipeline_parts.without_gc():
+    with database.new_session() as session, database.new_session() as lookups, file_parts.without_gc():
         stager = _Stager(lookups, run_id, header, name, buckets, True)
-        result = _stage_rows(session, stager, pipeline_parts.records(path, part, header), report, lines)
+        result = _stage_rows(session, stager, file_parts.records(path, part, header), report, lines)
         session.commit()
         return result
 
@@ -196,10 +195,10 @@ def _child(connection, database, *args) -> None:
         connection.close()
 
 
-def _parallel(database, run: ImportRun, header: pipeline_parts.Header, size: int, buckets: int, parts: int,
+def _parallel(database, run: ImportRun, header: file_parts.Header, size: int, buckets: int, parts: int,
               report: Progress | None, lines: int) -> list[Staged] | None:
     """Stage the file in parts, one process each; None when a cut fell inside a quoted field."""
-    windows = pipeline_parts.cut(run.stored_path, size, parts, header.encoding)
+    windows = file_parts.cut(run.stored_path, size, parts, header.encoding)
     context = multiprocessing.get_context("fork")
     children = []
     database.engine.dispose()
@@ -267,7 +266,7 @@ def stage(database, session: Session, run: ImportRun, sap_file: SapFile, *, chun
     ``again``: staging was lost after it committed once; its rows of no document are quarantined already.
     """
     buckets = bucket_count(sap_file.size, head_bytes, chunk_lines)
-    header = pipeline_parts.Header.of(sap_file)
+    header = file_parts.Header.of(sap_file)
     lines = max(1, int(sap_file.size / max(len(head_bytes) / max(head_bytes.count(b"\n"), 1), 1)))
     if session.get_bind().dialect.name == "postgresql":
         results = None
@@ -276,12 +275,12 @@ def stage(database, session: Session, run: ImportRun, sap_file: SapFile, *, chun
             results = _parallel(database, run, header, sap_file.size, buckets, parts, report, lines)
         if results is None:  # one piece (small file, or a cut inside a quoted field)
             _create_partitions(database, run.id, buckets)
-            results = [_part(database, run.id, run.stored_path, pipeline_parts.Part(0, sap_file.size, 1), header,
+            results = [_part(database, run.id, run.stored_path, file_parts.Part(0, sap_file.size, 1), header,
                              run.filename, buckets, report, lines)]
         result = _merge(session, run.id, results)
     else:
         stager = _Stager(session, run.id, header, run.filename, buckets, False)
-        records = pipeline_parts.records(run.stored_path, pipeline_parts.Part(0, sap_file.size, 1), header)
+        records = file_parts.records(run.stored_path, file_parts.Part(0, sap_file.size, 1), header)
         result = _stage_rows(session, stager, records, report, lines)
     result.header = header.to_dict()
     result.lines = sum(n for bucket, n in result.buckets.items() if bucket != ORPHANS)

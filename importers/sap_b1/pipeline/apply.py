@@ -2,7 +2,7 @@
 
 A chunk is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 workers share a run), its lines are grouped back into documents in file
-order, and each document is checked as a whole (`grouping._problem`: a bad
+order, and each document is checked as a whole (`grouping.held_back_reason`: a bad
 line or disagreeing lines hold back the document), its customer looked up,
 its fields measured against the columns. Then the chunk's accounts are
 locked in id order and each account goes one of two ways:
@@ -32,10 +32,10 @@ from engine.domain import Origin, RowError
 from engine.members.lookup import find_members
 from engine.models import ImportChunk, ImportRun, StagedLine
 from engine.models.bulk import driver_cursor
-from importers.pipeline_parts import Header, Mapper, fields_of, without_gc
-from importers.pipeline_stage import StagingLost
 from importers.sap_b1 import SOURCE, InvoiceRow
-from importers.sap_b1.grouping import _flush, _problem, describe
+from importers.sap_b1.grouping import describe, held_back_reason, whole_document
+from importers.sap_b1.pipeline.parts import Header, Mapper, fields_of, without_gc
+from importers.sap_b1.pipeline.stage import StagingLost
 
 NAME_LENGTH = 200
 
@@ -158,7 +158,7 @@ class _Chunk:
 
     def one_by_one(self, doc: _Doc, stored_status: str | None) -> None:
         """The per-document path, in a savepoint; a refused document is quarantined line by line."""
-        purchase = next(iter(_flush(doc.key, doc.lines, [])))
+        purchase = next(iter(whole_document(doc.key, doc.lines, [])))
         try:
             with self.session.begin_nested():
                 accrue_from = purchase.placed_at if purchase.document_type == "invoice" else None
@@ -175,7 +175,7 @@ class _Chunk:
     def apply(self, docs: list[_Doc]) -> None:
         good = []
         for doc in docs:
-            reason = _problem(doc.key, doc.lines, doc.errors)
+            reason = held_back_reason(doc.key, doc.lines, doc.errors)
             if reason is not None:
                 self.hold_back(doc, reason, "invalid_document")
                 continue

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from engine.domain import Origin, RowError
 from importers.sap_b1 import SOURCE, Profile, SapFile, profile_from_dict
-from importers.sap_b1.rows import MAPPERS
+from importers.sap_b1.reader import MAPPERS
 from importers.sap_b1.values import BadValue
 from importers.textio import Record, read_records
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from engine import clock, imports
 from engine.domain import CustomerDoc
 from engine.models import ImportRun
-from importers.bulk_cards import upsert_cards
 from importers.sap_b1 import SapFile, SkippedRow
+from importers.sap_b1.pipeline.cards_bulk import upsert_cards
 
 BATCH = 500
 
@@ -35,7 +35,7 @@ def apply_cards(new_session: Callable[[], Session], run_id: int, sap_file: SapFi
                 use_bulk: bool = True) -> None:
     """Upsert every row of a customers or catalog file, resuming after the last committed batch.
 
-    Customer cards go a batch at a time (`bulk_cards`) unless ``use_bulk`` is off; products one by one.
+    Customer cards go a batch at a time (`cards_bulk`) unless ``use_bulk`` is off; products one by one.
     """
     with new_session() as session:
         cursor = (_locked_run(session, run_id).details or {}).get("cursor", 0)

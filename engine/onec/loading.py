@@ -1,4 +1,4 @@
-"""Validation of 1C exchange settings given as plain data (JSON, TOML, the admin API)."""
+"""Loading the 1C exchange settings from plain data (JSON, TOML, the admin API): every problem listed at once."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from engine.domain import CHANNELS, ORDER_STATUSES
-from importers.onec.config import DEFAULT_CURRENCIES, DEFAULT_STATUS_TEXT, ConfigError, RequisiteNames, ZipLimits
+from engine.onec.settings import (
+    DEFAULT_CURRENCIES,
+    DEFAULT_STATUS_TEXT,
+    ConfigError,
+    ExchangeConfig,
+    RequisiteNames,
+    ZipLimits,
+)
 
 _ENCODINGS = {"windows-1251": "windows-1251", "cp1251": "windows-1251",
               "utf-8": "utf-8", "utf8": "utf-8"}
@@ -134,12 +141,13 @@ def _check_scalar(key: str, value: Any, problems: list[str]) -> Any:
     return value
 
 
-def load_config(cls: type, data: Mapping[str, Any]):
-    """Validate ``data`` against ``cls`` (ExchangeConfig); raise ConfigError with all problems."""
+def load_settings(data: Mapping[str, Any] | None) -> ExchangeConfig:
+    """Settings from plain data (None or {} = the defaults); unknown keys and bad values raise ConfigError."""
+    data = {} if data is None else data
     if not isinstance(data, Mapping):
         raise ConfigError(["settings must be a mapping"])
     problems: list[str] = []
-    known = {f.name for f in fields(cls)}
+    known = {f.name for f in fields(ExchangeConfig)}
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
@@ -156,7 +164,7 @@ def load_config(cls: type, data: Mapping[str, Any]):
             values[key] = _check_scalar(key, value, problems)
     if problems:
         raise ConfigError(problems)
-    config = cls(**values)
+    config = ExchangeConfig(**values)
     if config.file_limit > config.max_upload_bytes:
         raise ConfigError(["file_limit must not be larger than max_upload_bytes"])
     return config

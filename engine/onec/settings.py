@@ -1,10 +1,11 @@
-"""Settings of the 1C exchange: requisite names, statuses, regions, time zone and limits.
+"""The 1C exchange settings as types: requisite names, statuses, regions, time zone and limits.
 
 Every 1C integrator names requisites differently, so each requisite setting is
 a tuple of accepted names; the first one is also the name we write outbound.
 Names are compared without case, spaces or the ё/е difference, so
-``Статус заказа`` also matches ``СтатусЗаказа``. ``ExchangeConfig.from_dict``
-validates an operator's JSON/TOML settings and says in plain words what is wrong.
+``Статус заказа`` also matches ``СтатусЗаказа``. `engine.onec.loading.load_settings`
+validates an operator's JSON/TOML settings into these types and says in plain
+words what is wrong; this module imports nothing of it.
 """
 from __future__ import annotations
 
@@ -158,12 +159,3 @@ class ExchangeConfig:
         data["status_text"] = dict(self.status_text)
         data["currencies"] = dict(self.currencies)
         return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> ExchangeConfig:
-        """Build settings from plain data; unknown keys and bad values raise ConfigError."""
-        from importers.onec.config_load import load_config  # it imports this module
-
-        return load_config(cls, data or {})
-
-

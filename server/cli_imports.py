@@ -1,4 +1,4 @@
-"""`loyalty import`: import an ERP file with a progress bar, poll the configured sources, see and continue runs.
+"""`loyalty import` (registered by server.cli): import an ERP file, poll the sources, see and continue runs.
 
     loyalty import FILE --kind invoices [--source sap_b1] [--profile profile.json] [--workers 2]
     loyalty import poll [--source NAME]
@@ -12,10 +12,11 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
-from engine.models import ImportRun
-from importers import jobs, pipeline
-from importers.sap_b1 import KINDS, SOURCE, ProfileError
+from engine.models import ImportRun, QuarantinedRow
+from importers.sap_b1 import KINDS, SOURCE, ProfileError, pipeline
+from server import jobs
 
 
 class _FileFirst(click.Group):
@@ -120,8 +121,8 @@ def import_file(file, kind, source, profile_path, workers, chunk_lines, queued, 
     if queued:
         if current_app.config.get("JOBS_INLINE", True):
             raise click.ClickException("REDIS_URL is not set: without Redis there are no workers to queue for")
-        jobs.enqueue(jobs.run_import, run_id, job_id=f"import-run-{run_id}")
-        click.echo(f"run {run_id} queued on '{jobs.QUEUE}'")
+        jobs.queue_import(run_id)
+        click.echo(f"run {run_id} queued on '{jobs.IMPORTS}'")
         return
     run = _run(run_id, workers, not per_document, chunk_lines)
     _report(run)
@@ -145,7 +146,6 @@ def import_poll(names):
 @with_appcontext
 def import_runs(limit):
     """The most recent import runs."""
-    from sqlalchemy import select
     with _database().new_session() as session:
         for run in session.execute(select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)).scalars():
             _report(run)
@@ -157,9 +157,6 @@ def import_runs(limit):
 @with_appcontext
 def import_show(run_id, rows):
     """One run and its quarantined rows (file line, reason)."""
-    from sqlalchemy import select
-
-    from engine.models import QuarantinedRow
     with _database().new_session() as session:
         run = session.get(ImportRun, run_id)
         if run is None:

@@ -1,6 +1,6 @@
-"""The one import pipeline for every SAP B1 file kind: register a file once, then run it to the end.
+"""Running an SAP B1 import to its end: stage, apply chunks (in several processes), finish; resume after a crash.
 
-Exactly once, at two levels. A file is known by its bytes: `register` finds
+Exactly once, at two levels. A file is known by its bytes: `intake.register` finds
 or creates the `ImportRun` keyed by (source, kind, SHA-256), so the same
 file again is recognised and changes nothing. A document is known by its
 ERP key (``13:<DocEntry>``), so an overlapping file finds its old documents
@@ -20,13 +20,11 @@ run would have written.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Protocol
 
 import psycopg
@@ -34,12 +32,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock, imports
+from engine import clock
 from engine.models import ImportChunk, ImportRun
-from importers import pipeline_stage
-from importers.pipeline_apply import apply_chunk, claim
-from importers.pipeline_cards import apply_cards
-from importers.sap_b1 import KINDS, SOURCE, TextFileError, default_profile, open_file, profile_from_dict
+from importers.sap_b1 import TextFileError, open_file, profile_from_dict
+from importers.sap_b1.pipeline import stage
+from importers.sap_b1.pipeline.apply import apply_chunk, claim
+from importers.sap_b1.pipeline.cards import apply_cards
 
 log = logging.getLogger(__name__)
 DOCUMENT_KINDS = ("invoices", "credit_notes")
@@ -58,40 +56,6 @@ class ImportRefused(Exception):
     """The file as a whole cannot be imported (undecodable, bad header): the run is marked failed."""
 
     code = "import_refused"
-
-
-def sha256_of(path: str | os.PathLike) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
-def register(session: Session, path: str | os.PathLike, *, kind: str, actor: str, filename: str | None = None,
-             sha256: str | None = None, size: int | None = None, origin: dict | None = None,
-             profile: dict | None = None, chunk_lines: int | None = None) -> tuple[ImportRun, bool]:
-    """Find or create the run of this file's bytes; returns (run, created). The caller commits.
-
-    ``chunk_lines`` fixes the run's chunk size for whichever worker stages it (else the worker's setting).
-    """
-    if kind not in KINDS:
-        raise ValueError(f'Unknown file kind "{kind}"; use one of: {", ".join(KINDS)}.')
-    chosen = profile_from_dict(profile, kind) if profile else default_profile(kind)
-    if sha256 is None or size is None:
-        sha256, size = sha256_of(path)
-    run, created = imports.begin_run(session, source=SOURCE, kind=kind, filename=filename or Path(path).name,
-                                     sha256=sha256, size=size, actor=actor, now=clock.now(),
-                                     stored_path=str(path))
-    if created:
-        run.details = {"origin": origin or {}, "profile": chosen.to_dict()}
-        if chunk_lines:
-            run.details["chunk_lines"] = int(chunk_lines)
-    elif run.status != "done" and not os.path.exists(run.stored_path or ""):
-        run.stored_path = str(path)  # the earlier copy is gone: continue from this one
-    session.flush()
-    return run, created
 
 
 def _lock_run(session: Session, run_id: int) -> ImportRun:
@@ -145,7 +109,7 @@ def _stage(database: Database, run_id: int, *, chunk_lines: int, report: Progres
             with _open(run) as sap_file:
                 with open(run.stored_path, "rb") as raw:
                     head = raw.read(1 << 16)
-                staged = pipeline_stage.stage(database, session, run, sap_file, chunk_lines=chunk_lines,
+                staged = stage.stage(database, session, run, sap_file, chunk_lines=chunk_lines,
                                               head_bytes=head, parts=parts, report=report, again=again)
         except TextFileError as exc:
             session.rollback()
@@ -171,7 +135,7 @@ def _reset_staging(database: Database, run_id: int) -> None:
         run = _lock_run(session, run_id)
         session.execute(ImportChunk.__table__.delete().where(ImportChunk.import_run_id == run_id,
                                                              ImportChunk.status == "pending"))
-        pipeline_stage.drop(session, run_id)
+        stage.drop(session, run_id)
         run.details = {**(run.details or {}), "staged": False, "staging_lost": True}
         session.commit()
     log.warning("import run %s: staged lines were lost; reading the file again", run_id)
@@ -225,7 +189,7 @@ def finish(database: Database, run_id: int) -> bool:
             ImportChunk.import_run_id == run_id, ImportChunk.status == "pending")).scalar_one()
         if pending or not (run.details or {}).get("staged"):
             return False
-        pipeline_stage.drop(session, run_id)
+        stage.drop(session, run_id)
         now = clock.now()
         details = dict(run.details or {})
         details["skipped"] = int(session.execute(select(func.coalesce(func.sum(ImportChunk.skipped), 0)).where(
@@ -266,7 +230,7 @@ def execute(database: Database, run_id: int, *, on_progress: Progress | None = N
         if kind in DOCUMENT_KINDS:
             try:
                 _documents(database, run_id, report, chunk_lines, use_bulk, helpers, stage_parts, after_staging)
-            except pipeline_stage.StagingLost:
+            except stage.StagingLost:
                 _reset_staging(database, run_id)
                 _documents(database, run_id, report, chunk_lines, use_bulk, helpers, stage_parts, after_staging)
         else:

@@ -14,8 +14,7 @@ from flask import current_app
 from engine import clock
 from engine.engagement import tiers
 from engine.ledger import daily
-from server import db
-from server.extensions import rq
+from server.extensions import db, rq
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from engine.documents import orders, redemptions
 from engine.documents.domain import LineDoc, Origin, PurchaseDoc
 from engine.models import Member, Product
 from rules.facts import DocumentFacts, LineFacts
-from server import db
 from server.api import present
 from server.api.schemas import LIMIT, OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
 from server.auth import require
 from server.errors import ApiError
+from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import idempotent
 

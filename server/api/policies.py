@@ -11,9 +11,9 @@ from sqlalchemy import select
 import rules
 from engine import accrual, clock, policies
 from engine.models import Document
-from server import db
 from server.auth import require
 from server.errors import ApiError
+from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import transactional
 

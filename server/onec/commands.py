@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine import clock
 from engine.members import merges
 from engine.models import MemberMerge
-from server import db
+from server.extensions import db
 from server.onec.api import merge_out
 from server.onec.views import blp
 

@@ -26,8 +26,8 @@ def bench_accrual(app, requests: int) -> dict:
 
     import rules
     from engine import policies
-    from server import db
     from server.auth import create_key
+    from server.extensions import db
 
     with app.app_context():
         session = db.session()
@@ -119,8 +119,8 @@ def load_ledger(url: str, members: int, entries: int) -> float:
 
 
 def bench_balance(app, members: int, lookups: int) -> dict:
-    from server import db
     from server.auth import create_key
+    from server.extensions import db
     with app.app_context():
         _row, key = create_key(db.session(), "bench-reader", "shop")
         db.session().commit()

@@ -128,14 +128,14 @@ def main() -> int:
     from engine import policies
     from engine.ledger.check import check
     from importers.sap_b1 import pipeline
-    from server import db
+    from server.extensions import db, session_factory
     epoch = datetime(2020, 1, 1, tzinfo=UTC)
     with app.app_context():
         session = db.session()
         row = policies.save_draft(session, "accrual", program(), author="bench")
         policies.publish(session, "accrual", by="bench", version=row.version, effective_from=epoch)
         session.commit()
-    database = app.extensions["database"]
+    database = session_factory(app)
 
     def run(path: Path, kind: str, profile=None, workers: int = 1):
         with database.new_session() as session:

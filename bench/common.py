@@ -29,11 +29,11 @@ def scratch_database(name: str) -> str:
 
 def make_app(url: str):
     os.environ.setdefault("LOYALTY_INSTANCE", "/tmp/loyalty-bench")
-    from server import migrate
     from server.app import create_app
+    from server.extensions import upgrade
     app = create_app({"DATABASE_URL": url, "REDIS_URL": None, "SECRET_KEY": "bench",
                       "SECRET_KEY_IS_EPHEMERAL": False})
-    migrate.upgrade(app)
+    upgrade(app)
     return app
 
 

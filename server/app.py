@@ -23,10 +23,9 @@ def create_app(config: dict | None = None) -> Flask:
         logging.getLogger(__name__).warning(
             "SECRET_KEY is not set: sessions will not survive a restart")
 
-    from server import db, errors, extensions, formats, metrics
-    db.init_app(app)
+    from server import errors, extensions, formats, metrics
     formats.init_app(app)
-    extensions.init_app(app)
+    extensions.init_app(app)  # the database, migrations, the API layer and RQ
     errors.init_app(app)  # after the API extension, whose own error handler this replaces
     metrics.init_app(app)
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.models import ApiKey
-from server import db
 from server.errors import ApiError
+from server.extensions import db
 
 SCOPES = {
     "members:read": "read members, balances and history",

@@ -26,7 +26,7 @@ def main():
 
 
 def _session():
-    from server import db
+    from server.extensions import db
     return db.session()
 
 
@@ -35,8 +35,7 @@ def _echo_json(data) -> None:
 
 
 def register(app: Flask) -> None:
-    from server import migrate
-    app.cli.add_command(migrate.db_group)
+    # `loyalty db upgrade|downgrade|revision|...` comes from Flask-Migrate (bound in extensions).
     for command in (seed_demo, demo, check, mature, expire, tiers_cmd, daily_cmd, worker, cron):
         app.cli.add_command(command)
     app.cli.add_command(users)
@@ -237,8 +236,8 @@ def seed_demo():
 def demo(host, port):
     """Migrate, seed the demo program and data, print the logins, and serve."""
     from server import demo as demo_data
-    from server import migrate
-    migrate.upgrade(current_app)
+    from server.extensions import upgrade
+    upgrade(current_app)
     report = demo_data.seed(_session(), base_url=f"http://{host}:{port}")
     click.echo("")
     click.echo("Loyalty server demo")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from engine.models import ImportRun, QuarantinedRow
 from importers.sap_b1 import KINDS, SOURCE, ProfileError, pipeline
 from server import jobs
+from server.extensions import session_factory
 
 
 class _FileFirst(click.Group):
@@ -31,10 +32,6 @@ class _FileFirst(click.Group):
 @click.group("import", cls=_FileFirst)
 def import_group():
     """Import ERP files (SAP Business One CSV): FILE, poll, runs, show, resume."""
-
-
-def _database():
-    return current_app.extensions["database"]
 
 
 class _Bars:
@@ -65,7 +62,7 @@ def _run(run_id: int, workers: int, bulk: bool, chunk_lines: int | None = None) 
     config = current_app.config
     bars = _Bars()
     try:
-        return pipeline.execute(_database(), run_id, on_progress=bars, helpers=max(workers - 1, 0),
+        return pipeline.execute(session_factory(), run_id, on_progress=bars, helpers=max(workers - 1, 0),
                                 use_bulk=bulk and config.get("IMPORT_BULK", True),
                                 chunk_lines=chunk_lines or int(config.get("IMPORT_CHUNK_LINES", 50_000)))
     finally:
@@ -105,7 +102,7 @@ def import_file(file, kind, source, profile_path, workers, chunk_lines, queued, 
             profile = json.loads(profile_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise click.ClickException(f"{profile_path} is not valid JSON: {exc}") from None
-    with _database().new_session() as session:
+    with session_factory().new_session() as session:
         try:
             run, created = pipeline.register(session, file.resolve(), kind=kind, actor="cli",
                                              origin={"via": "cli", "path": str(file.resolve())}, profile=profile)
@@ -146,7 +143,7 @@ def import_poll(names):
 @with_appcontext
 def import_runs(limit):
     """The most recent import runs."""
-    with _database().new_session() as session:
+    with session_factory().new_session() as session:
         for run in session.execute(select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)).scalars():
             _report(run)
 
@@ -157,7 +154,7 @@ def import_runs(limit):
 @with_appcontext
 def import_show(run_id, rows):
     """One run and its quarantined rows (file line, reason)."""
-    with _database().new_session() as session:
+    with session_factory().new_session() as session:
         run = session.get(ImportRun, run_id)
         if run is None:
             raise click.ClickException(f"there is no import run {run_id}") from None
@@ -175,7 +172,7 @@ def import_show(run_id, rows):
 @with_appcontext
 def import_resume(run_id, workers, chunk_lines):
     """Continue an interrupted run (after a crash or a killed worker) from where it stopped."""
-    with _database().new_session() as session:
+    with session_factory().new_session() as session:
         run = session.get(ImportRun, run_id)
         if run is None:
             raise click.ClickException(f"there is no import run {run_id}") from None

@@ -1,15 +1,87 @@
-"""Extensions created without an app and bound in the factory: the OpenAPI layer and RQ."""
+"""Extensions created without an app and bound in the factory: the database, migrations, OpenAPI, RQ."""
 from __future__ import annotations
 
-from flask import Flask
+from pathlib import Path
+
+import flask_migrate
+from flask import Flask, current_app
+from flask_migrate import Migrate
 from flask_rq import RQ
 from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
+from engine.models.base import Base
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# The engine's own declarative base: models stay plain SQLAlchemy in engine/ and
+# only the delivery layer knows db.session (one per app context, removed at teardown).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+migrate = Migrate()
 api = Api()
 rq = RQ()
 
 
+class SessionFactory:
+    """The app's engine with a sessionmaker of its own, for code outside an app context's session.
+
+    The import pipeline and its forked workers take one of these (importers.pipeline.Database):
+    after a fork the child calls ``engine.dispose(close=False)`` and opens fresh connections.
+    """
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.new_session: sessionmaker[Session] = sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def session_factory(app: Flask | None = None) -> SessionFactory:
+    """The app's SessionFactory (the current app's when none is given)."""
+    return (app or current_app).extensions["database"]
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def _init_database(app: Flask) -> None:
+    url = app.config["DATABASE_URL"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    options = _engine_options(url)
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    db.init_app(app)
+    # Flask-SQLAlchemy builds the Engine here; an Engine opens no connection until it is
+    # used, so an RQ parent or a CLI command that never queries forks with none.
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    # importers/jobs.py and importers/cli.py read this key until they move into server/.
+    app.extensions["database"] = SessionFactory(engine)
+    # env.py chooses batch mode per dialect (SQLite needs it, PostgreSQL does not).
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=False)
+
+
+def upgrade(app: Flask, revision: str = "heads") -> None:
+    """Bring the app's database schema up to date (tests, the demo, benchmarks)."""
+    with app.app_context():
+        flask_migrate.upgrade(revision=revision)
+
+
 def init_app(app: Flask) -> None:
+    _init_database(app)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "An integration key created with `loyalty keys create`"}}},

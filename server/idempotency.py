@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import clock
 from engine.models import IdempotencyRecord
-from server import db
 from server.errors import ApiError
+from server.extensions import db
 
 HEADER = "Idempotency-Key"
 

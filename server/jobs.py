@@ -31,8 +31,7 @@ from engine.ledger import daily
 from engine.models import ImportRun
 from importers.sap_b1 import pipeline
 from importers.transports import polling, sources
-from server import db
-from server.extensions import rq
+from server.extensions import db, rq, session_factory
 
 log = logging.getLogger(__name__)
 IMPORTS = "imports"  # the queue of SAP file imports and source polls
@@ -67,10 +66,6 @@ def run_daily(at: str | None = None, force: bool = False) -> dict:
     return report
 
 
-def _database():
-    return current_app.extensions["database"]
-
-
 def _settings() -> dict:
     config = current_app.config
     return {"use_bulk": bool(config.get("IMPORT_BULK", True)),
@@ -86,7 +81,7 @@ def run_import(run_id: int) -> dict:
     """Stage (if needed) and apply a run to its end; helpers share the chunks when there is Redis."""
     config = current_app.config
     helpers = 0 if config.get("JOBS_INLINE", True) else max(0, int(config.get("IMPORT_WORKERS", 2)) - 1)
-    run = pipeline.execute(_database(), run_id, after_staging=lambda: [
+    run = pipeline.execute(session_factory(), run_id, after_staging=lambda: [
         enqueue(work_chunks, run_id, queue=IMPORTS, job_timeout=IMPORT_TIMEOUT) for _ in range(helpers)],
         **_settings())
     if run.status == "done":
@@ -96,9 +91,9 @@ def run_import(run_id: int) -> dict:
 
 def work_chunks(run_id: int) -> dict:
     """Help a staged run: apply chunks until none is left, and finish the run if this was the last."""
-    count = pipeline.work(_database(), run_id, use_bulk=_settings()["use_bulk"])
-    if pipeline.finish(_database(), run_id):
-        with _database().new_session() as session:
+    count = pipeline.work(session_factory(), run_id, use_bulk=_settings()["use_bulk"])
+    if pipeline.finish(session_factory(), run_id):
+        with session_factory().new_session() as session:
             run = session.get(ImportRun, run_id)
             if run is not None:
                 polling.tidy_source(run.details, configured_sources())
@@ -124,4 +119,4 @@ def _folder(source_name: str) -> Path:
 
 def poll_sources(names: list[str] | None = None) -> list[dict]:
     """Fetch every finished file of the configured sources and queue its import (the daily cron job)."""
-    return polling.poll(configured_sources(), _database(), _folder, queue_import, names)
+    return polling.poll(configured_sources(), session_factory(), _folder, queue_import, names)

@@ -68,20 +68,21 @@ _apps: dict[str, object] = {}
 
 
 def _make_app(url: str, tmp_root):
-    from server import migrate
     from server.app import create_app
+    from server.extensions import upgrade
     os.environ.setdefault("LOYALTY_INSTANCE", str(tmp_root / "instance"))
     app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": None,
                       "SECRET_KEY": "test", "SECRET_KEY_IS_EPHEMERAL": False,
                       "UPLOAD_FOLDER": str(tmp_root / "uploads")})
-    migrate.upgrade(app)
+    upgrade(app)
     return app
 
 
 def _empty_tables(app) -> None:
     from engine import policies
     from engine.models import Base
-    engine = app.extensions["database"].engine
+    from server.extensions import session_factory
+    engine = session_factory(app).engine
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -136,7 +137,7 @@ def ctx(app):
 
 @pytest.fixture
 def session(ctx):
-    from server import db
+    from server.extensions import db
     return db.session()
 
 
@@ -148,8 +149,8 @@ def client(app):
 @pytest.fixture
 def keys(target_app):
     """API keys: {'shop': ..., 'admin': ..., 'erp': ...} in clear."""
-    from server import db
     from server.auth import create_key
+    from server.extensions import db
     with target_app.app_context():
         session = db.session()
         out = {kind: create_key(session, f"test-{kind}", kind)[1]
@@ -186,7 +187,7 @@ ACCRUAL_BASIC = {"policy": "accrual", "rules": [
 def publish(target_app):
     """publish(document or settings dict, policy=None): store and publish, effective long ago."""
     from engine import policies
-    from server import db
+    from server.extensions import db
 
     def _publish(document: dict, policy: str | None = None, effective_from=EPOCH):
         name = policy or document.get("policy")

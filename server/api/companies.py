@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from engine import members
 from engine.models import Company, Member
-from server import db
 from server.api import present
 from server.auth import require
 from server.errors import ApiError
+from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import idempotent
 

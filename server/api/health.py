@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from server import db
+from server.extensions import db
 
 blp = Blueprint("health", __name__)
 

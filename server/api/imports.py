@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from engine.models import ImportChunk, ImportRun, QuarantinedRow
 from importers.onec.uploads import UnsafeName, safe_basename
 from importers.sap_b1 import KINDS, SOURCE, ProfileError, pipeline
-from server import db, jobs
+from server import jobs
 from server.auth import require
 from server.errors import ApiError
+from server.extensions import db
 from server.formats import xml_root
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports",

@@ -12,7 +12,6 @@ from engine import clock, members
 from engine.engagement import events
 from engine.members import adjustments
 from engine.models import Company, LedgerEntry, Member
-from server import db
 from server.api import present
 from server.api.schemas import (
     AdjustmentIn,
@@ -26,6 +25,7 @@ from server.api.schemas import (
 )
 from server.auth import require
 from server.errors import ApiError
+from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import idempotent, transactional
 

@@ -11,11 +11,11 @@ from engine.documents import orders, quotes, redemptions
 from engine.documents.corrections import ReturnItem
 from engine.domain import LineDoc, Origin, PurchaseDoc
 from rules.facts import DocumentFacts
-from server import db
 from server.api import present
 from server.api.schemas import LIMIT, OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
 from server.auth import require
 from server.errors import ApiError
+from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import idempotent
 

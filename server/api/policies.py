@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 import rules
 from engine import clock, policies, simulations
-from server import db
 from server.auth import require
+from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import transactional
 

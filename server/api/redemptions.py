@@ -6,11 +6,11 @@ from flask_smorest import Blueprint
 
 from engine import clock, policies
 from engine.documents import redemptions
-from server import db
 from server.api import present
 from server.api.orders import SOURCE, cart_facts
 from server.api.schemas import RedemptionIn, RedemptionOut
 from server.auth import require
+from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import idempotent
 

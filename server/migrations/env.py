@@ -1,24 +1,41 @@
-"""Alembic environment: the metadata of engine.models, the engine of the app."""
+"""Alembic environment under Flask-Migrate: the metadata of engine.models, the app's engine."""
 from alembic import context
+from flask import current_app
 
 from engine.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+migrate = current_app.extensions["migrate"]
+
+
+def _options(dialect_name: str) -> dict:
+    # Flask-Migrate's configure_args (compare_type, ...), then batch mode only where
+    # ALTER TABLE needs it: SQLite.
+    options = dict(migrate.configure_args)
+    options["render_as_batch"] = dialect_name == "sqlite"
+    return options
+
+
+def run_migrations_offline() -> None:
+    """`loyalty db upgrade --sql`: print the SQL instead of running it."""
+    engine = migrate.db.engine
+    context.configure(url=engine.url.render_as_string(hide_password=False), target_metadata=target_metadata,
+                      literal_binds=True, **_options(engine.dialect.name))
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 def run_migrations_online() -> None:
-    engine = config.attributes.get("engine")
-    if engine is None:
-        from sqlalchemy import create_engine
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
-    with engine.connect() as connection:
+    with migrate.db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite",
-                          compare_type=True)
+                          **_options(connection.dialect.name))
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
 
 
-run_migrations_online()
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -16,9 +16,9 @@ from engine import clock, members
 from engine.members import merges
 from engine.members.undo import undo_merge
 from engine.models import DeliveryBatch, ExchangeFile, ExchangeSession, Member, MemberMerge, QuarantinedRow
-from server import db
 from server.auth import current_key
 from server.errors import ApiError
+from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import transactional
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine import clock
 from engine.members import merges, undo
 from engine.models import MemberMerge
-from server import db
+from server.extensions import db
 from server.onec.api import merge_out
 
 # An AppGroup runs each command in an app context, as a blueprint's own CLI group would.

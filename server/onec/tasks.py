@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from engine.models import ExchangeFile
 from importers.onec import runs as onec_runs
-from server import db
+from server.extensions import db
 from server.jobs import enqueue
 from server.onec import protocol
 

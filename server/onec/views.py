@@ -16,8 +16,8 @@ from engine import clock
 from engine.models import ExchangeSession, ImportRun
 from exporters import onec_outbound
 from importers.onec.uploads import UnsafeName, safe_basename
-from server import db
 from server.auth import authenticate
+from server.extensions import db
 from server.onec import commands, protocol, store, tasks
 from server.onec.protocol import COOKIE, failure, text
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import requests
 
 from engine import clock, members
-from server import db
 from server.auth import create_key
+from server.extensions import db
 from tests.conftest import ACCRUAL_BASIC
 
 

@@ -53,8 +53,8 @@ def test_every_endpoint_but_health_needs_a_key(client, keys):
 
 
 def test_scopes_are_enforced(client, app, keys):
-    from server import db
     from server.auth import create_key
+    from server.extensions import db
     with app.app_context():
         _row, pos = create_key(db.session(), "till", "pos")
         db.session().commit()

@@ -8,9 +8,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from engine import members
-from server import db, migrate
 from server.app import create_app
 from server.auth import create_key
+from server.extensions import db, upgrade
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def fuzz_app(tmp_path_factory):
     os.environ.setdefault("LOYALTY_INSTANCE", str(root / "instance"))
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{root / 'fuzz.db'}",
                       "SECRET_KEY": "fuzz", "SECRET_KEY_IS_EPHEMERAL": False})
-    migrate.upgrade(app)
+    upgrade(app)
     with app.app_context():
         _row, key = create_key(db.session(), "fuzz", "admin")
         members.create(db.session(), {"name": "Fuzz", "ext_id": "u1"})

@@ -45,8 +45,8 @@ def _fire(url: str, key: str, member: str, worker: int, start, results) -> None:
 
 def test_parallel_redemptions_spend_exactly_what_is_affordable(pg_app):
     from engine import policies
-    from server import db
     from server.auth import create_key
+    from server.extensions import db
     with pg_app.app_context():
         session = db.session()
         _row, key = create_key(session, "shop", "shop")

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _member_with_old_points(app):
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         member = members.create(session, {"name": "Old points"}, now=T0)
@@ -40,8 +40,9 @@ def test_daily_jobs_run_on_a_real_rq_worker(pg_app, redis_url, publish):
     _member_with_old_points(pg_app)
     from redis import Redis
 
-    from server import db, jobs
+    from server import jobs
     from server.app import create_app
+    from server.extensions import db
     Redis.from_url(redis_url).flushdb()
     queued_app = create_app({"TESTING": True, "DATABASE_URL": pg_app.config["DATABASE_URL"],
                              "REDIS_URL": redis_url, "SECRET_KEY": "t"})

@@ -14,7 +14,7 @@ from tests.conftest import T0, D
 @pytest.fixture
 def pg_session(pg_app):
     with pg_app.app_context():
-        from server import db
+        from server.extensions import db
         session = db.session()
         yield session
         session.rollback()

@@ -45,7 +45,7 @@ Progress = Callable[[str, int, int], None]
 
 
 class Database(Protocol):
-    """What the pipeline needs from the app's database binding (server.db.Database fits)."""
+    """What the pipeline needs from the app's database binding (server.extensions.SessionFactory fits)."""
 
     engine: object
 

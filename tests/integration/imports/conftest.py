@@ -9,13 +9,14 @@ from sqlalchemy import select
 from engine import clock, ledger
 from engine.models import ImportRun, Member, QuarantinedRow
 from importers.sap_b1 import pipeline
+from server.extensions import session_factory
 from tests.conftest import ACCRUAL_BASIC
 
 
 class Importer:
     def __init__(self, app):
         self.app = app
-        self.database = app.extensions["database"]
+        self.database = session_factory(app)
 
     def __call__(self, path, kind: str, *, chunk_lines: int = 4, use_bulk: bool = True, profile=None,
                  helpers: int = 0) -> ImportRun:

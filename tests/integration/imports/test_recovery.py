@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from engine.models import ImportChunk, ImportRun
 from importers.sap_b1.pipeline.stage import bucket_count
+from server.extensions import session_factory
 from tests.conftest import ACCRUAL_BASIC, PG_ADMIN_URL, _pg_url, unavailable
 from tests.integration.imports import ledger, samples
 from tests.integration.imports.conftest import Importer
@@ -53,13 +54,13 @@ def scratch_urls():
 
 
 def make_app(url: str, tmp_path: Path):
-    from server import migrate
     from server.app import create_app
+    from server.extensions import upgrade
     app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": None, "SECRET_KEY": "t",
                       "SECRET_KEY_IS_EPHEMERAL": False, "UPLOAD_FOLDER": str(tmp_path / "uploads")})
-    migrate.upgrade(app)
+    upgrade(app)
     from engine import policies
-    with app.extensions["database"].new_session() as session:
+    with session_factory(app).new_session() as session:
         row = policies.save_draft(session, "accrual", ACCRUAL_BASIC, author="test")
         policies.publish(session, "accrual", by="test", version=row.version,
                          effective_from=samples_epoch())
@@ -119,7 +120,7 @@ def test_kill_9_mid_chunk_then_rerun_gives_the_uninterrupted_ledger(scratch_urls
     for app in (killed, clean):
         assert Importer(app)(customers, "customers").applied == CUSTOMERS
 
-    engine = killed.extensions["database"].engine
+    engine = session_factory(killed).engine
     holder = engine.connect()
     holder_tx = holder.begin()
     holder.execute(sa.text("SELECT id FROM accounts WHERE id = 10 FOR UPDATE"))  # K10's account, last chunk
@@ -141,7 +142,7 @@ def test_kill_9_mid_chunk_then_rerun_gives_the_uninterrupted_ledger(scratch_urls
         holder.close()
     assert process.returncode == -signal.SIGKILL
 
-    with killed.extensions["database"].new_session() as session:
+    with session_factory(killed).new_session() as session:
         run = session.execute(sa.select(ImportRun).where(ImportRun.kind == "invoices")).scalar_one()
         assert run.status == "running"
         pending = session.execute(sa.select(ImportChunk).where(ImportChunk.status == "pending")).scalars().all()
@@ -162,7 +163,7 @@ def test_kill_9_mid_chunk_then_rerun_gives_the_uninterrupted_ledger(scratch_urls
     straight = loyalty(clean_url, tmp_path, str(invoices), "--kind", "invoices", "--chunk-lines", str(chunk_lines))
     output, _ = straight.communicate(timeout=120)
     assert straight.returncode == 0, output
-    with killed.extensions["database"].new_session() as a, clean.extensions["database"].new_session() as b:
+    with session_factory(killed).new_session() as a, session_factory(clean).new_session() as b:
         resumed = a.get(ImportRun, run_id)
         uninterrupted = b.execute(sa.select(ImportRun).where(ImportRun.kind == "invoices")).scalar_one()
         assert resumed.status == "done"

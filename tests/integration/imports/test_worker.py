@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from engine.models import ImportChunk, ImportRun
 from importers.sap_b1 import pipeline
 from server import jobs
+from server.extensions import session_factory
 from tests.conftest import ACCRUAL_BASIC
 from tests.integration.imports import samples
 from tests.integration.imports.conftest import Importer
@@ -40,7 +41,7 @@ def test_an_import_runs_on_a_real_rq_worker(pg_app, redis_url, publish, tmp_path
     queued = create_app({"TESTING": True, "DATABASE_URL": pg_app.config["DATABASE_URL"], "REDIS_URL": url,
                          "RQ_ASYNC": True, "SECRET_KEY": "t", "UPLOAD_FOLDER": str(tmp_path / "uploads")})
     with queued.app_context():
-        database = queued.extensions["database"]
+        database = session_factory(queued)
         with database.new_session() as session:
             run, _ = pipeline.register(session, invoices, kind="invoices", actor="test", chunk_lines=3)
             session.commit()

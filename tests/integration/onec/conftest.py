@@ -48,6 +48,6 @@ def ledger_holds(target_app):
     """After every test (before its tables are emptied): every ledger invariant holds."""
     yield
     from engine.ledger.check import check
-    from server import db
+    from server.extensions import db
     with target_app.app_context():
         assert check(db.session()) == []

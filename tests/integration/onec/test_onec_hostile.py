@@ -19,7 +19,7 @@ XXE = (b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/pass
 
 
 def nothing_applied(app) -> None:
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         for model in (Member, Document, LedgerEntry):
@@ -44,7 +44,7 @@ def test_hostile_or_broken_xml_is_refused_and_nothing_is_applied(onec, app, keys
     # mode=query of the same session refuses too: 1C must not think the upload went well.
     assert lines(client.call("query"))[0] == "failure"
     nothing_applied(app)
-    from server import db
+    from server.extensions import db
     with app.app_context():
         run = db.session().execute(select(ImportRun)).scalar_one()
         assert run.status == "failed" and answer[1] == f"orders.xml: {run.error}"

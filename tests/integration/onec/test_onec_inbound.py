@@ -22,7 +22,7 @@ def upload(onec, *docs: str, name: str = "orders.xml", confirm: bool = True) -> 
 
 
 def state(app):
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         member = members.resolve(session, "onec:c-001")
@@ -82,7 +82,7 @@ def test_write_offs_post_differences_and_never_overdraw(onec, app, keys):
     errors = [m for m in detail["files"][0]["messages"] if m["level"] == "error"]
     assert "was refused" in errors[0]["reason"] and "130 points available" in errors[0]["reason"]
     assert detail["files"][0]["quarantined"] == 1
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         spent = session.execute(select(Redemption.points, Redemption.status)
@@ -111,7 +111,7 @@ def test_a_web_order_updates_the_shops_own_order(onec, app, keys, live):
     buyer = card("c-web", "Web", "+7 912 777 00 00")
     upload(onec, order("site-77", buyer, [COFFEE], version="1", shipped=True, site_order="1077"),
            order("site-78", buyer, [CUP], version="1", shipped=True, site_order="1078"))
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         docs = {(d.source, d.external_id): (d.status, d.earned)
@@ -136,7 +136,7 @@ def test_cards_without_phone_are_kept_and_reported(onec, app, keys):
     log = requests.get(client.base + "/api/v1/exchange/1c/sessions",
                        headers=auth(keys["admin"])).json()["sessions"][0]
     assert log["counts"]["customers"] == 2 and log["counts"]["customers_without_phone"] == 2
-    from server import db
+    from server.extensions import db
     with app.app_context():
         names = sorted(m.name for m in db.session().execute(select(Member)).scalars())
     assert names == ["ООО Ромашка", "Пётр"]
@@ -167,7 +167,7 @@ def test_catalog_exchange_brings_groups_products_and_prices(onec, app):
     assert client.import_("offers.xml")[0] == "success"
     from tests.integration.onec.cml import lines
     assert lines(client.call("query"))[0] == "failure"  # query belongs to type=sale
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         product = session.execute(select(Product)).scalar_one()
@@ -193,7 +193,7 @@ def test_a_product_deleted_in_1c_is_no_longer_offered_but_kept(onec, app):
     assert client.import_("import.xml")[0] == "success"
     client.upload("import.xml", DELETED)
     assert client.import_("import.xml")[0] == "success"
-    from server import db
+    from server.extensions import db
     with app.app_context():
         product = db.session().execute(select(Product)).scalar_one()
         assert product.sku == "coffee-1" and product.active is False

@@ -19,7 +19,7 @@ CARD_3 = card("c-003", "ИВАНОВ ИВАН", "79123456789")
 
 
 def balances(app) -> dict[str, object]:
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         out = {}
@@ -33,7 +33,7 @@ def test_duplicate_cards_become_one_member_and_a_merge_can_be_undone(onec, app, 
         "<Контрагенты>" + CARD_1 + CARD_2 + CARD_3 + "</Контрагенты>" +
         order("ord-2", CARD_2, [CUP], shipped=True) + order("ord-1", CARD_1, [COFFEE],
                                                             shipped=True))})
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         people = list(session.execute(select(Member)).scalars())
@@ -87,7 +87,7 @@ def test_two_existing_members_with_one_phone_merge_by_transfer_and_undo(onec, ap
     # 1C now knows the card's phone: the same person as the shop's member.
     onec().exchange({"c.xml": commerce("<Контрагенты>" + CARD_1 + "</Контрагенты>")})
     assert balances(app) == {target: 250, source: 0}
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         merge = session.execute(select(MemberMerge)).scalar_one()
@@ -131,7 +131,7 @@ def test_undo_of_a_member_merge_moves_the_points_back(onec, app, keys, live):
     # While merged, c-001 buys again: the order lands on the target.
     onec().exchange({"o2.xml": commerce(order("ord-2", CARD_1, [CUP], shipped=True))})
     assert balances(app) == {target: 280, source: 0}
-    from server import db
+    from server.extensions import db
     with app.app_context():
         merge_id = db.session().execute(select(MemberMerge.id)).scalar_one()
     response = requests.post(f"{live}/api/v1/exchange/1c/merges/{merge_id}/undo",
@@ -157,7 +157,7 @@ def test_undo_refused_without_negative_balances_when_points_were_spent(onec, app
     spend = requests.post(live + "/api/v1/redemptions", headers=auth(keys["shop"]),
                           json={"redemption_id": "r-1", "member": target, "points": "200"})
     assert spend.status_code == 201, spend.text
-    from server import db
+    from server.extensions import db
     with app.app_context():
         merge_id = db.session().execute(select(MemberMerge.id)).scalar_one()
     response = requests.post(f"{live}/api/v1/exchange/1c/merges/{merge_id}/undo",

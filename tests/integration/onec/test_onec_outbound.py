@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 from engine import clock, members
 from engine.members import adjustments
 from engine.models import Delivered, DeliveryCursor
+from server.extensions import session_factory
 from tests.integration.onec.cml import operations, profiles
 
 
 def _member(app, name: str, phone: str) -> str:
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         member = members.create(session, {"name": name, "phone": phone})
@@ -33,7 +34,7 @@ def test_an_entry_committed_late_is_still_delivered(pg_app, onec):
     would skip an entry whose transaction commits after a later one was delivered."""
     first = _member(pg_app, "Анна", "+79120000001")
     second = _member(pg_app, "Борис", "+79120000002")
-    database = pg_app.extensions["database"]
+    database = session_factory(pg_app)
     slow, fast = database.new_session(), database.new_session()
     try:
         early = _adjust(slow, first, 10, "slow")  # id taken, not committed yet
@@ -59,7 +60,7 @@ def test_an_entry_committed_late_is_still_delivered(pg_app, onec):
 
 def test_the_watermark_moves_only_past_settled_entries(app, onec):
     anna = _member(app, "Анна", "+79120000001")
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         ids = [_adjust(session, anna, 5, f"k{i}").id for i in range(3)]

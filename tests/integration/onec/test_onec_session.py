@@ -111,7 +111,7 @@ def test_a_repeated_upload_changes_nothing(onec, app):
     client = onec()
     body = client.exchange({"orders-again.xml": data})
     assert operations(body) == []
-    from server import db
+    from server.extensions import db
     with app.app_context():
         session = db.session()
         assert session.execute(select(func.count(LedgerEntry.id))).scalar_one() == 1
@@ -129,7 +129,7 @@ def test_windows_1251_bytes_both_ways(onec, app):
     body = onec().exchange({"заказы.xml": data})
     assert name.encode("cp1251") in body  # the answer is windows-1251 too, as declared
     assert profiles(body)[0]["name"] == name
-    from server import db
+    from server.extensions import db
     with app.app_context():
         member = db.session().execute(select(Member)).scalar_one()
         assert (member.name, member.phone) == (name, "+79120001122")
@@ -224,7 +224,7 @@ def test_an_internal_error_is_a_failure_line_not_a_500_page(onec, app, monkeypat
     answer = cml.lines(response)
     assert answer[0] == "failure" and "logged" in answer[1] and "fire" not in answer[1]
     from engine.models import ExchangeSession
-    from server import db
+    from server.extensions import db
     with app.app_context():
         row = db.session().execute(select(ExchangeSession)).scalar_one()
         assert row.errors[-1]["mode"] == "query" and "logged" in row.errors[-1]["reason"]

@@ -104,8 +104,12 @@ def policies_load(file, publish_now, comment):
     """Store a policy document (JSON) as a new draft, validated first."""
     import rules
     from engine import policies
+    from server.formats import nested_deeper_than, too_deep_message
     try:
-        document = json.loads(file.read_text(encoding="utf-8"), parse_float=Decimal)
+        text = file.read_text(encoding="utf-8")
+        if nested_deeper_than(text):  # before json.loads, which would recurse into it
+            raise ValueError(too_deep_message())
+        document = json.loads(text, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{file} is not valid JSON: {exc}") from None
     name = document.get("policy") if isinstance(document, dict) else None

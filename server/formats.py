@@ -2,16 +2,48 @@
 
 Views produce JSON; when the client asked for XML, the finished JSON response
 is rendered again as XML from the same data, so the two cannot drift apart.
+A JSON body nested deeper than ``MAX_JSON_DEPTH`` is refused before any
+parser recurses into it.
 """
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 
 from exporters.xml import to_xml
+from server.errors import ApiError
+
+# Real documents nest a handful of levels (a policy: rule, conditions, all/any,
+# condition); 64 leaves room, and stays far below every recursive parser's limit.
+MAX_JSON_DEPTH = 64
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def nested_deeper_than(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``raw`` opens more than ``limit`` arrays/objects inside each
+    other; strings are skipped, so brackets inside them do not count. No parsing."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for match in _TOKEN.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def too_deep_message(limit: int = MAX_JSON_DEPTH) -> str:
+    return f"The JSON is nested more than {limit} levels deep; nothing was read."
 
 
 class DecimalJSON(DefaultJSONProvider):
@@ -20,6 +52,8 @@ class DecimalJSON(DefaultJSONProvider):
     sort_keys = False
 
     def loads(self, s, **kwargs):
+        if nested_deeper_than(s):
+            raise ValueError(too_deep_message())
         kwargs.setdefault("parse_float", Decimal)
         return json.loads(s, **kwargs)
 
@@ -57,8 +91,17 @@ def _to_xml(response: Response) -> Response:
     return response
 
 
+def _refuse_deep_json() -> None:
+    # The API only: the 1C protocol answers in its own text format, and any other
+    # reader of JSON goes through DecimalJSON.loads, which refuses the same depth.
+    if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH", "DELETE") \
+            and request.is_json and nested_deeper_than(request.get_data(cache=True)):
+        raise ApiError(400, "invalid_json", too_deep_message())
+
+
 def init_app(app: Flask) -> None:
     app.json = DecimalJSON(app)
+    app.before_request(_refuse_deep_json)
 
     @app.after_request
     def _negotiate(response: Response):

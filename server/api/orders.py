@@ -15,7 +15,8 @@ from engine.models import Member, Product
 from rules.facts import DocumentFacts, LineFacts
 from server import db
 from server.api import present
-from server.api.schemas import LIMIT, OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
+from server.api.bounds import LIMIT
+from server.api.schemas import OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
 from server.auth import require
 from server.errors import ApiError
 from server.formats import xml_root

@@ -12,6 +12,7 @@ import rules
 from engine import accrual, clock, policies
 from engine.models import Document
 from server import db
+from server.api.bounds import Instant, Text, Version
 from server.auth import require
 from server.errors import ApiError
 from server.formats import xml_root
@@ -42,20 +43,20 @@ class PolicyOut(Schema):
 
 class PutIn(Schema):
     document = fields.Dict(required=True)
-    comment = fields.String(load_default="")
+    comment = Text(500, load_default="")
 
 
 class PublishIn(Schema):
-    version = fields.Integer()
-    effective_from = fields.AwareDateTime()
-    comment = fields.String(load_default="")
+    version = Version()
+    effective_from = Instant()
+    comment = Text(500, load_default="")
 
 
 class SimulateIn(Schema):
     document = fields.Dict(metadata={"description": "a draft to cost; default: the latest draft"})
-    version = fields.Integer()
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    version = Version()
+    since = Instant()
+    until = Instant()
     limit = fields.Integer(load_default=10000, validate=validate.Range(1, 200000))
 
 

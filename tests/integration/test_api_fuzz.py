@@ -1,4 +1,9 @@
-"""Schemathesis against our own OpenAPI document: no generated request gets a 500."""
+"""Schemathesis against our own OpenAPI document: no generated request gets a 500.
+
+The fuzzer can only be as good as the bounds the document declares, so a
+second test requires one on every input: a new field without a range or a
+length fails here before it can overflow something below the schema.
+"""
 from __future__ import annotations
 
 import os
@@ -28,6 +33,46 @@ def fuzz_app(tmp_path_factory):
     return app
 
 
+def _unbounded(spec: dict, schema: dict, path: str) -> list[str]:
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    kind, problems = schema.get("type"), []
+    if "enum" in schema:
+        return []
+    if kind == "integer" and not {"minimum", "maximum"} <= schema.keys():
+        problems.append(path)
+    if kind == "number" and not {"minimum", "maximum"} <= schema.keys():
+        problems.append(path)
+    if kind == "string" and "maxLength" not in schema and schema.get("format") not in ("date", "date-time"):
+        problems.append(path)
+    if kind == "array":
+        problems += [path + "[]"] if "maxItems" not in schema else []
+        problems += _unbounded(spec, schema.get("items", {}), path + "[]")
+    for name, field in schema.get("properties", {}).items():
+        problems += _unbounded(spec, field, f"{path}.{name}")
+    return problems
+
+
+def test_every_input_field_declares_its_bounds(fuzz_app):
+    spec = fuzz_app.test_client().get("/api/v1/openapi.json").get_json()
+    problems, inputs = [], 0
+    for url, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":  # the path's own parameters (path segments)
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query":
+                    inputs += 1
+                    problems += _unbounded(spec, parameter["schema"], f"{method} {url} ?{parameter['name']}")
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                inputs += 1
+                problems += _unbounded(spec, content["schema"], f"{method} {url} body")
+    assert inputs >= 15
+    assert problems == [], "inputs without a range or a length: " + ", ".join(problems)
+    dates = spec["components"]["schemas"]["OrderIn"]["properties"]["placed_at"]
+    assert "1900–2200" in dates["description"]  # date bounds live in the field; the document says so
+
+
 def test_no_generated_request_gets_a_server_error(fuzz_app):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fuzz_app)
     auth = {"Authorization": f"Bearer {fuzz_app.config['FUZZ_KEY']}"}
@@ -36,7 +81,7 @@ def test_no_generated_request_gets_a_server_error(fuzz_app):
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck),
+        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)
         def check(case):
             response = case.call(headers=auth)

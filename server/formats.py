@@ -2,13 +2,17 @@
 
 Views produce JSON; when the client asked for XML, the finished JSON response
 is rendered again as XML from the same data, so the two cannot drift apart.
-A JSON body nested deeper than ``MAX_JSON_DEPTH`` is refused before any
+Timestamps are ISO 8601 with their offset in both (never Flask's RFC 822),
+and a JSON body nested deeper than ``MAX_JSON_DEPTH`` is refused before any
 parser recurses into it.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask import Flask, Response, g, request
@@ -46,8 +50,16 @@ def too_deep_message(limit: int = MAX_JSON_DEPTH) -> str:
     return f"The JSON is nested more than {limit} levels deep; nothing was read."
 
 
+def iso(moment: datetime | date) -> str:
+    """ISO 8601; a datetime always with its offset (a naive one is UTC, as the models store)."""
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
 class DecimalJSON(DefaultJSONProvider):
-    """Parse JSON numbers into Decimal (never float) and write Decimal exactly."""
+    """Parse JSON numbers into Decimal (never float), write Decimal exactly and
+    datetimes as ISO 8601."""
 
     sort_keys = False
 
@@ -61,6 +73,8 @@ class DecimalJSON(DefaultJSONProvider):
     def default(o):
         if isinstance(o, Decimal):
             return str(o)
+        if isinstance(o, (datetime, date)):
+            return iso(o)
         return DefaultJSONProvider.default(o)
 
 
@@ -76,6 +90,18 @@ def wants_xml() -> bool:
 def xml_root(name: str) -> None:
     """Name the root element of this response's XML form."""
     g.xml_root = name
+
+
+def xml_document(name: str) -> Callable:
+    """Name the root element of a view's XML answer before anything else runs, so an
+    answer that does not come from the view's body (an idempotent replay) has it too."""
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            xml_root(name)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
 
 
 def _to_xml(response: Response) -> Response:

@@ -26,7 +26,7 @@ from server.api.schemas import (
 )
 from server.auth import require
 from server.errors import ApiError
-from server.formats import xml_root
+from server.formats import xml_document, xml_root
 from server.idempotency import idempotent, transactional
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
@@ -42,6 +42,7 @@ def _member_natural_key(_kwargs, body):
 
 @blp.route("")
 class MemberCollection(MethodView):
+    @xml_document("member")
     @require("members:write")
     @idempotent(_member_natural_key)
     @blp.arguments(MemberIn)
@@ -49,7 +50,6 @@ class MemberCollection(MethodView):
     def post(self, data):
         """Enrol a member (fires the registration event). With a referral code, the
         referral policy rewards both sides at the new member's first purchase."""
-        xml_root("member")
         session = db.session()
         now = clock.now()
         company = None
@@ -135,6 +135,7 @@ def _adjustment_key(kwargs, body):
 
 
 @blp.route("/<ref>/adjustments", methods=["POST"])
+@xml_document("adjustment")
 @require("adjustments:write")
 @idempotent(_adjustment_key)
 @blp.arguments(AdjustmentIn)
@@ -142,7 +143,6 @@ def _adjustment_key(kwargs, body):
 def adjust(data, ref):
     """A manual correction or apology bonus, with a reason [002][004]. Needs an
     ``adjustment_id`` or an ``Idempotency-Key`` header."""
-    xml_root("adjustment")
     from flask import request
     key = data.get("adjustment_id") or request.headers.get("Idempotency-Key")
     if not key:

@@ -19,7 +19,7 @@ from server.api.bounds import LIMIT
 from server.api.schemas import OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
 from server.auth import require
 from server.errors import ApiError
-from server.formats import xml_root
+from server.formats import xml_document, xml_root
 from server.idempotency import idempotent
 
 SOURCE = "shop"
@@ -45,6 +45,7 @@ def _lines(raw_lines) -> list[LineDoc]:
 
 
 @blp.route("/orders", methods=["POST"])
+@xml_document("order")
 @require("orders:write")
 @idempotent(lambda _kw, body: f"order:{body['order_id']}" if body.get("order_id") else None)
 @blp.arguments(OrderIn)
@@ -52,7 +53,6 @@ def _lines(raw_lines) -> list[LineDoc]:
 def create_order(data):
     """Record a purchase (idempotent on order_id). Points accrue when the order
     reaches the program's accrue-on status (paid or fulfilled)."""
-    xml_root("order")
     session = db.session()
     now = clock.now()
     doc = PurchaseDoc(source=SOURCE, external_id=data["order_id"], document_type="order",
@@ -76,6 +76,7 @@ def get_order(order_id):
 
 
 @blp.route("/orders/<order_id>/status", methods=["POST"])
+@xml_document("order")
 @require("orders:write")
 @idempotent()
 @blp.arguments(StatusIn)
@@ -83,7 +84,6 @@ def get_order(order_id):
 def set_status(data, order_id):
     """Move an order to paid, fulfilled, cancelled or returned. Cancelling or
     returning takes back what it earned and refunds what was spent on it."""
-    xml_root("order")
     session = db.session()
     document = orders.get(session, SOURCE, order_id)
     orders.set_status(session, document, data["status"], actor=g.actor, now=clock.now())
@@ -91,6 +91,7 @@ def set_status(data, order_id):
 
 
 @blp.route("/orders/<order_id>/returns", methods=["POST"])
+@xml_document("order")
 @require("orders:write")
 @idempotent(lambda kw, body: f"return:{kw['order_id']}:{body['return_id']}"
             if body.get("return_id") else None)
@@ -99,7 +100,6 @@ def set_status(data, order_id):
 def create_return(data, order_id):
     """A partial return by lines: the order's points are recomputed on what is
     kept, under the same rules and member snapshot, and the difference posted."""
-    xml_root("order")
     session = db.session()
     base = orders.get(session, SOURCE, order_id)
     by_no = {line.line_no: line for line in base.lines}

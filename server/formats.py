@@ -2,9 +2,11 @@
 
 Views produce JSON; when the client asked for XML, the finished JSON response
 is rendered again as XML from the same data, so the two cannot drift apart.
-Timestamps are ISO 8601 with their offset in both (never Flask's RFC 822),
-and a JSON body nested deeper than ``MAX_JSON_DEPTH`` is refused before any
-parser recurses into it.
+Timestamps are ISO 8601 with their offset in both (never Flask's RFC 822).
+Before any view runs, an API request is refused when its JSON body nests
+deeper than ``MAX_JSON_DEPTH`` (before any parser recurses into it) or when
+its body, path, query or idempotency key holds a NUL character, which no
+PostgreSQL text column can store.
 """
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ from server.errors import ApiError
 # condition); 64 leaves room, and stays far below every recursive parser's limit.
 MAX_JSON_DEPTH = 64
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# A JSON \u0000 escape: preceded by an even number of backslashes (so not "\\u0000").
+_NUL_ESCAPE = re.compile(rb'(?<!\\)(?:\\\\)*\\u0000')
+NUL_MESSAGE = "Text may not contain the NUL character (\\u0000); nothing was read."
 
 
 def nested_deeper_than(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -117,17 +122,25 @@ def _to_xml(response: Response) -> Response:
     return response
 
 
-def _refuse_deep_json() -> None:
+def _refuse_unreadable_input() -> None:
     # The API only: the 1C protocol answers in its own text format, and any other
     # reader of JSON goes through DecimalJSON.loads, which refuses the same depth.
-    if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH", "DELETE") \
-            and request.is_json and nested_deeper_than(request.get_data(cache=True)):
-        raise ApiError(400, "invalid_json", too_deep_message())
+    if not request.path.startswith("/api/"):
+        return
+    if "\x00" in request.path or "\x00" in request.headers.get("Idempotency-Key", "") or any(
+            "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        raise ApiError(422, "validation_error", NUL_MESSAGE)
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json:
+        raw = request.get_data(cache=True)
+        if nested_deeper_than(raw):
+            raise ApiError(400, "invalid_json", too_deep_message())
+        if _NUL_ESCAPE.search(raw):
+            raise ApiError(422, "validation_error", NUL_MESSAGE)
 
 
 def init_app(app: Flask) -> None:
     app.json = DecimalJSON(app)
-    app.before_request(_refuse_deep_json)
+    app.before_request(_refuse_unreadable_input)
 
     @app.after_request
     def _negotiate(response: Response):

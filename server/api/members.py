@@ -1,6 +1,7 @@
 """Members: enrolment, profile, balance, history, manual adjustments."""
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from flask import g
@@ -134,6 +135,14 @@ def _adjustment_key(kwargs, body):
     return None
 
 
+def _ledger_key(client: str, key: str) -> str:
+    """The entry's idempotency key; a client key too long for the column (200) is
+    hashed, which keeps it unique and the same on every retry."""
+    full = f"adjustment:{client}:{key}"
+    return full if len(full) <= 200 else \
+        f"adjustment:{client}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 @blp.route("/<ref>/adjustments", methods=["POST"])
 @xml_document("adjustment")
 @require("adjustments:write")
@@ -154,7 +163,7 @@ def adjust(data, ref):
     member = members.get(session, ref)
     entry = adjustments.adjust(
         session, member, Decimal(data["points"]), reason=data["reason"], actor=g.actor,
-        key=f"adjustment:{g.api_key.name}:{key}", now=clock.now(), kind=data["kind"],
+        key=_ledger_key(g.api_key.name, key), now=clock.now(), kind=data["kind"],
         expire_after_days=data.get("expire_after_days"),
         allow_negative=data["allow_negative"])
     return {"entry": present.entries_out(session, [entry], True)[0],

@@ -23,6 +23,7 @@ from server.formats import xml_document, xml_root
 from server.idempotency import idempotent
 
 SOURCE = "shop"
+MAX_EXTERNAL_ID = 100  # documents.external_id is VARCHAR(100)
 blp = Blueprint("orders", __name__, url_prefix="/api/v1",
                 description="Orders, statuses, returns and quotes")
 
@@ -101,6 +102,11 @@ def create_return(data, order_id):
     """A partial return by lines: the order's points are recomputed on what is
     kept, under the same rules and member snapshot, and the difference posted."""
     session = db.session()
+    external_id = f"{order_id}/returns/{data['return_id']}"
+    if len(external_id) > MAX_EXTERNAL_ID:  # the return is a document of its own, under this id
+        message = (f"the order id and the return id together must stay within "
+                   f"{MAX_EXTERNAL_ID - len('/returns/')} characters; use a shorter return_id")
+        raise ApiError(422, "validation_error", message, {"fields": {"return_id": [message]}})
     base = orders.get(session, SOURCE, order_id)
     by_no = {line.line_no: line for line in base.lines}
     lines = []
@@ -118,7 +124,7 @@ def create_return(data, order_id):
                              unit_price=line.unit_price, line_total=amount,
                              base_line_no=line.line_no))
     member = session.get(Member, base.member_id)
-    doc = PurchaseDoc(source=SOURCE, external_id=f"{order_id}/returns/{data['return_id']}",
+    doc = PurchaseDoc(source=SOURCE, external_id=external_id,
                       document_type="correction", member_ref=member.loyalty_id,
                       placed_at=clock.now(), currency=base.currency, lines=tuple(lines),
                       channel=base.channel, store=base.store, base_external_id=order_id,

@@ -164,3 +164,50 @@ def test_any_other_failure_is_a_logged_500_with_an_error_id(tmp_path, caplog):
     assert logged and logged[0].exc_info and logged[0].exc_info[0] is RecursionError
     assert as_xml.status_code == 500 and as_xml.mimetype == "application/xml"
     assert b"<error_id>" in as_xml.data and b"<code>internal_error</code>" in as_xml.data
+
+
+def test_the_longest_ids_the_schemas_allow_fit_the_columns_below(call, keys):
+    """PostgreSQL enforces column lengths (SQLite does not): ids composed from two
+    maximal inputs must still fit, or be refused with a sentence — never a 500."""
+    member = call("POST", "/api/v1/members", json={"name": "Long", "ext_id": "e" * 64}).get_json()
+    ref = member["loyalty_id"]
+    order_id = "o" * 100
+    order = call("POST", "/api/v1/orders", json={**ORDER, "order_id": order_id, "member": ref})
+    assert order.status_code == 201, order.get_json()
+    returned = call("POST", f"/api/v1/orders/{order_id}/returns",
+                    json={"return_id": "r" * 60, "lines": [{"line_no": 1, "quantity": 1}]})
+    assert returned.status_code == 422 and "return_id" in returned.get_json()["details"]["fields"]
+    shorter = "p" * 80
+    assert call("POST", "/api/v1/orders", json={**ORDER, "order_id": shorter, "member": ref}).status_code == 201
+    short = call("POST", f"/api/v1/orders/{shorter}/returns",  # 80 + len("/returns/") + 11 = 100
+                 json={"return_id": "r" * 11, "lines": [{"line_no": 1, "quantity": 1}]})
+    assert short.status_code == 201, short.get_json()
+    long_key = {"headers": {"Idempotency-Key": "k" * 200}, "json": {"points": 5, "reason": "r" * 500}}
+    adjusted = [call("POST", f"/api/v1/members/{ref}/adjustments", **long_key) for _ in range(2)]
+    assert [a.status_code for a in adjusted] == [201, 201], adjusted[0].get_json()
+    assert adjusted[0].get_json()["entry"]["id"] == adjusted[1].get_json()["entry"]["id"]
+    adjusted = call("POST", f"/api/v1/members/{ref}/adjustments",
+                    json={"adjustment_id": "a" * 100, "points": 5, "reason": "ok"})
+    assert adjusted.status_code == 201, adjusted.get_json()
+    redeemed = call("POST", "/api/v1/redemptions", json={"redemption_id": "d" * 100, "member": ref,
+                                                         "points": 1, "order_id": order_id})
+    assert redeemed.status_code in (201, 422), redeemed.get_json()
+    company = call("POST", "/api/v1/companies", json={"name": "n" * 200, "erp_code": "c" * 64,
+                                                      "tax_id": "t" * 32})
+    assert company.status_code == 201, company.get_json()
+
+
+def test_nul_characters_are_refused_wherever_text_comes_in(call):
+    """PostgreSQL cannot store U+0000 in text: refused up front with a sentence."""
+    refusals = [call("POST", "/api/v1/members", data='{"name": "A\\u0000B", "ext_id": "n-1"}',
+                     content_type="application/json"),
+                call("POST", "/api/v1/members", json={"name": "ok", "ext_id": "n-2", "attributes": {"k\x00": 1}}),
+                call("GET", "/api/v1/members/x%00y"),
+                call("GET", "/api/v1/imports?kind=a%00"),
+                call("POST", "/api/v1/members", json={"ext_id": "n-3"}, headers={"Idempotency-Key": "a\x00"})]
+    for response in refusals:
+        assert response.status_code == 422, (response.status_code, response.get_json())
+        assert "NUL character" in response.get_json()["message"]
+    literal = call("POST", "/api/v1/members", data='{"name": "A\\\\u0000B", "ext_id": "n-4"}',
+                   content_type="application/json")
+    assert literal.status_code == 201 and literal.get_json()["name"] == "A\\u0000B"

@@ -3,8 +3,9 @@
 Views produce JSON; when the client asked for XML, the finished JSON response
 is rendered again as XML from the same data, so the two cannot drift apart.
 Timestamps are ISO 8601 with their offset in both (never Flask's RFC 822).
-Before any view runs, an API request is refused when its JSON body nests
-deeper than ``MAX_JSON_DEPTH`` (before any parser recurses into it) or when
+Before any view runs, an API request is refused when its JSON body is larger
+than ``MAX_JSON_BYTES`` (uploads have their own, larger limit), nests deeper
+than ``MAX_JSON_DEPTH`` (before any parser recurses into it), or when
 its body, path, query or idempotency key holds a NUL character, which no
 PostgreSQL text column can store.
 """
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 
 from exporters.xml import to_xml
@@ -131,6 +132,8 @@ def _refuse_unreadable_input() -> None:
             "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
         raise ApiError(422, "validation_error", NUL_MESSAGE)
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json:
+        # A JSON body is read into memory whole: cap it far below MAX_CONTENT_LENGTH (413).
+        request.max_content_length = current_app.config["MAX_JSON_BYTES"]
         raw = request.get_data(cache=True)
         if nested_deeper_than(raw):
             raise ApiError(400, "invalid_json", too_deep_message())

@@ -211,3 +211,11 @@ def test_nul_characters_are_refused_wherever_text_comes_in(call):
     literal = call("POST", "/api/v1/members", data='{"name": "A\\\\u0000B", "ext_id": "n-4"}',
                    content_type="application/json")
     assert literal.status_code == 201 and literal.get_json()["name"] == "A\\u0000B"
+
+
+def test_a_huge_json_body_is_a_413_before_it_is_read(call, app):
+    huge = '{"name": "' + "x" * (app.config["MAX_JSON_BYTES"] + 1) + '"}'
+    response = call("POST", "/api/v1/members", data=huge, content_type="application/json")
+    assert response.status_code == 413 and response.get_json()["code"] == "payload_too_large"
+    wide = json.dumps({"ext_id": "wide", "attributes": {f"k{i}": [i] * 50 for i in range(100)}})
+    assert call("POST", "/api/v1/members", data=wide, content_type="application/json").status_code == 201

@@ -219,3 +219,13 @@ def test_a_huge_json_body_is_a_413_before_it_is_read(call, app):
     assert response.status_code == 413 and response.get_json()["code"] == "payload_too_large"
     wide = json.dumps({"ext_id": "wide", "attributes": {f"k{i}": [i] * 50 for i in range(100)}})
     assert call("POST", "/api/v1/members", data=wide, content_type="application/json").status_code == 201
+
+
+def test_huge_integers_in_paths_are_not_found(app, call):
+    rules = [rule for rule in app.url_map.iter_rules() if "<int:" in rule.rule]
+    assert rules
+    for rule in rules:
+        url = re.sub(r"<int:\w+>", str(HUGE), rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = call(method, url, json={})
+            assert response.status_code in (404, 422), (method, url, response.get_json())

@@ -3,6 +3,11 @@
 A list becomes a container element whose children take the singular of its
 name (``entries`` → ``entry``, ``lines`` → ``line``), so a shop can read the
 balance with any XML parser [000].
+
+Characters XML 1.0 cannot carry at all (control characters other than tab,
+line feed and carriage return; lone surrogates; U+FFFE and U+FFFF) are
+replaced by U+FFFD REPLACEMENT CHARACTER in text, so every document parses; a
+member named "A\x01B" reads as "A\ufffdB". The JSON form keeps the original.
 """
 from __future__ import annotations
 
@@ -16,6 +21,13 @@ import xmltodict
 _IRREGULAR = {"entries": "entry", "expiring": "lot", "data": "item", "errors": "error",
               "details": "detail", "fields": "field", "children": "child"}
 _NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+REPLACEMENT = "\ufffd"
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character XML 1.0 does not allow replaced by U+FFFD."""
+    return _NOT_XML.sub(REPLACEMENT, text)
 
 
 def singular(name: str) -> str:
@@ -35,6 +47,8 @@ def _value(value: Any) -> Any:
         return str(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, str):
+        return xml_text(value)
     return value
 
 

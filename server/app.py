@@ -5,14 +5,15 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app, redirect, url_for
 
 from server import config as config_module
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask("loyalty", instance_path=os.environ.get(
-        "LOYALTY_INSTANCE", str(Path.cwd() / "instance")))
+        "LOYALTY_INSTANCE", str(Path.cwd() / "instance")),
+        static_folder=str(Path(__file__).parent / "static"), static_url_path="/static")
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(config_module.from_env(Path(app.instance_path)))
     if config:
@@ -33,4 +34,13 @@ def create_app(config: dict | None = None) -> Flask:
     register(app)
     from server import cli
     cli.register(app)
+    app.add_url_rule("/", "home", _home)
     return app
+
+
+def _home():
+    """People who open the server's address land on the admin UI, or on the API docs
+    while there is none."""
+    if "admin" in current_app.blueprints:
+        return redirect("/admin")
+    return redirect(url_for("api-docs.openapi_swagger_ui"))

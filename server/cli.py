@@ -103,8 +103,12 @@ def policies_load(file, publish_now, comment):
     """Store a policy document (JSON) as a new draft, validated first."""
     import rules
     from engine import policies
+    from server.formats import nested_deeper_than, too_deep_message
     try:
-        document = json.loads(file.read_text(encoding="utf-8"), parse_float=Decimal)
+        text = file.read_text(encoding="utf-8")
+        if nested_deeper_than(text):  # before json.loads, which would recurse into it
+            raise ValueError(too_deep_message())
+        document = json.loads(text, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{file} is not valid JSON: {exc}") from None
     name = document.get("policy") if isinstance(document, dict) else None
@@ -118,7 +122,7 @@ def policies_load(file, publish_now, comment):
     except rules.RuleValidationError as exc:
         for message in exc.errors:
             click.echo(f"  {message.path}: {message.message}", err=True)
-        raise click.ClickException(f"{file}: {len(exc.errors)} problem(s); nothing was stored") from None
+        raise click.ClickException(f"{file}: {exc.problem_count} problem(s); nothing was stored") from None
     except policies.UnknownPolicy as exc:
         raise click.ClickException(str(exc)) from None
     session.commit()

@@ -36,6 +36,8 @@ def from_env(instance: Path) -> dict:
         "DAILY_JOBS_CRON": os.environ.get("DAILY_JOBS_CRON", "30 3 * * *"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(instance / "uploads")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", str(2 * 1024**3))),
+        # An order of 5,000 lines is about 1.5 MB of JSON.
+        "MAX_JSON_BYTES": int(os.environ.get("MAX_JSON_BYTES", str(16 * 1024**2))),
         "ONEC": json.loads(os.environ.get("ONEC_CONFIG", "{}")),
         "API_TITLE": "Loyalty server",
         "API_VERSION": "v1",
@@ -43,6 +45,9 @@ def from_env(instance: Path) -> dict:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Served by the app itself (server/static/swagger-ui, swagger-ui-dist 5): the docs
+        # must work on a site without internet, and nothing may call out (no validator badge).
+        "OPENAPI_SWAGGER_UI_URL": "/static/swagger-ui/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         "JSON_SORT_KEYS": False,
     }

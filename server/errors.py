@@ -6,6 +6,7 @@ one table, so views raise and never format errors themselves.
 from __future__ import annotations
 
 import logging
+import uuid
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -41,6 +42,7 @@ STATUS_BY_EXCEPTION: list[tuple[type[BaseException], int]] = [
     (redemptions.RedemptionError, 422),
     (adjustments.AdjustmentError, 422),
     (rules.RuleValidationError, 422),
+    (rules.EvaluationError, 422),
     (simulations.NotSimulable, 422),
 ]
 
@@ -81,6 +83,9 @@ def handle_domain(exc: Exception):
 
 
 def handle_http(exc: HTTPException):
+    original = getattr(exc, "original_exception", None)
+    if original is not None and not isinstance(original, HTTPException):
+        return handle_unexpected(original)  # Flask's own 500 for an escaped exception
     status = exc.code or 500
     details = None
     data = getattr(exc, "data", None) or {}
@@ -105,9 +110,13 @@ def handle_api_error(exc: ApiError):
 
 
 def handle_unexpected(exc: Exception):
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return _response(500, error_body("internal_error",
-                                     "the server failed; the error was logged"))
+    """The last resort: whatever escaped every other handler is a logged 500 whose
+    id is both in the answer and in the log line, so a report can be traced."""
+    error_id = str(uuid.uuid4())
+    log.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
+    body = error_body("internal_error", f"The server failed; the error was logged as {error_id}.")
+    body["error_id"] = error_id
+    return _response(500, body)
 
 
 def init_app(app: Flask) -> None:

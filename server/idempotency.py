@@ -1,5 +1,10 @@
 """Idempotent writes: a retry gets the first answer, a different request under the
 same key gets 409, and the answer is stored in the same transaction as the work.
+
+A replay is the first answer byte for byte: the JSON is stored as its text (a
+JSON string in the column, since PostgreSQL's JSONB would reorder the keys),
+and the view's XML root is named by ``formats.xml_document`` before this
+decorator runs, so the XML form of a replay is the same document too.
 """
 from __future__ import annotations
 
@@ -31,7 +36,9 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     if record.request_hash != fingerprint:
         raise ApiError(409, "idempotency_conflict",
                        f"the key {record.key!r} was already used for a different request")
-    response = make_response(json.dumps(record.response), record.status_code)
+    # Records written before the answer was kept as text hold the parsed object.
+    body = record.response if isinstance(record.response, str) else json.dumps(record.response)
+    response = make_response(body, record.status_code)
     response.mimetype = "application/json"
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -83,7 +90,8 @@ def idempotent(natural_key: Callable[..., str | None] | None = None) -> Callable
                 if response.status_code < 400:
                     session.add(IdempotencyRecord(
                         client=client, key=key, request_hash=fingerprint,
-                        status_code=response.status_code, response=response.get_json(),
+                        status_code=response.status_code,
+                        response=response.get_data(as_text=True),
                         created_at=clock.now()))
                 session.commit()
                 return response

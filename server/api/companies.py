@@ -11,7 +11,7 @@ from server.api import present
 from server.auth import require
 from server.errors import ApiError
 from server.extensions import db
-from server.formats import xml_root
+from server.formats import xml_document, xml_root
 from server.idempotency import idempotent
 
 blp = Blueprint("companies", __name__, url_prefix="/api/v1/companies",
@@ -42,13 +42,13 @@ def _out(session, company: Company) -> dict:
 
 
 @blp.route("", methods=["POST"])
+@xml_document("company")
 @require("members:write")
 @idempotent(lambda _kw, body: f"company:{body.get('erp_code')}" if body.get("erp_code") else None)
 @blp.arguments(CompanyIn)
 @blp.response(201, CompanyOut)
 def create_company(data):
     """Create a company account; members join it with ``company_erp_code`` on enrolment."""
-    xml_root("company")
     session = db.session()
     if session.execute(select(Company.id).where(Company.erp_code == data["erp_code"])).first():
         raise ApiError(409, "duplicate_company", f"a company with ERP code {data['erp_code']!r} exists")

@@ -17,12 +17,14 @@ from pathlib import Path
 
 from flask import current_app, g, request, url_for
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from engine.models import ImportChunk, ImportRun, QuarantinedRow
 from importers.onec.uploads import UnsafeName, safe_basename
 from importers.sap_b1 import KINDS, SOURCE, ProfileError, pipeline
 from server import jobs
+from server.api.bounds import Text
 from server.auth import require
 from server.errors import ApiError
 from server.extensions import db
@@ -31,6 +33,19 @@ from server.formats import xml_root
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports",
                 description="SAP Business One file imports: upload, status, quarantined rows")
 _BLOCK = 1 << 20
+# Stored as "<16 hex>_<name>": the whole must stay below a file system's 255 bytes.
+MAX_NAME_BYTES = 200
+
+
+class ListArgs(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    kind = Text(32)
+    status = Text(32)
+
+
+class RowsArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
 def _store(stream, filename: str) -> tuple[Path, str, int]:
@@ -77,6 +92,9 @@ def _upload() -> tuple[object, str, str, str]:
         filename = safe_basename(name or f"{kind}.csv")
     except UnsafeName as exc:
         raise ApiError(422, "validation_error", str(exc), {"fields": {"filename": [str(exc)]}}) from exc
+    if len(filename.encode("utf-8")) > MAX_NAME_BYTES:
+        message = f"The file name is longer than {MAX_NAME_BYTES} bytes; rename the file and send it again."
+        raise ApiError(422, "validation_error", message, {"fields": {"filename": [message]}})
     return stream, filename, kind, source
 
 
@@ -154,16 +172,16 @@ def upload():
 
 @blp.route("", methods=["GET"])
 @require("imports:read")
-def list_imports():
+@blp.arguments(ListArgs, location="query")
+def list_imports(args):
     """Recent import runs, newest first (``?limit=``, ``?kind=``, ``?status=``)."""
     xml_root("imports")
     session = db.session()
-    limit = min(max(request.args.get("limit", 20, type=int), 1), 100)
-    stmt = select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)
-    if request.args.get("kind"):
-        stmt = stmt.where(ImportRun.kind == request.args["kind"])
-    if request.args.get("status"):
-        stmt = stmt.where(ImportRun.status == request.args["status"])
+    stmt = select(ImportRun).order_by(ImportRun.id.desc()).limit(args["limit"])
+    if args.get("kind"):
+        stmt = stmt.where(ImportRun.kind == args["kind"])
+    if args.get("status"):
+        stmt = stmt.where(ImportRun.status == args["status"])
     return {"imports": [_run_out(session, run) for run in session.execute(stmt).scalars()]}
 
 
@@ -178,13 +196,13 @@ def get_import(run_id: int):
 
 @blp.route("/<int:run_id>/rows", methods=["GET"])
 @require("imports:read")
-def quarantined_rows(run_id: int):
+@blp.arguments(RowsArgs, location="query")
+def quarantined_rows(args, run_id: int):
     """The run's quarantined rows by file line (``?page=``, ``?per_page=`` up to 500)."""
     xml_root("quarantine")
     session = db.session()
     run = _get(session, run_id)
-    page = max(request.args.get("page", 1, type=int), 1)
-    per_page = min(max(request.args.get("per_page", 50, type=int), 1), 500)
+    page, per_page = args["page"], args["per_page"]
     total = session.execute(select(func.count(QuarantinedRow.id))
                             .where(QuarantinedRow.import_run_id == run.id)).scalar_one()
     rows = session.execute(select(QuarantinedRow).where(QuarantinedRow.import_run_id == run.id)

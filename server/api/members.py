@@ -1,6 +1,7 @@
 """Members: enrolment, profile, balance, history, manual adjustments."""
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from flask import g
@@ -26,7 +27,7 @@ from server.api.schemas import (
 from server.auth import require
 from server.errors import ApiError
 from server.extensions import db
-from server.formats import xml_root
+from server.formats import xml_document, xml_root
 from server.idempotency import idempotent, transactional
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
@@ -42,6 +43,7 @@ def _member_natural_key(_kwargs, body):
 
 @blp.route("")
 class MemberCollection(MethodView):
+    @xml_document("member")
     @require("members:write")
     @idempotent(_member_natural_key)
     @blp.arguments(MemberIn)
@@ -49,7 +51,6 @@ class MemberCollection(MethodView):
     def post(self, data):
         """Enrol a member (fires the registration event). With a referral code, the
         referral policy rewards both sides at the new member's first purchase."""
-        xml_root("member")
         session = db.session()
         now = clock.now()
         company = None
@@ -134,7 +135,16 @@ def _adjustment_key(kwargs, body):
     return None
 
 
+def _ledger_key(client: str, key: str) -> str:
+    """The entry's idempotency key; a client key too long for the column (200) is
+    hashed, which keeps it unique and the same on every retry."""
+    full = f"adjustment:{client}:{key}"
+    return full if len(full) <= 200 else \
+        f"adjustment:{client}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 @blp.route("/<ref>/adjustments", methods=["POST"])
+@xml_document("adjustment")
 @require("adjustments:write")
 @idempotent(_adjustment_key)
 @blp.arguments(AdjustmentIn)
@@ -142,7 +152,6 @@ def _adjustment_key(kwargs, body):
 def adjust(data, ref):
     """A manual correction or apology bonus, with a reason [002][004]. Needs an
     ``adjustment_id`` or an ``Idempotency-Key`` header."""
-    xml_root("adjustment")
     from flask import request
     key = data.get("adjustment_id") or request.headers.get("Idempotency-Key")
     if not key:
@@ -154,7 +163,7 @@ def adjust(data, ref):
     member = members.get(session, ref)
     entry = adjustments.adjust(
         session, member, Decimal(data["points"]), reason=data["reason"], actor=g.actor,
-        key=f"adjustment:{g.api_key.name}:{key}", now=clock.now(), kind=data["kind"],
+        key=_ledger_key(g.api_key.name, key), now=clock.now(), kind=data["kind"],
         expire_after_days=data.get("expire_after_days"),
         allow_negative=data["allow_negative"])
     return {"entry": present.entries_out(session, [entry], True)[0],

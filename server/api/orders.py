@@ -12,14 +12,16 @@ from engine.documents.corrections import ReturnItem
 from engine.domain import LineDoc, Origin, PurchaseDoc
 from rules.facts import DocumentFacts
 from server.api import present
-from server.api.schemas import LIMIT, OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
+from server.api.bounds import LIMIT
+from server.api.schemas import OrderIn, OrderOut, QuoteIn, ReturnIn, StatusIn
 from server.auth import require
 from server.errors import ApiError
 from server.extensions import db
-from server.formats import xml_root
+from server.formats import xml_document, xml_root
 from server.idempotency import idempotent
 
 SOURCE = "shop"
+MAX_EXTERNAL_ID = 100  # documents.external_id is VARCHAR(100)
 blp = Blueprint("orders", __name__, url_prefix="/api/v1",
                 description="Orders, statuses, returns and quotes")
 
@@ -42,6 +44,7 @@ def _lines(raw_lines) -> list[LineDoc]:
 
 
 @blp.route("/orders", methods=["POST"])
+@xml_document("order")
 @require("orders:write")
 @idempotent(lambda _kw, body: f"order:{body['order_id']}" if body.get("order_id") else None)
 @blp.arguments(OrderIn)
@@ -49,7 +52,6 @@ def _lines(raw_lines) -> list[LineDoc]:
 def create_order(data):
     """Record a purchase (idempotent on order_id). Points accrue when the order
     reaches the program's accrue-on status (paid or fulfilled)."""
-    xml_root("order")
     session = db.session()
     now = clock.now()
     doc = PurchaseDoc(source=SOURCE, external_id=data["order_id"], document_type="order",
@@ -73,6 +75,7 @@ def get_order(order_id):
 
 
 @blp.route("/orders/<order_id>/status", methods=["POST"])
+@xml_document("order")
 @require("orders:write")
 @idempotent()
 @blp.arguments(StatusIn)
@@ -80,7 +83,6 @@ def get_order(order_id):
 def set_status(data, order_id):
     """Move an order to paid, fulfilled, cancelled or returned. Cancelling or
     returning takes back what it earned and refunds what was spent on it."""
-    xml_root("order")
     session = db.session()
     document = orders.get(session, SOURCE, order_id)
     orders.set_status(session, document, data["status"], actor=g.actor, now=clock.now())
@@ -88,6 +90,7 @@ def set_status(data, order_id):
 
 
 @blp.route("/orders/<order_id>/returns", methods=["POST"])
+@xml_document("order")
 @require("orders:write")
 @idempotent(lambda kw, body: f"return:{kw['order_id']}:{body['return_id']}"
             if body.get("return_id") else None)
@@ -96,8 +99,12 @@ def set_status(data, order_id):
 def create_return(data, order_id):
     """A partial return by lines: the order's points are recomputed on what is
     kept, under the same rules and member snapshot, and the difference posted."""
-    xml_root("order")
     session = db.session()
+    external_id = f"{order_id}/returns/{data['return_id']}"
+    if len(external_id) > MAX_EXTERNAL_ID:  # the return is a document of its own, under this id
+        message = (f"the order id and the return id together must stay within "
+                   f"{MAX_EXTERNAL_ID - len('/returns/')} characters; use a shorter return_id")
+        raise ApiError(422, "validation_error", message, {"fields": {"return_id": [message]}})
     base = orders.get(session, SOURCE, order_id)
     items = [ReturnItem(quantity=item["quantity"], line_no=item["line_no"], amount=item.get("amount"))
              for item in data["lines"]]

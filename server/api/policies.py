@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 import rules
 from engine import clock, policies, simulations
+from server.api.bounds import Instant, Text, Version
 from server.auth import require
 from server.extensions import db
 from server.formats import xml_root
@@ -38,20 +39,20 @@ class PolicyOut(Schema):
 
 class PutIn(Schema):
     document = fields.Dict(required=True)
-    comment = fields.String(load_default="")
+    comment = Text(500, load_default="")
 
 
 class PublishIn(Schema):
-    version = fields.Integer()
-    effective_from = fields.AwareDateTime()
-    comment = fields.String(load_default="")
+    version = Version()
+    effective_from = Instant()
+    comment = Text(500, load_default="")
 
 
 class SimulateIn(Schema):
     document = fields.Dict(metadata={"description": "a draft to cost; default: the latest draft"})
-    version = fields.Integer()
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    version = Version()
+    since = Instant()
+    until = Instant()
     limit = fields.Integer(load_default=10000, validate=validate.Range(1, 200000))
 
 

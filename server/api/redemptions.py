@@ -11,7 +11,7 @@ from server.api.orders import SOURCE, cart_facts
 from server.api.schemas import RedemptionIn, RedemptionOut
 from server.auth import require
 from server.extensions import db
-from server.formats import xml_root
+from server.formats import xml_document, xml_root
 from server.idempotency import idempotent
 
 blp = Blueprint("redemptions", __name__, url_prefix="/api/v1/redemptions",
@@ -19,6 +19,7 @@ blp = Blueprint("redemptions", __name__, url_prefix="/api/v1/redemptions",
 
 
 @blp.route("", methods=["POST"])
+@xml_document("redemption")
 @require("redemptions:write")
 @idempotent(lambda _kw, body: f"redemption:{body['redemption_id']}"
             if body.get("redemption_id") else None)
@@ -28,7 +29,6 @@ def redeem(data):
     """Spend points (idempotent on redemption_id). Never overdraws: the balance is
     checked under the account's lock. With a ``cart``, the redemption policy
     limits how much may be paid with points."""
-    xml_root("redemption")
     session = db.session()
     now = clock.now()
     cart = None
@@ -53,12 +53,12 @@ def get_redemption(redemption_id):
 
 
 @blp.route("/<redemption_id>/cancel", methods=["POST"])
+@xml_document("redemption")
 @require("redemptions:write")
 @idempotent()
 @blp.response(200, RedemptionOut)
 def cancel(redemption_id):
     """Cancel a redemption: its points go back into the lots they came from."""
-    xml_root("redemption")
     session = db.session()
     redemption = redemptions.get(session, SOURCE, redemption_id)
     redemptions.cancel(session, redemption, actor=g.actor, now=clock.now())

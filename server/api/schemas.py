@@ -1,59 +1,41 @@
 """Marshmallow schemas of the shop API: one per resource, shared by API and admin UI."""
 from __future__ import annotations
 
-from decimal import Decimal
-
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from engine.domain import CHANNELS, ORDER_STATUSES
+from server.api.bounds import (
+    MAX_LINE_NO,
+    REF,
+    Day,
+    Days,
+    Exact,
+    Id,
+    Instant,
+    Text,
+    non_negative,
+    positive,
+)
 
 Points = lambda **kw: fields.Decimal(as_string=True, allow_nan=False, **kw)  # noqa: E731
 Money = Points
 
 
-# Plain functions rather than validate.Range: apispec would render a Decimal
-# bound as a string, which is not valid OpenAPI.
-# A line or amount below ten billion: 5,000 such lines still fit NUMERIC(18,4).
-LIMIT = Decimal(10) ** 10
-
-
-class Exact(fields.Decimal):
-    """A decimal input the ledger can hold: finite, below 10^10, at most 4 places."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("allow_nan", False)
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        number = super()._deserialize(value, attr, data, **kwargs)
-        if not number.is_finite() or abs(number) >= LIMIT:
-            raise ValidationError("must be a number below 10,000,000,000")
-        if number.as_tuple().exponent < -4:
-            raise ValidationError("must have at most 4 decimal places")
-        return number
-
-
-def non_negative(value) -> None:
-    if value < 0:
-        raise ValidationError("must not be negative")
-
-
-def positive(value) -> None:
-    if value <= 0:
-        raise ValidationError("must be greater than zero")
-
-
 class MemberRefField(fields.String):
     """A member reference: loyalty id, ext:<id>, erp:<code>, phone:<number>, onec:<id>."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Length(1, REF))
+        super().__init__(**kwargs)
 
 
 class MemberIn(Schema):
     ext_id = fields.String(validate=validate.Length(1, 64))
     erp_code = fields.String(validate=validate.Length(1, 64))
     phone = fields.String(validate=validate.Length(3, 40))
-    email = fields.Email()
+    email = fields.Email(validate=validate.Length(3, 254))
     name = fields.String(validate=validate.Length(0, 200), load_default="")
-    birth_date = fields.Date()
+    birth_date = Day()
     group = fields.String(validate=validate.Length(0, 64))
     consent_email = fields.Boolean()
     consent_sms = fields.Boolean()
@@ -61,8 +43,9 @@ class MemberIn(Schema):
                                   metadata={"description": "the referrer's code"})
     company_erp_code = fields.String(validate=validate.Length(1, 64),
                                      metadata={"description": "join this company's account"})
-    registered_at = fields.AwareDateTime(default_timezone=None)
-    attributes = fields.Dict(keys=fields.String(), values=fields.Raw())
+    registered_at = Instant()
+    attributes = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
+                             values=fields.Raw(), validate=validate.Length(max=100))
 
 
 class MemberPatch(MemberIn):
@@ -129,7 +112,7 @@ class EntryOut(Schema):
 
 class HistoryArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    before = fields.Integer(metadata={"description": "return entries older than this id"})
+    before = Id(metadata={"description": "return entries older than this id"})
     explain = fields.Boolean(load_default=True)
 
 
@@ -140,11 +123,12 @@ class HistoryOut(Schema):
 
 
 class LineIn(Schema):
-    line_no = fields.Integer(required=True, validate=validate.Range(min=0))
+    line_no = fields.Integer(validate=validate.Range(0, MAX_LINE_NO), metadata={
+        "description": "unique in the document; default: the line's position (1-based)"})
     sku = fields.String(required=True, validate=validate.Length(1, 64))
-    name = fields.String(load_default="")
-    product_group = fields.String(load_default="")
-    brand = fields.String(load_default="")
+    name = Text(load_default="")
+    product_group = Text(64, load_default="")
+    brand = Text(64, load_default="")
     quantity = Exact(required=True, validate=non_negative)
     unit_price = Exact(required=True)
     line_total = Exact(
@@ -153,17 +137,29 @@ class LineIn(Schema):
 
 
 def _unique_lines(lines) -> None:
-    numbers = [line["line_no"] for line in lines]
-    if len(numbers) != len(set(numbers)):
-        raise ValidationError("line numbers must be unique", "lines")
+    """Refuse repeated line numbers, counting a missing one as the line's position."""
+    seen: dict[int, int] = {}
+    for position, line in enumerate(lines, start=1):
+        number = line.get("line_no", position)
+        if number in seen:
+            told = "has" if "line_no" in line else "takes by its position"
+            raise ValidationError(f"line numbers must be unique: line {position} {told} the "
+                                  f"number {number}, as line {seen[number]} does", "lines")
+        seen[number] = position
+
+
+def _number_lines(data: dict) -> dict:
+    for position, line in enumerate(data.get("lines", []), start=1):
+        line.setdefault("line_no", position)
+    return data
 
 
 class OrderIn(Schema):
     order_id = fields.String(required=True, validate=validate.Length(1, 100))
     member = MemberRefField(required=True)
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
-    store = fields.String(load_default="")
-    placed_at = fields.AwareDateTime(required=True)
+    store = Text(64, load_default="")
+    placed_at = Instant(required=True)
     currency = fields.String(required=True, validate=validate.Length(3, 3))
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, 5000))
     shipping_total = Exact(load_default=0, validate=non_negative)
@@ -172,6 +168,10 @@ class OrderIn(Schema):
     @validates_schema
     def _lines(self, data, **_):
         _unique_lines(data.get("lines", []))
+
+    @post_load
+    def _numbered(self, data, **_):
+        return _number_lines(data)
 
 
 class OrderLineOut(Schema):
@@ -200,7 +200,7 @@ class StatusIn(Schema):
 
 
 class ReturnLineIn(Schema):
-    line_no = fields.Integer(required=True)
+    line_no = fields.Integer(required=True, validate=validate.Range(0, MAX_LINE_NO))
     quantity = Exact(required=True, validate=positive)
     amount = Exact(validate=non_negative,
                             metadata={"description": "money returned; default: pro rata"})
@@ -208,13 +208,14 @@ class ReturnLineIn(Schema):
 
 class ReturnIn(Schema):
     return_id = fields.String(required=True, validate=validate.Length(1, 60))
-    lines = fields.List(fields.Nested(ReturnLineIn), required=True, validate=validate.Length(1))
+    lines = fields.List(fields.Nested(ReturnLineIn), required=True,
+                        validate=validate.Length(1, 5000))
 
 
 class QuoteIn(Schema):
     member = MemberRefField()
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
-    store = fields.String(load_default="")
+    store = Text(64, load_default="")
     currency = fields.String(validate=validate.Length(3, 3))
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, 5000))
     shipping_total = Exact(load_default=0)
@@ -224,12 +225,24 @@ class QuoteIn(Schema):
     def _lines(self, data, **_):
         _unique_lines(data.get("lines", []))
 
+    @post_load
+    def _numbered(self, data, **_):
+        return _number_lines(data)
+
 
 class CartIn(Schema):
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, 5000))
     shipping_total = Exact(load_default=0)
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
-    store = fields.String(load_default="")
+    store = Text(64, load_default="")
+
+    @validates_schema
+    def _lines(self, data, **_):
+        _unique_lines(data.get("lines", []))
+
+    @post_load
+    def _numbered(self, data, **_):
+        return _number_lines(data)
 
 
 class RedemptionIn(Schema):
@@ -258,7 +271,7 @@ class AdjustmentIn(Schema):
     points = Exact(required=True)
     reason = fields.String(required=True, validate=validate.Length(1, 500))
     kind = fields.String(load_default="adjustment", validate=validate.OneOf(["adjustment", "bonus"]))
-    expire_after_days = fields.Integer(validate=validate.Range(min=1))
+    expire_after_days = Days()
     allow_negative = fields.Boolean(load_default=False)
 
 

@@ -34,7 +34,8 @@ class PageArgs(Schema):
 
 
 class MergeArgs(PageArgs):
-    member = fields.String(metadata={"description": "a member reference (loyalty id, phone:…)"})
+    member = fields.String(validate=validate.Length(1, 100),
+                           metadata={"description": "a member reference (loyalty id, phone:…)"})
     state = fields.String(load_default="all", validate=validate.OneOf(["active", "undone", "all"]))
 
 

@@ -1,12 +1,19 @@
-"""Extensions created without an app and bound in the factory: the OpenAPI layer and RQ."""
+"""Extensions created without an app and bound in the factory: the OpenAPI layer, RQ, and the
+admin UI's sessions (Flask-Login), CSRF (Flask-WTF) and translations (Flask-Babel)."""
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import Babel
+from flask_login import LoginManager
 from flask_rq import RQ
 from flask_smorest import Api
+from flask_wtf import CSRFProtect
 
 api = Api()
 rq = RQ()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
 
 
 def init_app(app: Flask) -> None:

@@ -79,13 +79,14 @@ def import_upload():
         flash(_("The file is empty; nothing was imported.") if exc.code == "empty_file" else exc.message, "error")
         return redirect(url_for("admin.imports"))
     session.commit()
+    run_id = run.id
     if not created:
         if Path(run.stored_path or "") != path and path.exists():
             path.unlink()  # the bytes were stored under their first run already
-        flash(_("These exact bytes were imported before (run %(id)s): nothing changed.", id=run.id), "ok")
+        flash(_("These exact bytes were imported before (run %(id)s): nothing changed.", id=run_id), "ok")
     elif run.status != "done":
-        jobs.enqueue(jobs.run_import, run.id, job_id=f"import-run-{run.id}")  # after the commit
-    return redirect(url_for("admin.import_run", run_id=run.id))
+        jobs.enqueue(jobs.run_import, run_id, job_id=f"import-run-{run_id}")  # after the commit
+    return redirect(url_for("admin.import_run", run_id=run_id))
 
 
 def _rows(session, run: ImportRun, page: int, per_page: int):
@@ -121,15 +122,16 @@ def import_progress(run_id: int):
 @bp.get("/imports/<int:run_id>/quarantine.csv")
 @login_required
 def import_quarantine_csv(run_id: int):
-    session = db.session()
-    run = _run(session, run_id)
+    run = _run(db.session(), run_id)
+    stem = Path(run.filename).stem or "import"
 
-    def generate():
+    def generate():  # runs while the response streams, in the request's context
+        session = db.session()
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["line", "reason", "raw"])
         stmt = (select(QuarantinedRow.line_no, QuarantinedRow.reason, QuarantinedRow.raw)
-                .where(QuarantinedRow.import_run_id == run.id)
+                .where(QuarantinedRow.import_run_id == run_id)
                 .order_by(QuarantinedRow.line_no, QuarantinedRow.id))
         for line_no, reason, raw in session.execute(stmt.execution_options(yield_per=1000)):
             writer.writerow([line_no if line_no is not None else "", reason, raw])
@@ -139,6 +141,5 @@ def import_quarantine_csv(run_id: int):
                 buffer.truncate()
         yield buffer.getvalue()
 
-    stem = Path(run.filename).stem or "import"
     return Response(stream_with_context(generate()), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="run-{run.id}-{stem}-quarantine.csv"'})
+        "Content-Disposition": f'attachment; filename="run-{run_id}-{stem}-quarantine.csv"'})

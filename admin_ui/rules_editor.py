@@ -66,10 +66,27 @@ def _page(policy: str, form: PolicyForm | None = None, messages=None, status: in
     draft = next((v for v in versions if v.status == "draft"), None)
     publish_form = PublishForm(formdata=None, version=draft.version if draft else None)
     return render_template("admin/rules/edit.html", policy=policy, versions=versions, form=form,
+                           vocabulary=rules.export_vocabulary().get(policy), editor_texts=_editor_texts(),
                            messages=messages, draft=draft, publish_form=publish_form,
                            published=policies.active_version(session, policy),
                            can_write=current_user.role in WRITERS, can_publish=current_user.role == "admin"
                            ), status
+
+
+def _editor_texts() -> dict:
+    """The visual editor's words (static/rule_editor.js), in the reader's language."""
+    return {
+        "all": _("all of these hold"), "any": _("any of these holds"), "choose": _("— choose —"),
+        "add_condition": _("Add a condition"), "add_group": _("Add a group"), "remove_group": _("Remove the group"),
+        "remove": _("Remove"), "variable": _("Variable"), "operator": _("Operator"), "value": _("Value"),
+        "action": _("Action"), "rule": _("Rule"), "id": _("Id"), "priority": _("Priority"), "scope": _("Scope"),
+        "active_from": _("Active from"), "active_until": _("Active until"),
+        "stop_processing": _("Stop: no later rule runs once this one matched"), "description": _("Description"),
+        "conditions": _("Conditions"), "actions": _("Actions"), "always": _("Applies always."),
+        "add_action": _("Add an action"), "move_up": _("Move up"), "move_down": _("Move down"),
+        "remove_rule": _("Remove the rule"), "add_rule": _("Add a rule"),
+        "not_a_rule_document": _("The JSON below is not a rule document with a list of rules; fix it there."),
+    }
 
 
 @bp.get("/rules/<policy>")

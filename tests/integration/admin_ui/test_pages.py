@@ -162,6 +162,9 @@ def test_rules_validate_save_and_publish(app, as_role, publish):
     marketer = as_role("marketer")
     page = marketer.get("/admin/rules/accrual")
     assert page.status_code == 200 and "group-110-x2" in page.text
+    vocabulary = json.loads(page.text.split('id="vocabulary-data">')[1].split("</script>")[0])
+    assert "multiply" in {a["name"] for a in vocabulary["actions"]}  # the visual editor is built from it
+    assert 'id="vocabulary-data"' not in marketer.get("/admin/rules/settings").text  # settings: JSON only
     broken = json.loads(json.dumps(ACCRUAL_BASIC))
     broken["rules"][0]["actions"][0]["params"]["points"] = "many"
     checked = marketer.post("/admin/rules/accrual/validate", {"document": json.dumps(broken)},

@@ -5,7 +5,7 @@ import json
 from datetime import UTC
 from decimal import Decimal
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -13,7 +13,7 @@ import rules
 from admin_ui import bp
 from admin_ui.auth import WRITERS, role_required
 from admin_ui.forms import PolicyForm, PublishForm
-from engine import policies
+from engine import policies, reports
 from server import db
 
 
@@ -93,6 +93,22 @@ def _editor_texts() -> dict:
 @login_required
 def policy_edit(policy: str):
     return _page(_check(policy))
+
+
+@bp.get("/rules/<policy>/diff")
+@login_required
+def policy_diff(policy: str):
+    """Two versions rule by rule (default: the newest against the one before it)."""
+    _check(policy)
+    by_number = {v.version: v for v in policies.versions(db.session(), policy)}
+    newest = max(by_number, default=0)
+    new = by_number.get(request.args.get("to", newest, type=int))
+    old = by_number.get(request.args.get("from", (new.version - 1) if new else 0, type=int))
+    if new is None:
+        abort(404)
+    return render_template("admin/rules/diff.html", policy=policy, old=old, new=new,
+                           versions=sorted(by_number), dump=_dump,
+                           changes=reports.rule_diff(old.document if old else None, new.document))
 
 
 @bp.post("/rules/<policy>/validate")

@@ -204,3 +204,24 @@ def documents_by_id(session: Session, ids) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(Document.id, Document.external_id).where(Document.id.in_(ids))).all())
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    rule_id: str
+    change: str  # added | removed | changed | same
+    old: dict | None
+    new: dict | None
+
+
+def rule_diff(old: dict | None, new: dict | None) -> list[RuleChange]:
+    """Two versions of a rule document compared rule by rule (by id), in the newer one's order."""
+    before = {r.get("id"): r for r in (old or {}).get("rules") or [] if isinstance(r, dict)}
+    after = [r for r in (new or {}).get("rules") or [] if isinstance(r, dict)]
+    changes = []
+    for rule in after:
+        previous = before.pop(rule.get("id"), None)
+        kind = "added" if previous is None else ("same" if previous == rule else "changed")
+        changes.append(RuleChange(str(rule.get("id")), kind, previous, rule))
+    changes += [RuleChange(str(rule_id), "removed", rule, None) for rule_id, rule in before.items()]
+    return changes

@@ -189,3 +189,40 @@ def test_rules_validate_save_and_publish(app, as_role, publish):
             "published", "admin:marketer@example.com", "admin:admin@example.com")
         assert row.document["rules"][0]["actions"][0]["params"]["points"] == 2
     assert "v2" in admin.get("/admin/rules").text
+
+
+def test_versions_compared_rule_by_rule(app, as_role, publish):
+    publish(ACCRUAL_BASIC)
+    changed = json.loads(json.dumps(ACCRUAL_BASIC))
+    changed["rules"][1]["actions"][0]["params"]["factor"] = 3
+    changed["rules"].append({"id": "weekend", "scope": "document", "priority": 1,
+                             "actions": [{"name": "earn_fixed", "params": {"points": 5}}]})
+    del changed["rules"][0]
+    changed["rules"].insert(0, {"id": "base-2", "scope": "line", "priority": 10,
+                                "actions": [{"name": "earn_per_amount", "params": {"points": 2, "amount": 10}}]})
+    publish(changed)
+    page = as_role("viewer").get("/admin/rules/accrual/diff")
+    assert page.status_code == 200
+    assert '<tr class="diff-added">\n    <td>base-2</td>' in page.text
+    assert '<tr class="diff-changed">\n    <td>group-110-x2</td>' in page.text
+    assert '<tr class="diff-added">\n    <td>weekend</td>' in page.text
+    assert '<tr class="diff-removed">\n    <td>base</td>' in page.text
+    same = as_role("viewer").get("/admin/rules/accrual/diff?from=2&to=2")
+    assert same.text.count('class="diff-same"') == 3
+
+
+def test_a_running_import_is_polled_by_htmx(app, as_role):
+    from engine.models import ImportRun
+    with app.app_context():
+        session = db.session()
+        run = ImportRun(source="sap_b1", kind="customers", filename="big.csv", sha256="0" * 64, status="running",
+                        progress={"phase": "parsing", "done": 250, "total": 1000})
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    browser = as_role("viewer")
+    page = browser.get(f"/admin/imports/{run_id}")
+    assert f'hx-get="/admin/imports/{run_id}/progress"' in page.text and 'hx-trigger="every 1s"' in page.text
+    partial = browser.get(f"/admin/imports/{run_id}/progress", headers={"HX-Request": "true"})
+    assert 'value="25.0"' in partial.text and "HX-Refresh" not in partial.headers
+    assert "<html" not in partial.text  # only the bar is swapped in

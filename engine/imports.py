@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,9 +20,11 @@ from engine import ledger, members
 from engine.documents import catalog, orders, redemptions
 from engine.domain import CustomerDoc, ProductDoc, PurchaseDoc, RowError, WriteOffDoc
 from engine.members import customers
-from engine.models import ImportRun, QuarantinedRow
+from engine.models import ImportChunk, ImportRun, QuarantinedRow
 
 OUTCOMES = ("applied", "duplicate", "quarantined", "skipped")
+# Files whose documents are staged and applied in chunks (the SAP pipeline).
+DOCUMENT_KINDS = ("invoices", "credit_notes")
 # Errors that mean "this document cannot be applied": quarantine it, go on.
 DOCUMENT_ERRORS = (orders.DocumentError, members.MemberError, ledger.LedgerError,
                    redemptions.RedemptionError, customers.CustomerError, ValueError)
@@ -120,3 +122,20 @@ def finish(run: ImportRun, tally: Tally, now: datetime, *, error: str | None = N
     run.status = "failed" if error else "done"
     run.error = error
     run.finished_at = now
+
+
+def run_progress(session: Session, run: ImportRun) -> dict:
+    """How far a run has come: its own progress, or its chunks' once a document file is staged."""
+    progress = dict(run.progress or {})
+    if run.kind in DOCUMENT_KINDS and (run.details or {}).get("staged"):
+        total, done, chunks, chunks_done = session.execute(
+            select(func.coalesce(func.sum(ImportChunk.lines), 0),
+                   func.coalesce(func.sum(ImportChunk.lines).filter(ImportChunk.status == "done"), 0),
+                   func.count(ImportChunk.id), func.count(ImportChunk.id).filter(ImportChunk.status == "done"))
+            .where(ImportChunk.import_run_id == run.id)).one()
+        progress.update({"phase": "done" if run.status == "done" else "applying", "done": int(done),
+                         "total": int(total), "chunks": int(chunks), "chunks_done": int(chunks_done)})
+    total = progress.get("total") or 0
+    progress["percent"] = 100 if run.status == "done" else (
+        round(100 * progress.get("done", 0) / total, 1) if total else 0)
+    return progress

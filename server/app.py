@@ -32,6 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     from server.api import register
     register(app)
+    import admin_ui
+    admin_ui.init_app(app)  # binds login_manager, csrf and babel from server.extensions
     from server import cli
     cli.register(app)
     app.add_url_rule("/", "home", _home)

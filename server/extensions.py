@@ -1,14 +1,18 @@
-"""Extensions created without an app and bound in the factory: the database, migrations, OpenAPI, RQ."""
+"""Extensions created without an app and bound in the factory: the database, migrations, OpenAPI, RQ,
+and the admin UI's sessions (Flask-Login), CSRF (Flask-WTF) and translations (Flask-Babel)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import flask_migrate
 from flask import Flask, current_app
+from flask_babel import Babel
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_rq import RQ
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,12 +26,15 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
 rq = RQ()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
 
 
 class SessionFactory:
     """The app's engine with a sessionmaker of its own, for code outside an app context's session.
 
-    The import pipeline and its forked workers take one of these (importers.pipeline.Database):
+    The import pipeline and its forked workers take one of these (importers.sap_b1.pipeline.Database):
     after a fork the child calls ``engine.dispose(close=False)`` and opens fresh connections.
     """
 

@@ -10,20 +10,18 @@ runs before the response is sent.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import uuid
 from pathlib import Path
 
-from flask import current_app, g, request, url_for
+from flask import g, request, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from engine.models import ImportChunk, ImportRun, QuarantinedRow
+from engine import imports
+from engine.models import ImportRun, QuarantinedRow
 from importers.onec.uploads import UnsafeName, safe_basename
 from importers.sap_b1 import KINDS, SOURCE, ProfileError, pipeline
-from server import jobs
+from server import jobs, uploads
 from server.api.bounds import Text
 from server.auth import require
 from server.errors import ApiError
@@ -32,7 +30,6 @@ from server.formats import xml_root
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports",
                 description="SAP Business One file imports: upload, status, quarantined rows")
-_BLOCK = 1 << 20
 # Stored as "<16 hex>_<name>": the whole must stay below a file system's 255 bytes.
 MAX_NAME_BYTES = 200
 
@@ -46,29 +43,6 @@ class ListArgs(Schema):
 class RowsArgs(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-
-
-def _store(stream, filename: str) -> tuple[Path, str, int]:
-    """Copy ``stream`` into the upload folder in blocks, hashing as it goes: (path, sha256, size)."""
-    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{uuid.uuid4().hex}.part"
-    digest, size = hashlib.sha256(), 0
-    try:
-        with open(partial, "wb") as out:
-            for block in iter(lambda: stream.read(_BLOCK), b""):
-                digest.update(block)
-                size += len(block)
-                out.write(block)
-        if size == 0:
-            raise ApiError(422, "empty_file", "The uploaded file is empty; nothing was imported.")
-        sha256 = digest.hexdigest()
-        final = folder / f"{sha256[:16]}_{filename}"
-        os.replace(partial, final)
-        return final, sha256, size
-    finally:
-        if partial.exists():
-            partial.unlink()
 
 
 def _upload() -> tuple[object, str, str, str]:
@@ -98,22 +72,6 @@ def _upload() -> tuple[object, str, str, str]:
     return stream, filename, kind, source
 
 
-def _progress(session, run: ImportRun) -> dict:
-    progress = dict(run.progress or {})
-    if run.kind in pipeline.DOCUMENT_KINDS and (run.details or {}).get("staged"):
-        total, done, chunks, chunks_done = session.execute(
-            select(func.coalesce(func.sum(ImportChunk.lines), 0),
-                   func.coalesce(func.sum(ImportChunk.lines).filter(ImportChunk.status == "done"), 0),
-                   func.count(ImportChunk.id), func.count(ImportChunk.id).filter(ImportChunk.status == "done"))
-            .where(ImportChunk.import_run_id == run.id)).one()
-        progress.update({"phase": "done" if run.status == "done" else "applying", "done": int(done),
-                         "total": int(total), "chunks": int(chunks), "chunks_done": int(chunks_done)})
-    total = progress.get("total") or 0
-    progress["percent"] = 100 if run.status == "done" else (
-        round(100 * progress.get("done", 0) / total, 1) if total else 0)
-    return progress
-
-
 def _run_out(session, run: ImportRun) -> dict:
     details = run.details or {}
     timing = details.get("timing") or {}
@@ -126,7 +84,7 @@ def _run_out(session, run: ImportRun) -> dict:
         "encoding": details.get("encoding"),
         "counts": {"rows_read": run.rows_read, "applied": run.applied, "duplicates": run.duplicates,
                    "quarantined": run.quarantined, "skipped": details.get("skipped", 0)},
-        "progress": _progress(session, run),
+        "progress": imports.run_progress(session, run),
         "timing": {"created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
                    "seconds": seconds, "staging_seconds": timing.get("staging_s")},
         "error": run.error,
@@ -152,7 +110,7 @@ def upload():
     """
     xml_root("import")
     stream, filename, kind, _source = _upload()
-    path, sha256, size = _store(stream, filename)
+    path, sha256, size = uploads.store(stream, filename)
     session = db.session()
     try:
         run, created = pipeline.register(session, path, kind=kind, actor=g.actor, filename=filename,

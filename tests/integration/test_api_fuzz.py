@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from engine import members
 from server.app import create_app
 from server.auth import create_key
-from server.extensions import db, upgrade
+from server.extensions import db, session_factory, upgrade
 from tests.conftest import PG_ADMIN_URL, _pg_url, unavailable
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))  # per operation; raise it to hunt
@@ -52,7 +52,7 @@ def fuzz_app(request, tmp_path_factory):
     app.config["FUZZ_KEY"] = key
     yield app
     if admin is not None:
-        app.extensions["database"].engine.dispose()
+        session_factory(app).engine.dispose()
         with admin.connect() as conn:
             conn.execute(sa.text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})

@@ -32,7 +32,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, imports
 from engine.models import ImportChunk, ImportRun
 from importers.sap_b1 import TextFileError, open_file, profile_from_dict
 from importers.sap_b1.pipeline import stage
@@ -40,7 +40,7 @@ from importers.sap_b1.pipeline.apply import apply_chunk, claim
 from importers.sap_b1.pipeline.cards import apply_cards
 
 log = logging.getLogger(__name__)
-DOCUMENT_KINDS = ("invoices", "credit_notes")
+DOCUMENT_KINDS = imports.DOCUMENT_KINDS
 Progress = Callable[[str, int, int], None]
 
 

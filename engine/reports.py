@@ -1,0 +1,227 @@
+"""What the admin UI shows: set-based summaries of the ledger, members and imports.
+
+Every figure is one aggregate query (GROUP BY a truncated date, SUM … FILTER)
+over ``ledger_entries``, ``lots``, ``members`` and ``import_runs``, so the
+dashboard costs a handful of index scans however many members there are. The
+member search and a member's page read here too, so the admin UI and any other
+reader get the same numbers. Nothing here writes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Date, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from engine import policies
+from engine.members.phones import normalize_phone
+from engine.models import Account, Document, ImportRun, LedgerEntry, Lot, Member
+
+ZERO = Decimal(0)
+BUCKETS = ("day", "week", "month")
+# What counts as issued, spent and expired: kinds, not signs, so a return's
+# reversal or a negative correction is neither "spent" nor "expired".
+SPENT_KINDS = ("redemption", "reward_order", "refund")  # a refund gives spent points back
+ISSUED_EXCLUDED = ("refund", "transfer", "expiry", "redemption", "reward_order", "reversal")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    issued: Decimal
+    spent: Decimal
+    expired: Decimal
+
+
+def _bucket(session: Session, column, bucket: str, tz: str):
+    """The start date of ``column``'s day, ISO week or month in the program's time zone."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc(bucket, func.timezone(tz, column)), Date)
+    # SQLite keeps UTC text and has no time zone database: its buckets are UTC days.
+    if bucket == "day":
+        return func.date(column)
+    if bucket == "week":
+        return func.date(column, "-6 days", "weekday 1")
+    return func.date(column, "start of month")
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def points_by_period(session: Session, since: datetime, until: datetime, *, bucket: str = "day"
+                     ) -> list[Period]:
+    """Issued, spent and expired points per day/week/month of [since, until), every period listed."""
+    settings = policies.settings(session, until)
+    start = _bucket(session, LedgerEntry.effective_at, bucket, settings.time_zone).label("start")
+    amount = LedgerEntry.amount
+    stmt = (select(start,
+                   func.coalesce(func.sum(amount).filter(amount > 0, LedgerEntry.kind.not_in(ISSUED_EXCLUDED)), 0),
+                   func.coalesce(-func.sum(amount).filter(LedgerEntry.kind.in_(SPENT_KINDS)), 0),
+                   func.coalesce(-func.sum(amount).filter(LedgerEntry.kind == "expiry"), 0))
+            .where(LedgerEntry.effective_at >= since, LedgerEntry.effective_at < until)
+            .group_by(start).order_by(start))
+    found = {_as_date(row[0]): Period(_as_date(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
+             for row in session.execute(stmt)}
+    periods, cursor = [], _first_of(since.astimezone(settings.tz).date(), bucket)
+    last = (until - timedelta(microseconds=1)).astimezone(settings.tz).date()
+    while cursor <= last:
+        periods.append(found.pop(cursor, Period(cursor, ZERO, ZERO, ZERO)))
+        cursor = _next(cursor, bucket)
+    return periods
+
+
+def _first_of(day: date, bucket: str) -> date:
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _next(day: date, bucket: str) -> date:
+    if bucket == "day":
+        return day + timedelta(days=1)
+    if bucket == "week":
+        return day + timedelta(days=7)
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class Liability:
+    available: Decimal
+    pending: Decimal
+    points: Decimal
+    money: Decimal
+    currency: str
+    expiring: dict[int, Decimal]  # days ahead → points expiring by then
+
+
+def liability(session: Session, now: datetime, *, horizons: tuple[int, ...] = (30, 60, 90)) -> Liability:
+    """Outstanding points (open lots), their value, and what expires within each horizon."""
+    settings = policies.settings(session, now)
+    live = (Lot.remaining > 0) & or_(Lot.expires_at.is_(None), Lot.expires_at > now)
+    columns = [func.coalesce(func.sum(Lot.remaining).filter(Lot.available_at <= now), 0),
+               func.coalesce(func.sum(Lot.remaining).filter(Lot.available_at > now), 0)]
+    columns += [func.coalesce(func.sum(Lot.remaining).filter(Lot.expires_at <= now + timedelta(days=d)), 0)
+                for d in horizons]
+    row = session.execute(select(*columns).where(live)).one()
+    # Debt (reversals of points already spent) is paid from the next points: it lowers what is owed.
+    debt = Decimal(session.execute(select(func.coalesce(func.sum(Account.debt), 0))).scalar_one())
+    available, pending = Decimal(row[0]) - debt, Decimal(row[1])
+    total = available + pending
+    return Liability(available, pending, total, (total * settings.point_value).quantize(Decimal("0.01")),
+                     settings.currency, {d: Decimal(v) for d, v in zip(horizons, row[2:])})
+
+
+@dataclass(frozen=True)
+class MemberCounts:
+    enrolled: int
+    blocked: int
+    active: int  # with a ledger entry in the activity window
+    window_days: int
+
+
+def member_counts(session: Session, now: datetime, *, window_days: int = 90) -> MemberCounts:
+    enrolled, blocked = session.execute(
+        select(func.count(Member.id), func.count(Member.id).filter(Member.status == "blocked"))
+        .where(Member.merged_into_id.is_(None))).one()
+    active = session.execute(select(func.count(func.distinct(LedgerEntry.account_id)))
+                             .where(LedgerEntry.effective_at >= now - timedelta(days=window_days))
+                             ).scalar_one()
+    return MemberCounts(enrolled, blocked, active, window_days)
+
+
+def recent_imports(session: Session, *, limit: int = 10, offset: int = 0) -> list[ImportRun]:
+    return list(session.execute(select(ImportRun).order_by(ImportRun.id.desc())
+                                .offset(offset).limit(limit)).scalars())
+
+
+def count_imports(session: Session) -> int:
+    return session.execute(select(func.count(ImportRun.id))).scalar_one()
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_members(session: Session, query: str, *, page: int = 1, per_page: int = 25) -> Page:
+    """Members matching a name fragment, any spelling of a phone, an e-mail, an ERP code,
+    a shop id or a loyalty id; exact identities first, then by name."""
+    query = (query or "").strip()
+    stmt = select(Member).where(Member.merged_into_id.is_(None))
+    exact = literal(False)
+    if query:
+        phone = normalize_phone(query, tuple(policies.settings(session).phone_regions))
+        exact = or_(Member.loyalty_id == query.upper(), Member.ext_id == query, Member.erp_code == query,
+                    func.lower(Member.email) == query.lower(),
+                    *([Member.phone == phone] if phone else []))
+        pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(exact, func.lower(Member.name).like(pattern, escape="\\")))
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    page = max(page, 1)
+    rows = session.execute(stmt.order_by(case((exact, 0), else_=1), Member.name, Member.id)
+                           .offset((page - 1) * per_page).limit(per_page)).scalars()
+    return Page(list(rows), total, page, per_page)
+
+
+def open_lots(session: Session, account_id: int, now: datetime, *, limit: int = 200) -> list[Lot]:
+    """Lots with points left, the soonest to expire first (how they are spent)."""
+    return list(session.execute(
+        select(Lot).where(Lot.account_id == account_id, Lot.remaining > 0,
+                          or_(Lot.expires_at.is_(None), Lot.expires_at > now))
+        .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id).limit(limit)).scalars())
+
+
+def entries(session: Session, account_id: int, *, limit: int = 50, before: int | None = None
+            ) -> list[LedgerEntry]:
+    stmt = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
+    if before:
+        stmt = stmt.where(LedgerEntry.id < before)
+    return list(session.execute(stmt.order_by(LedgerEntry.id.desc()).limit(limit)).scalars())
+
+
+def orders(session: Session, member_id: int, *, limit: int = 20) -> list[Document]:
+    return list(session.execute(select(Document).where(Document.member_id == member_id)
+                                .order_by(Document.placed_at.desc(), Document.id.desc())
+                                .limit(limit)).scalars())
+
+
+def documents_by_id(session: Session, ids) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Document.id, Document.external_id).where(Document.id.in_(ids))).all())
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    rule_id: str
+    change: str  # added | removed | changed | same
+    old: dict | None
+    new: dict | None
+
+
+def rule_diff(old: dict | None, new: dict | None) -> list[RuleChange]:
+    """Two versions of a rule document compared rule by rule (by id), in the newer one's order."""
+    before = {r.get("id"): r for r in (old or {}).get("rules") or [] if isinstance(r, dict)}
+    after = [r for r in (new or {}).get("rules") or [] if isinstance(r, dict)]
+    changes = []
+    for rule in after:
+        previous = before.pop(rule.get("id"), None)
+        kind = "added" if previous is None else ("same" if previous == rule else "changed")
+        changes.append(RuleChange(str(rule.get("id")), kind, previous, rule))
+    changes += [RuleChange(str(rule_id), "removed", rule, None) for rule_id, rule in before.items()]
+    return changes

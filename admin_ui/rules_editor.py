@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -13,7 +13,7 @@ import rules
 from admin_ui import bp
 from admin_ui.auth import WRITERS, role_required
 from admin_ui.forms import PolicyForm, PublishForm
-from engine import policies, reports
+from engine import clock, policies, reports, simulations
 from server.extensions import db
 
 
@@ -171,3 +171,50 @@ def policy_publish(policy: str):
     session.commit()
     flash(_("%(policy)s v%(version)s is published.", policy=policy, version=row.version), "ok")
     return redirect(url_for("admin.policy_edit", policy=policy))
+
+
+@bp.post("/rules/<policy>/simulate")
+@role_required(*WRITERS)
+def policy_simulate(policy: str):
+    """The document in the editor costed on the real orders and invoices of a period, beside the version in
+    force: totals, per rule and per product group (htmx partial)."""
+    _check(policy)
+    document, messages = _parse(PolicyForm().document.data or "")
+    if document is None:
+        return render_template("admin/rules/_messages.html", messages=messages, checked=True)
+    session = db.session()
+    tz = policies.settings(session).tz
+    today = clock.now().astimezone(tz).date()
+    since_day = _day(request.form.get("since")) or today - timedelta(days=30)
+    until_day = _day(request.form.get("until")) or today
+    since = datetime.combine(since_day, time(0), tz).astimezone(UTC)
+    until = datetime.combine(until_day + timedelta(days=1), time(0), tz).astimezone(UTC)
+    try:
+        result = simulations.simulate(session, policy, document=document, since=since, until=until,
+                                      limit=SIMULATION_LIMIT, now=clock.now())
+    except rules.RuleValidationError as exc:
+        return render_template("admin/rules/_messages.html", messages=_messages(exc), checked=True)
+    except (simulations.NotSimulable, rules.EvaluationError) as exc:
+        return render_template("admin/rules/_messages.html", messages=[{"path": "", "message": str(exc)}],
+                               checked=True)
+    breakdowns = [(_("Points per rule"), _breakdown(result, "by_rule")),
+                  (_("Points per product group"), _breakdown(result, "by_product_group"))]
+    return render_template("admin/rules/_simulation.html", result=result, since=since_day, until=until_day,
+                           limit=SIMULATION_LIMIT, breakdowns=breakdowns)
+
+
+def _breakdown(result: dict, key: str) -> list[tuple[str, str, str | None]]:
+    """(name, draft points, points in force) per rule or product group, biggest draft cost first."""
+    draft, published = result["draft"][key], (result.get("published") or {}).get(key)
+    names = sorted(set(draft) | set(published or {}), key=lambda n: -Decimal(draft.get(n, "0")))
+    return [(name, draft.get(name, "0"), None if published is None else published.get(name, "0")) for name in names]
+
+
+SIMULATION_LIMIT = 20_000  # documents per simulation: enough for a month of a wholesaler, bounded for the page
+
+
+def _day(text: str | None):
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date() if text else None
+    except ValueError:
+        return None

@@ -226,3 +226,33 @@ def test_a_running_import_is_polled_by_htmx(app, as_role):
     partial = browser.get(f"/admin/imports/{run_id}/progress", headers={"HX-Request": "true"})
     assert 'value="25.0"' in partial.text and "HX-Refresh" not in partial.headers
     assert "<html" not in partial.text  # only the bar is swapped in
+
+
+def test_a_marketer_simulates_a_draft_on_real_orders(app, as_role, publish, keys):
+    from tests.conftest import auth
+    publish(ACCRUAL_BASIC)
+    ref = _member(app)
+    marketer = as_role("marketer")
+    for n, group in enumerate(("110", "120"), start=1):
+        order = marketer.client.post("/api/v1/orders", headers=auth(keys["shop"]), json={
+            "order_id": f"S-{n}", "member": ref, "placed_at": (clock.now() - timedelta(days=2)).isoformat(),
+            "currency": "PLN", "status": "fulfilled",
+            "lines": [{"sku": "X", "quantity": 1, "unit_price": 100, "product_group": group}]})
+        assert order.status_code == 201, order.get_json()
+    assert 'id="simulation"' in marketer.get("/admin/rules/accrual").text
+    draft = json.loads(json.dumps(ACCRUAL_BASIC))
+    draft["rules"][0]["actions"][0]["params"]["points"] = 3  # three points per 10 instead of one
+    result = marketer.post("/admin/rules/accrual/simulate", {"document": json.dumps(draft)},
+                           headers={"HX-Request": "true"})
+    assert result.status_code == 200
+    totals = result.text.split('id="simulation-totals"')[1].split("</table>")[0]
+    # In force: 10 + 10 (base) + 10 (x2 on group 110) = 30; the draft: 30 + 30 + 30 = 90.
+    assert "<td class=\"num\">90</td><td class=\"num\">30</td>" in totals.replace("\n", ""), totals
+    assert "2 documents" in result.text and "group-110-x2" in result.text and 'class="sim-chart"' in result.text
+    broken = json.loads(json.dumps(ACCRUAL_BASIC))
+    broken["rules"][0]["actions"][0]["params"]["points"] = "many"
+    refused = marketer.post("/admin/rules/accrual/simulate", {"document": json.dumps(broken)})
+    assert "rules[0].actions[0].params.points" in refused.text
+    viewer = as_role("viewer")
+    assert 'id="simulation"' not in viewer.get("/admin/rules/accrual").text
+    assert viewer.post("/admin/rules/accrual/simulate", {"document": json.dumps(draft)}).status_code == 403

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
+
+from engine.models import Member
 
 from tests.integration.imports import samples
 
@@ -39,3 +42,13 @@ def test_a_bad_invoice_row_is_quarantined_and_the_good_one_applied(importer, tmp
         return
     assert run.rows_read == 2 and run.quarantined == 1 and run.applied == 1
     assert importer.balance("C001") == 4
+
+
+def test_an_unclosed_quote_refuses_a_customers_file_before_any_card(importer, tmp_path):
+    rows = samples.CUSTOMER_ROWS[:2] + ['C007;"Never closed;;;;;100;20230101'] + ["C008;Ósmy;;;;;100;20230101"]
+    path = samples.write(tmp_path / "OCRD.csv", samples.CUSTOMERS_HEADER, rows)
+    run = importer(path, "customers")
+    assert run.status == "failed" and "never closed" in run.error and "Traceback" not in run.error
+    assert run.applied == 0
+    with importer.session() as session:
+        assert session.execute(select(func.count(Member.id))).scalar_one() == 0

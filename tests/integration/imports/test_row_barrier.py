@@ -5,7 +5,6 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import Member
-
 from tests.integration.imports import samples
 
 D1 = samples.day(9)

@@ -15,10 +15,10 @@ from typing import Any
 
 from engine.domain import Origin, ProductDoc, RowError
 from engine.onec import ExchangeConfig, norm_name
-from importers.onec.commerceml import ROOT
+from importers.onec.commerceml import ROOT, unreadable
 from importers.onec.documents import product_sku
 from importers.onec.safexml import parse_xml
-from importers.onec.values import ValueProblem, child, children, parse_decimal, snippet, text
+from importers.onec.values import child, children, parse_decimal, snippet, text
 
 SOURCE = "1c"
 _DELETED = {norm_name(v) for v in ("Удален", "true")}
@@ -94,9 +94,9 @@ def _offers(root: dict, config: ExchangeConfig, name: str, batch: CatalogBatch,
             continue
         try:
             price = parse_decimal(child(price_node, "ЦенаЗаЕдиницу"), "ЦенаЗаЕдиницу")
-        except ValueProblem as exc:
+        except Exception as exc:  # the barrier: one offer never fails the upload
             batch.errors.append(RowError(Origin(SOURCE, name), snippet("Предложение", offer),
-                                         str(exc), {"element": "Предложение", "index": index}))
+                                         unreadable(exc), {"element": "Предложение", "index": index}))
             continue
         exact = "#" not in text(child(offer, "Ид"))
         if product_id in found and (found[product_id][0] or not exact):
@@ -105,6 +105,32 @@ def _offers(root: dict, config: ExchangeConfig, name: str, batch: CatalogBatch,
         found[product_id] = (exact, product_sku(offer, config), text(child(offer, "Наименование")),
                              price, currency)
     return found
+
+
+def _product(batch: CatalogBatch, node: Any, index: int, origin: Origin, config: ExchangeConfig,
+             offers: dict, seen: set[str]) -> None:
+    """One `Товар` → a product of the batch (or a deletion, or an error)."""
+    sku = product_sku(node, config)
+    if not sku:
+        batch.errors.append(RowError(origin, snippet("Товар", node), "the product has no Ид",
+                                     {"element": "Товар", "index": index}))
+        return
+    if norm_name(text(child(node, "Статус"))) in _DELETED or \
+            norm_name(text(node.get("@Статус"))) in _DELETED or \
+            text(child(node, "ПометкаУдаления")).lower() == "true":
+        batch.deleted_skus.append(sku)
+        return
+    if sku in seen:
+        return
+    seen.add(sku)
+    groups = [text(g) for g in children(node, "Группы", "Ид") if text(g)]
+    brand = text(child(node, "Изготовитель", "Наименование")) or text(child(node, "Бренд"))
+    price = offers.pop(_base_id(node), None)
+    batch.products.append(ProductDoc(
+        source=SOURCE, sku=sku, name=text(child(node, "Наименование")),
+        product_group=groups[0] if groups else "", brand=brand,
+        price=price[3] if price else None, currency=price[4] if price else "",
+        origin=origin))
 
 
 def parse_catalog(import_xml: bytes, offers_xml: bytes | None = None,
@@ -125,28 +151,11 @@ def parse_catalog(import_xml: bytes, offers_xml: bytes | None = None,
                               types))
     seen: set[str] = set()
     for index, node in enumerate(children(catalog, "Товары", "Товар"), start=1):
-        origin = Origin(SOURCE, origin_name)
-        sku = product_sku(node, config)
-        if not sku:
-            batch.errors.append(RowError(origin, snippet("Товар", node), "the product has no Ид",
+        try:
+            _product(batch, node, index, Origin(SOURCE, origin_name), config, offers, seen)
+        except Exception as exc:  # the barrier: one product never fails the upload
+            batch.errors.append(RowError(Origin(SOURCE, origin_name), snippet("Товар", node), unreadable(exc),
                                          {"element": "Товар", "index": index}))
-            continue
-        if norm_name(text(child(node, "Статус"))) in _DELETED or \
-                norm_name(text(node.get("@Статус"))) in _DELETED or \
-                text(child(node, "ПометкаУдаления")).lower() == "true":
-            batch.deleted_skus.append(sku)
-            continue
-        if sku in seen:
-            continue
-        seen.add(sku)
-        groups = [text(g) for g in children(node, "Группы", "Ид") if text(g)]
-        brand = text(child(node, "Изготовитель", "Наименование")) or text(child(node, "Бренд"))
-        price = offers.pop(_base_id(node), None)
-        batch.products.append(ProductDoc(
-            source=SOURCE, sku=sku, name=text(child(node, "Наименование")),
-            product_group=groups[0] if groups else "", brand=brand,
-            price=price[3] if price else None, currency=price[4] if price else "",
-            origin=origin))
     # Prices for products this upload did not describe (offers-only or partial exchanges).
     for _exact, sku, name, price, currency in offers.values():
         batch.products.append(ProductDoc(source=SOURCE, sku=sku, name=name, price=price,

@@ -107,6 +107,13 @@ def _nodes(root: dict, paths: tuple[tuple[str, ...], ...], lines: dict
     return found
 
 
+def unreadable(exc: Exception) -> str:
+    """The quarantine reason for an element: a `ValueProblem`'s sentence, else the unforeseen error named."""
+    if isinstance(exc, ValueProblem):
+        return str(exc)
+    return f"the element could not be read ({exc.__class__.__name__}: {str(exc)[:200]})"
+
+
 def parse_exchange(data: bytes, config: ExchangeConfig | None = None,
                    origin_name: str = "") -> ExchangeBatch:
     """Parse one uploaded `sale` file (raises XMLError when the file as a whole is refused)."""
@@ -127,8 +134,8 @@ def parse_exchange(data: bytes, config: ExchangeConfig | None = None,
         origin = Origin(SOURCE, origin_name, line)
         try:
             add_card(parse_customer(node, config, origin))
-        except ValueProblem as exc:
-            batch.errors.append(RowError(origin, snippet("Контрагент", node), str(exc),
+        except Exception as exc:  # the barrier: one card never fails the file
+            batch.errors.append(RowError(origin, snippet("Контрагент", node), unreadable(exc),
                                          {"element": "Контрагент", "index": index}))
 
     kept: dict[str, tuple[int, PurchaseDoc, WriteOffDoc | None]] = {}
@@ -141,9 +148,12 @@ def parse_exchange(data: bytes, config: ExchangeConfig | None = None,
         except Ignored as exc:
             batch.ignored.append(RowError(origin, snippet("Документ", node, 300), str(exc), extra))
             continue
-        except ValueProblem as exc:
-            batch.errors.append(RowError(origin, snippet("Документ", node), str(exc), extra))
-            buyer = document_buyer(node, config, origin)  # a good card despite a bad order
+        except Exception as exc:  # the barrier: one document never fails the file
+            batch.errors.append(RowError(origin, snippet("Документ", node), unreadable(exc), extra))
+            try:
+                buyer = document_buyer(node, config, origin)  # a good card despite a bad order
+            except Exception:  # the order is quarantined already; its card is a bonus
+                buyer = None
             if buyer is not None:
                 add_card(buyer)
             continue

@@ -72,7 +72,19 @@ def parse_decimal(raw: Any, label: str) -> Decimal:
         raise ValueProblem(f"{label} '{value}' is not a number") from None
     if not number.is_finite():
         raise ValueProblem(f"{label} '{value}' is not a finite number")
+    if abs(number) >= MAX_NUMBER:  # what NUMERIC(18, 4) holds; 1e400 is finite but fits nowhere
+        raise ValueProblem(f"{label} '{value[:40]}' is too large")
     return number
+
+
+MAX_NUMBER = Decimal(10) ** 14
+# Dates a loyalty document can mean; year 1 at local midnight would be year 0 in UTC, which does not exist.
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
+def _in_range(day: date, label: str, shown: str) -> None:
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValueProblem(f"{label} '{shown}' is outside the years {MIN_YEAR}–{MAX_YEAR}")
 
 
 _TRUE = {"true", "1", "да", "истина", "yes", "y", "t"}
@@ -141,6 +153,7 @@ def local_datetime(raw_date: Any, raw_time: Any, tz: ZoneInfo, label: str) -> da
     except ValueError:
         shown = f"{day_text} {time_text}".strip()
         raise ValueProblem(f"{label} '{shown}' is not a date") from None
+    _in_range(parsed.date(), label, f"{day_text} {time_text}".strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
@@ -151,9 +164,11 @@ def optional_date(raw: Any, label: str) -> date | None:
     if not has_date(value):
         return None
     try:
-        return _parse_date_part(value.split("T")[0].split(" ")[0])
+        day = _parse_date_part(value.split("T")[0].split(" ")[0])
     except ValueError:
         raise ValueProblem(f"{label} '{value}' is not a date") from None
+    _in_range(day, label, value)
+    return day
 
 
 class Requisites:

@@ -66,7 +66,13 @@ COLUMNS: Mapping[str, Mapping[str, Column]] = MappingProxyType({
         "card_type": Column("CardType", required=False),
         "phone2": Column("Phone2", required=False),
     }),
-    "invoices": MappingProxyType(dict(_DOCUMENT_COLUMNS)),
+    "invoices": MappingProxyType({
+        **_DOCUMENT_COLUMNS,
+        # Only cancelling (CANCELED=C) documents use them: the invoice they cancel.
+        "base_type": Column("BaseType", required=False),
+        "base_entry": Column("BaseEntry", required=False),
+        "base_line": Column("BaseLine", required=False),
+    }),
     "credit_notes": MappingProxyType({
         **_DOCUMENT_COLUMNS,
         "base_entry": Column("BaseEntry", key=True),

@@ -37,6 +37,22 @@ Row = CustomerDoc | InvoiceRow | ProductDoc | SkippedRow | RowError
 _SHOWN_HEADERS = 40
 
 
+def guarded(map_row, name: str):
+    """The barrier around a row mapper: whatever one row raises becomes that row's `RowError`, so one row
+    can never stop a file. `BadValue` carries the operator's sentence; anything else (a case no converter
+    foresaw) is quarantined with its exception named, and the file goes on."""
+    def map_guarded(line_no: int, raw: str, fields: list[str]) -> Row:
+        try:
+            return map_row(line_no, raw, fields)
+        except BadValue as exc:
+            return RowError(Origin(SOURCE, name, line_no), raw, str(exc), exc.extra)
+        except Exception as exc:  # the barrier: no row may fail the file
+            return RowError(Origin(SOURCE, name, line_no), raw,
+                            f"the row could not be read ({exc.__class__.__name__}: {str(exc)[:200]})",
+                            {"code": "unreadable_row"})
+    return map_guarded
+
+
 class BadHeader(TextFileError):
     """The header does not fit the profile: nothing in the file is imported."""
 
@@ -135,7 +151,7 @@ class SapFile:
         return self._rows()
 
     def _rows(self) -> Iterator[Row]:
-        map_row = MAPPERS[self.profile.kind](self.profile, self.index, self.name)
+        map_row = guarded(MAPPERS[self.profile.kind](self.profile, self.index, self.name), self.name)
         width, name = self.width, self.name
         for line_no, raw, fields, error in self._records:
             count = len(fields)
@@ -145,10 +161,7 @@ class SapFile:
             if error is not None:
                 yield RowError(Origin(SOURCE, name, line_no), raw, error)
                 continue
-            try:
-                yield map_row(line_no, raw, fields)
-            except BadValue as exc:
-                yield RowError(Origin(SOURCE, name, line_no), raw, str(exc), exc.extra)
+            yield map_row(line_no, raw, fields)
 
     def close(self) -> None:
         text = getattr(self, "_text", None)

@@ -9,11 +9,18 @@ list lookups and conversions. Customer and catalog rows are in `card_rows`.
 Decisions taken here (SAP documents none of them; README, "What happens to each kind"):
 
 - ``CANCELED=C`` marks the *cancelling* document SAP creates when an invoice
-  (or credit note) is cancelled. It carries no loyalty meaning of its own: the
-  original is re-exported with ``CANCELED=Y`` and that reverses its points.
-  C rows are therefore skipped (`SkippedRow`), never imported as a second
-  invoice or a correction. Consequence for the export: select documents by
-  ``UpdateDate``, not ``DocDate``, so a cancelled original is sent again.
+  is cancelled. An export of "documents created yesterday" carries it alone,
+  without the original re-sent as ``CANCELED=Y``. When its lines name the
+  original (``BaseType=13``, ``BaseEntry``), the C document becomes a
+  ``document_type="cancellation"`` row keyed by its own DocEntry, whose
+  ``base_external_id`` is the original: applying it cancels the original
+  (once; a ``Y`` of the original arriving before or after changes nothing
+  more). A C row that names no original (the export lacks the columns, or a
+  cancelled credit note) is skipped (`SkippedRow`): then only the original
+  re-exported with ``Y`` can reverse its points.
+- Keys and line numbers are ASCII digits only (``²`` is ``isdigit()`` but not
+  a number), whole-number keys lose their leading zeros, and a line number
+  has at most 9 digits (it is stored as a 32-bit integer).
 """
 from __future__ import annotations
 
@@ -47,7 +54,7 @@ class InvoiceRow(NamedTuple):
     """
 
     doc_key: str  # "13:<DocEntry>" / "14:<DocEntry>" = PurchaseDoc.external_id
-    document_type: str  # "invoice" | "correction"
+    document_type: str  # "invoice" | "correction" | "cancellation" (CANCELED=C naming its original)
     number: str  # DocNum: shown to people, never a key
     doc_date: date
     placed_at: datetime  # the document date at local midnight, aware UTC
@@ -55,7 +62,7 @@ class InvoiceRow(NamedTuple):
     member_ref: str  # "erp:<CardCode>"
     currency: str
     cancelled: bool  # CANCELED=Y
-    base_external_id: str | None  # credit notes: "13:<BaseEntry>"
+    base_external_id: str | None  # credit notes and cancellations: "13:<BaseEntry>"
     line_no: int  # LineNum
     sku: str
     quantity: Decimal
@@ -107,15 +114,27 @@ def column_reader(index: Mapping[str, int | None]):
     return text
 
 
-def _key(value: str) -> str:
-    """Whole-number keys lose leading zeros (Excel drops them anyway), so re-exports still match."""
-    return str(int(value)) if value.isdigit() else value
+MAX_LINE_DIGITS = 9  # LineNum and BaseLine are stored as 32-bit integers
+
+
+def is_number(value: str) -> bool:
+    """ASCII digits only: ``"²".isdigit()`` is true, yet ``int("²")`` fails."""
+    return value.isdigit() and value.isascii()
+
+
+def document_key(value: str) -> str:
+    """Whole-number keys lose leading zeros (Excel drops them anyway), so re-exports still match.
+
+    Never through ``int()``: a key of thousands of digits is text like any other.
+    """
+    return (value.lstrip("0") or "0") if is_number(value) else value
+
 
 
 def _line_number(value: str, column: str) -> int:
-    if not value.isdigit():
-        raise BadValue(f'bad line number "{value}" in column {column} (expected a whole number)'
-                       if value else f"missing {column}")
+    if not is_number(value) or len(value.lstrip("0")) > MAX_LINE_DIGITS:
+        raise BadValue(f'bad line number "{value}" in column {column} (expected a whole number of at most '
+                       f"{MAX_LINE_DIGITS} digits)" if value else f"missing {column}")
     return int(value)
 
 
@@ -142,12 +161,12 @@ def document_mapper(profile: Profile, index: Mapping[str, int | None], name: str
 
     def map_row(line_no: int, raw: str, fields: list[str]):
         entry = fields[i_entry].strip()
+        if not entry:
+            raise BadValue(f"missing key {h['doc_entry']}")
         if entry == last[0]:
             doc_key = last[1]
-        elif not entry:
-            raise BadValue(f"missing key {h['doc_entry']}")
         else:
-            doc_key = last[1] = f"{obj_type}:{_key(entry)}"
+            doc_key = last[1] = f"{obj_type}:{document_key(entry)}"
             last[0] = entry
         try:
             if i_cancel is None:
@@ -156,13 +175,17 @@ def document_mapper(profile: Profile, index: Mapping[str, int | None], name: str
                 status = fields[i_cancel]
                 if status != "N" and status != "Y":
                     status = CANCEL_STATUS(status, h["cancelled"])
-            if i_obj is not None and _key(fields[i_obj].strip()) != obj_type:
+            if i_obj is not None and document_key(fields[i_obj].strip()) != obj_type:
                 raise BadValue(f'{h["obj_type"]} is "{fields[i_obj].strip()}" but a {profile.kind} file holds '
                                f"only object type {obj_type}")
-            if status == "C":
-                return SkippedRow(Origin(SOURCE, name, line_no), raw,
-                                  f"{doc_key} is the cancelling document SAP creates (CANCELED=C); the cancelled "
-                                  "original (CANCELED=Y) carries the reversal", {"doc_key": doc_key})
+            cancelling = status == "C"
+            if cancelling:
+                original = None if credit else _cancelled_original(fields, index, h)
+                if original is None:
+                    return SkippedRow(Origin(SOURCE, name, line_no), raw,
+                                      f"{doc_key} is the cancelling document SAP creates (CANCELED=C) and names "
+                                      "no original invoice (BaseType 13, BaseEntry); the cancelled original "
+                                      "(CANCELED=Y) carries the reversal", {"doc_key": doc_key})
             when = dates.get(fields[i_date])
             if when is None:
                 day = parse_date(fields[i_date], h["doc_date"])
@@ -188,14 +211,16 @@ def document_mapper(profile: Profile, index: Mapping[str, int | None], name: str
                     raise BadValue(f"missing {h_price}")
             else:  # the profile says the export has no Price
                 price = (line_total / quantity).quantize(Decimal("0.0001")) if quantity else line_total
-            line_num = fields[i_line].strip()
-            line_num = int(line_num) if line_num.isdigit() else _line_number(line_num, h["line_num"])
+            line_num = _line_number(fields[i_line].strip(), h["line_num"])
             base_id = base_line = None
             if credit:
                 base_id, base_line = _base(fields, index, h)
+            elif cancelling:
+                base_id = original
             currency = fields[i_cur].strip().upper() if i_cur is not None else ""
+            kind = "cancellation" if cancelling else document_type
             return new_row(InvoiceRow, (
-                doc_key, document_type, fields[i_num].strip() if i_num is not None else "", when[0], when[1],
+                doc_key, kind, fields[i_num].strip() if i_num is not None else "", when[0], when[1],
                 card, "erp:" + card, currency or default_currency, status == "Y", base_id, line_num, sku,
                 quantity, price, line_total, fields[i_desc].strip() if i_desc is not None else "",
                 fields[i_group].strip() if i_group is not None else "",
@@ -214,10 +239,27 @@ def _base(fields: list[str], index: Mapping[str, int | None], h: Mapping[str, st
     if base_type in ("-1", "") and not entry:
         raise BadValue("the credit note line does not refer to an invoice line (no "
                        f"{h['base_entry']}), so the points to take back are unknown")
-    if base_type and _key(base_type) != INVOICE_TYPE:
+    if base_type and document_key(base_type) != INVOICE_TYPE:
         raise BadValue(f'{h["base_type"]} is "{base_type}": the credit note line corrects a document '
                        "that is not an invoice (13)")
-    if not entry.isdigit():
+    if not is_number(entry):
         raise BadValue(f'bad {h["base_entry"]} "{entry}" (expected the invoice DocEntry)' if entry
                        else f"missing {h['base_entry']}")
-    return f"{INVOICE_TYPE}:{_key(entry)}", _line_number(fields[index["base_line"]].strip(), h["base_line"])
+    line = _line_number(fields[index["base_line"]].strip(), h["base_line"])
+    return f"{INVOICE_TYPE}:{document_key(entry)}", line
+
+
+def _cancelled_original(fields: list[str], index: Mapping[str, int | None],
+                        h: Mapping[str, str | None]) -> str | None:
+    """The invoice a cancelling (C) invoice line names by BaseType 13 and BaseEntry, or None when it names none."""
+    i_type, i_entry = index.get("base_type"), index.get("base_entry")
+    entry = fields[i_entry].strip() if i_entry is not None else ""
+    base_type = fields[i_type].strip() if i_type is not None else ""
+    if not entry or base_type in ("-1",):
+        return None
+    if base_type and document_key(base_type) != INVOICE_TYPE:
+        raise BadValue(f'{h["base_type"]} is "{base_type}": a cancelling invoice names an invoice (13) as the '
+                       "document it cancels")
+    if not is_number(entry):
+        raise BadValue(f'bad {h["base_entry"]} "{entry}" (expected the DocEntry of the cancelled invoice)')
+    return f"{INVOICE_TYPE}:{document_key(entry)}"

@@ -14,10 +14,13 @@ from zoneinfo import ZoneInfo
 
 ISO = "iso"
 _GROUPING = " \xa0\u202f"  # space, no-break space, narrow no-break space
-_TIME_PART = re.compile(r"[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?")
+_TIME_PART = re.compile(r"[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?", re.ASCII)
 # Excel's "General" format shows at most 6 significant digits in scientific
 # notation, rounding the rest; a shorter mantissa was not rounded.
 _EXCEL_SIGNIFICANT = 6
+# Dates a loyalty document can mean: far enough out that lifetimes of 100 years and time zone shifts stay
+# inside what datetime holds (year 1 at local midnight is in year 0 in UTC, which does not exist).
+MIN_YEAR, MAX_YEAR = 1900, 2199
 
 
 class BadValue(ValueError):
@@ -123,7 +126,7 @@ def make_date_parser(formats: tuple[str, ...], cache_size: int = 4096) -> Callab
         for at in (value.find(" "), value.find("T")):
             if at > 0:
                 clock = _TIME_PART.fullmatch(value, at)
-                if clock is None or any(int(part or 0) for part in clock.groups()):
+                if clock is None or any((part or "").strip("0") for part in clock.groups()):
                     return None
                 core = value[:at]
                 break
@@ -147,6 +150,8 @@ def make_date_parser(formats: tuple[str, ...], cache_size: int = 4096) -> Callab
         if found is None:
             shown = ", ".join(describe_date_format(f) for f in formats)
             raise BadValue(f'bad date "{text}" in column {column} (expected one of: {shown})')
+        if not MIN_YEAR <= found.year <= MAX_YEAR:
+            raise BadValue(f'date "{text}" in column {column} is outside the years {MIN_YEAR}–{MAX_YEAR}')
         if len(cache) >= cache_size:
             cache.clear()
         cache[value] = found

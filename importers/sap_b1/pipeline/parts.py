@@ -22,10 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from engine.domain import Origin, RowError
-from importers.sap_b1 import SOURCE, Profile, SapFile, profile_from_dict
-from importers.sap_b1.reader import MAPPERS
-from importers.sap_b1.values import BadValue
+from importers.sap_b1 import Profile, SapFile, profile_from_dict
+from importers.sap_b1.reader import MAPPERS, guarded
 from importers.textio import Record, read_records
 
 _SCAN = 1 << 20
@@ -178,7 +176,7 @@ class Mapper:
 
     def __init__(self, header: Header, name: str):
         self.header, self.name = header, name
-        self.map_row = MAPPERS[header.profile.kind](header.profile, header.index, name)
+        self.map_row = guarded(MAPPERS[header.profile.kind](header.profile, header.index, name), name)
 
     def width_error(self, fields: list[str]) -> str | None:
         count, width = len(fields), self.header.width
@@ -188,7 +186,4 @@ class Mapper:
         return None
 
     def __call__(self, line_no: int, raw: str, fields: list[str]):
-        try:
-            return self.map_row(line_no, raw, fields)
-        except BadValue as exc:
-            return RowError(Origin(SOURCE, self.name, line_no), raw, str(exc), exc.extra)
+        return self.map_row(line_no, raw, fields)  # guarded: never raises

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from engine import clock, imports
 from engine.models import ImportChunk, ImportRun
 from importers.sap_b1 import TextFileError, open_file, profile_from_dict
-from importers.sap_b1.pipeline import stage
+from importers.sap_b1.pipeline import parts, stage
 from importers.sap_b1.pipeline.apply import apply_chunk, claim
 from importers.sap_b1.pipeline.cards import apply_cards
 
@@ -265,6 +265,15 @@ def _documents(database: Database, run_id: int, report: Progress, chunk_lines: i
     finish(database, run_id)
 
 
+def _check_structure(run: ImportRun, sap_file) -> None:
+    """Read the whole file's records once (no mapping) before the first batch commits: cards commit batch by
+    batch, so a quote never closed near the end must refuse the file before any of it is applied, as the
+    documents' staging does."""
+    header = parts.Header.of(sap_file)
+    for _record in parts.records(run.stored_path, parts.Part(0, sap_file.size, 1), header):
+        pass
+
+
 def _cards(database: Database, run_id: int, report: Progress, use_bulk: bool) -> None:
     with database.new_session() as session:
         run = _lock_run(session, run_id)
@@ -273,11 +282,17 @@ def _cards(database: Database, run_id: int, report: Progress, use_bulk: bool) ->
         session.commit()
         try:
             sap_file = _open(run)
+            if not (run.details or {}).get("cursor"):
+                _check_structure(run, sap_file)
         except TextFileError as exc:
             _fail(database, run_id, str(exc))
             raise ImportRefused(str(exc)) from exc
     with sap_file:
-        apply_cards(database.new_session, run_id, sap_file, on_progress=report, use_bulk=use_bulk)
+        try:
+            apply_cards(database.new_session, run_id, sap_file, on_progress=report, use_bulk=use_bulk)
+        except TextFileError as exc:  # the file changed under us since the check
+            _fail(database, run_id, str(exc))
+            raise ImportRefused(str(exc)) from exc
         encoding = sap_file.detected.label
     with database.new_session() as session:
         run = _lock_run(session, run_id)

@@ -40,7 +40,7 @@ from engine.models.base import UTCDateTime
 from engine.models.bulk import cell, driver_cursor, needs_escape
 from importers.sap_b1 import MalformedFile, SapFile
 from importers.sap_b1.pipeline import parts as file_parts
-from importers.sap_b1.rows import CREDIT_NOTE_TYPE, INVOICE_TYPE
+from importers.sap_b1.rows import CREDIT_NOTE_TYPE, INVOICE_TYPE, document_key
 
 COLUMNS = ("import_run_id", "bucket", "seq", "doc_key", "raw", "error", "extra")
 ORPHANS = -1  # the bucket of rows that belong to no document: quarantined at the end of staging
@@ -106,7 +106,7 @@ class _Stager:
                 entry = fields[i_entry].strip()
                 if entry:
                     if entry != last_entry:
-                        last_entry, key = entry, prefix + (str(int(entry)) if entry.isdigit() else entry)
+                        last_entry, key = entry, prefix + document_key(entry)
                     bucket = doc_bucket.get(key)
                     if bucket is None:
                         account = accounts.get(fields[i_card].strip())
@@ -127,7 +127,10 @@ class _Stager:
         """Why a record has no document: the mapper's own words (missing DocEntry, wrong width)."""
         fields = file_parts.fields_of(raw, self.header.delimiter)
         problem = self.mapper.width_error(fields)
-        return problem or self.mapper(line_no, raw, fields).reason
+        if problem:
+            return problem
+        row = self.mapper(line_no, raw, fields)
+        return getattr(row, "reason", None) or "the row belongs to no document"
 
     def _finish(self, row: tuple):
         return "\t".join(map(cell, row)) + "\n" if self.postgres else dict(zip(COLUMNS, row))

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from flask import Flask, current_app, redirect, url_for
+from werkzeug.routing import IntegerConverter
 
 from server import config as config_module
 
@@ -14,6 +15,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask("loyalty", instance_path=os.environ.get(
         "LOYALTY_INSTANCE", str(Path.cwd() / "instance")),
         static_folder=str(Path(__file__).parent / "static"), static_url_path="/static")
+    app.url_map.converters["int"] = _RowId
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(config_module.from_env(Path(app.instance_path)))
     if config:
@@ -38,6 +40,15 @@ def create_app(config: dict | None = None) -> Flask:
     cli.register(app)
     app.add_url_rule("/", "home", _home)
     return app
+
+
+class _RowId(IntegerConverter):
+    """``<int:…>`` in every route (API and admin UI): no row has an id beyond 64 bits, so such a URL
+    matches nothing (404) instead of overflowing the database driver."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _home():

@@ -76,8 +76,4 @@ def init_app(app: Flask) -> None:
     app.context_processor(names)
 
     from admin_ui import dashboard, imports, members, rules_editor  # noqa: F401 - they add views to bp
-    app.register_blueprint(bp)
-
-    @app.get("/")
-    def root():
-        return redirect(url_for("admin.dashboard"))
+    app.register_blueprint(bp)  # the app's home page leads here (server.app)

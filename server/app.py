@@ -55,5 +55,5 @@ def _home():
     """People who open the server's address land on the admin UI, or on the API docs
     while there is none."""
     if "admin" in current_app.blueprints:
-        return redirect("/admin")
+        return redirect(url_for("admin.dashboard"))
     return redirect(url_for("api-docs.openapi_swagger_ui"))

@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from server.api import register
     register(app)
-    from server import cli
+    from server import cli, jobs
     cli.register(app)
+    jobs.init_outbox(app)
     return app

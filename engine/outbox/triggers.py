@@ -7,18 +7,16 @@ template editor refuses any other name (``exporters.messages``).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import rules
 from engine import ledger, policies
-from engine.models import LedgerEntry, Lot, Member, WebhookSubscription
+from engine.ledger import warnings
+from engine.models import LedgerEntry, Member, WebhookSubscription
 from engine.outbox.queue import enqueue
-from rules.expiry import DEFAULT_WARN_DAYS
-from rules.facts import LotFacts, MemberFacts
 
 _MEMBER = {"member_name": "the member's name", "loyalty_id": "the member's loyalty number"}
 TRIGGERS: dict[str, dict[str, str]] = {
@@ -87,52 +85,22 @@ def points_credited(session: Session, member: Member, entry: LedgerEntry, now: d
         "balance": str(total), "available": str(balance.available)}, f"entry:{entry.id}", now)
 
 
-def _warn_window(policy) -> int:
-    """The most days before expiry any rule of the policy warns (an upper bound for the query)."""
-    if policy is None:
-        return DEFAULT_WARN_DAYS
-    days = [int(a.params["days"]) for r in policy.document.rules for a in r.actions
-            if a.name == "warn_days_before"]
-    return max([DEFAULT_WARN_DAYS, *days])
-
-
-def _warn_days(policy, settings, lot: Lot, kind: str) -> int:
-    if policy is None:
-        return DEFAULT_WARN_DAYS
-    facts = LotFacts(entry_kind=kind, available_at=lot.available_at)
-    # The member facts of the day are not rebuilt per lot: rules on lot facts decide here.
-    return rules.evaluate_expiry(policy, facts, MemberFacts(), settings, explain=False).warn_days_before
-
-
-def warn_expiring(session: Session, now: datetime, *, batch: int = 1000) -> dict:
-    """The nightly warning step: each lot is warned about once (``warned_at``), one message per
-    member and channel covering all of that member's lots that reached their warning day."""
-    _ref, policy = policies.active(session, "expiry", now)
+def warn_expiring(session: Session, now: datetime) -> dict:
+    """The nightly warning step: one message per member and channel for all of the member's lots
+    that reached their warning day; each lot is warned about once (``warned_at``)."""
     settings = policies.settings(session, now)
-    horizon = now + timedelta(days=_warn_window(policy))
-    rows = session.execute(
-        select(Lot, LedgerEntry.kind, Member).join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
-        .join(Member, Member.account_id == Lot.account_id)
-        .where(Lot.remaining > 0, Lot.warned_at.is_(None), Lot.expires_at > now, Lot.expires_at <= horizon,
-               Member.merged_into_id.is_(None))
-        .order_by(Lot.account_id, Lot.expires_at).with_for_update(of=Lot)).all()
-    per_member: dict[int, tuple[Member, list[Lot]]] = {}
-    for lot, kind, member in rows:
-        if lot.expires_at - timedelta(days=_warn_days(policy, settings, lot, kind)) <= now:
-            per_member.setdefault(member.id, (member, []))[1].append(lot)
+    day = now.astimezone(settings.tz).date().isoformat()
     lots = messages = 0
     points = Decimal(0)
-    day = now.astimezone(settings.tz).date().isoformat()
-    for member, member_lots in per_member.values():
+    due = warnings.due_for_warning(session, now)
+    for member, member_lots in due:
         total = sum((lot.remaining for lot in member_lots), Decimal(0))
         soonest = min(lot.expires_at for lot in member_lots)
         balance = ledger.balance(session, member.account, now)
         messages += notify(session, member, "points.expiring", f"expiring:{member.id}:{day}", {
             "points": total, "expires_on": soonest.astimezone(settings.tz).date().isoformat(),
             "balance": balance.available + balance.pending}, now)
-        for lot in member_lots:
-            lot.warned_at = now
+        warnings.mark_warned(session, member_lots, now)
         lots += len(member_lots)
         points += total
-    session.flush()
-    return {"lots": lots, "members": len(per_member), "messages": messages, "points": points}
+    return {"lots_warned": lots, "members": len(due), "messages": messages, "points": points}

@@ -172,8 +172,8 @@ def test_the_nightly_warning_run_twice_warns_once(shop, target_app, monkeypatch)
             second = jobs.run_daily(force=True)["warn"]
             lot = db.session().execute(select(Lot)).scalar_one()
             assert lot.warned_at is not None
-        assert first["lots"] == 1 and first["messages"] == 1
-        assert second["lots"] == 0 and second["messages"] == 0
+        assert first["lots_warned"] == 1 and first["messages"] == 1
+        assert second["lots_warned"] == 0 and second["messages"] == 0
         deadline = time.monotonic() + 5
         while not smtp.messages and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -60,29 +60,35 @@ def notify(session: Session, member: Member, trigger: str, cause: str, variables
     return count
 
 
-def publish_event(session: Session, event_type: str, data: dict, cause: str, now: datetime) -> int:
+def _subscriptions(session: Session, event_type: str) -> list[WebhookSubscription]:
+    rows = session.execute(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).scalars()
+    return [s for s in rows if event_type in (s.event_types or []) or "*" in (s.event_types or [])]
+
+
+def publish_event(session: Session, event_type: str, data: dict, cause: str, now: datetime,
+                  subscriptions: list[WebhookSubscription] | None = None) -> int:
     """One webhook message per active subscription to ``event_type`` (Standard Webhooks payload)."""
-    subscriptions = session.execute(select(WebhookSubscription).where(
-        WebhookSubscription.active.is_(True))).scalars()
-    count = 0
+    subscriptions = _subscriptions(session, event_type) if subscriptions is None else subscriptions
+    payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
     for sub in subscriptions:
-        if event_type in (sub.event_types or []) or "*" in (sub.event_types or []):
-            payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
-            enqueue(session, trigger=event_type, channel="webhook", cause_key=f"{cause}:webhook:{sub.id}",
-                    recipient=sub.url, variables=payload, now=now, subscription_id=sub.id)
-            count += 1
-    return count
+        enqueue(session, trigger=event_type, channel="webhook", cause_key=f"{cause}:webhook:{sub.id}",
+                recipient=sub.url, variables=payload, now=now, subscription_id=sub.id)
+    return len(subscriptions)
 
 
 def points_credited(session: Session, member: Member, entry: LedgerEntry, now: datetime) -> None:
     """An accrual posted: one SMS with the amount and the new balance, and the webhook event."""
+    subscriptions = _subscriptions(session, "points.credited")
+    if not subscriptions and not _recipients(member, TRIGGER_CHANNELS["points.credited"]):
+        return  # nobody to tell: spare the accrual the balance query
     balance = ledger.balance(session, member.account, now)
     total = balance.available + balance.pending
     variables = {"amount": entry.amount, "balance": total, "available": balance.available}
     notify(session, member, "points.credited", f"entry:{entry.id}", variables, now)
     publish_event(session, "points.credited", {
         "member": member.loyalty_id, "entry_id": entry.id, "kind": entry.kind, "amount": str(entry.amount),
-        "balance": str(total), "available": str(balance.available)}, f"entry:{entry.id}", now)
+        "balance": str(total), "available": str(balance.available)}, f"entry:{entry.id}", now,
+        subscriptions=subscriptions)
 
 
 def warn_expiring(session: Session, now: datetime) -> dict:

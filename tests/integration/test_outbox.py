@@ -184,3 +184,58 @@ def test_the_nightly_warning_run_twice_warns_once(shop, target_app, monkeypatch)
         assert "10 of your points expire on" in text and "Message-ID: <msg_" in text
     finally:
         smtp.stop()
+
+
+def test_the_warning_waits_for_the_policys_warn_days_before(shop, target_app, publish, receiver):
+    publish({"policy": "expiry", "rules": [{"id": "year", "actions": [
+        {"name": "expire_after_months", "params": {"months": 12}},
+        {"name": "warn_days_before", "params": {"days": 7}}]}]})
+    _points_expiring_soon(target_app, "anna@example.com")  # in about 15 days: not yet
+    from engine.ledger import daily
+    from server.extensions import db
+    with target_app.app_context():
+        session = db.session()
+        assert daily.warn(session, clock.now())["lots_warned"] == 0
+        assert daily.warn(session, clock.now() + timedelta(days=9))["lots_warned"] == 1
+        session.rollback()
+
+
+def test_quiet_hours_hold_an_sms_until_they_end(shop, receiver, target_app, monkeypatch):
+    from engine import policies
+    from server import jobs
+    from server.extensions import db
+    receiver.answer = smsapi_answer
+    with target_app.app_context():
+        local = clock.now().astimezone(policies.settings(db.session()).tz)
+    window = f"{(local - timedelta(hours=1)):%H:%M}-{(local + timedelta(hours=1)):%H:%M}"
+    monkeypatch.setitem(target_app.config, "SMS_QUIET_HOURS", window)
+    buy(shop, "O-1", enrol(shop), "100.00")
+    assert receiver.requests == []
+    [held] = shop("GET", "/api/v1/outbox/messages", key="admin").get_json()["messages"]
+    assert held["state"] == "queued" and held["attempts"] == []
+    with target_app.app_context():
+        assert jobs.deliver_due() == {"queued": 0}
+        with clock.travel(timedelta(hours=1, minutes=1)):
+            assert jobs.deliver_due() == {"queued": 1}
+    assert len(receiver.requests) == 1
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_and_delete_stops_deliveries(shop, receiver):
+    sub = shop("POST", "/api/v1/webhooks", key="admin", json={
+        "name": "crm", "url": receiver.url, "event_types": ["*"]}).get_json()
+    rotated = shop("POST", f"/api/v1/webhooks/{sub['id']}/rotate", key="admin").get_json()
+    assert rotated["secret"] != sub["secret"] and rotated["rotating_secrets"] == 1
+    assert "secret" not in shop("GET", "/api/v1/webhooks", key="admin").get_json()["webhooks"][0]
+    bad = shop("PATCH", f"/api/v1/webhooks/{sub['id']}", key="admin", json={"event_types": ["points.stolen"]})
+    assert bad.status_code == 422
+    member = enrol(shop, consent_sms=False)
+    buy(shop, "O-1", member, "100.00")
+    [request] = receiver.requests
+    assert len(request.headers["webhook-signature"].split()) == 2
+    assert webhooks.verify(sub["secret"], request.headers, request.body)
+    assert webhooks.verify(rotated["secret"], request.headers, request.body)
+    assert shop("DELETE", f"/api/v1/webhooks/{sub['id']}", key="admin").status_code == 204
+    buy(shop, "O-2", member, "100.00")
+    assert len(receiver.requests) == 1
+    shop_key_listing = shop("GET", "/api/v1/outbox/messages")
+    assert shop_key_listing.status_code == 403  # a shop key may not read the outbox

@@ -101,18 +101,63 @@ class SmtpReceiver:
         self.controller.stop()
 
 
-def start_smtp() -> SmtpReceiver:
+def _tls_context(folder):
+    """A self-signed certificate for 127.0.0.1, as a server-side SSL context."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False).sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "smtp.crt", folder / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def start_smtp(*, starttls_folder=None, users: dict | None = None) -> SmtpReceiver:
+    """aiosmtpd on loopback; with ``starttls_folder`` it offers STARTTLS, with ``users`` it
+    requires a login (over TLS)."""
     try:
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
     except ImportError:
         require(False, "aiosmtpd is not installed (pip install -e .[dev])")
     received: list = []
 
     class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address.startswith("nobody@"):
+                return "550 5.1.1 no such mailbox"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
         async def handle_DATA(self, server, session, envelope):
             received.append(envelope)
             return "250 OK"
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
+    def authenticator(_server, _session, _envelope, mechanism, auth_data):
+        ok = users is not None and users.get(auth_data.login.decode()) == auth_data.password.decode()
+        return AuthResult(success=ok)
+
+    options = {}
+    if starttls_folder is not None:
+        options.update(tls_context=_tls_context(starttls_folder), require_starttls=True)
+    if users is not None:
+        options.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     return SmtpReceiver(controller, received)

@@ -147,7 +147,12 @@ def deliver_message(message_id: int) -> dict:
     session.commit()
     if claim is None:
         return {"message": message_id, "attempted": False}
-    outcome = dispatch.send(session, claim, dispatch.from_config(current_app.config))
+    try:
+        outcome = dispatch.send(session, claim, dispatch.from_config(current_app.config))
+    except Exception as exc:  # a bug or a bad setting: recorded on the attempt and retried, never stuck
+        log.exception("outbox message %s: the send raised", message_id)
+        session.rollback()
+        outcome = dispatch.Outcome(False, detail=f"{exc.__class__.__name__}: {exc}"[:500])
     message = outbox.record(session, claim, clock.now(), ok=outcome.ok, status_code=outcome.status_code,
                             detail=outcome.detail, gone=outcome.gone, retry=outcome.retry)
     session.commit()

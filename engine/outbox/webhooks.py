@@ -8,6 +8,7 @@ send, since DNS can change in between.
 from __future__ import annotations
 
 import base64
+import binascii
 import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -28,7 +29,21 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+def check_secret(secret: str) -> str:
+    """``whsec_`` and the base64 of 24 to 64 random bytes (what the Standard Webhooks libraries accept)."""
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not secret.startswith("whsec_") or not 24 <= len(key) <= 64:
+        raise SubscriptionError("a secret must be whsec_ and the base64 of 24 to 64 bytes; "
+                                "leave it out to get a new one")
+    return secret
+
+
 def check_url(url: str) -> str:
+    if len(url or "") > 2000:
+        raise SubscriptionError("a URL may be at most 2000 characters long")
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SubscriptionError(f"{url!r} is not an http(s) URL with a host")
@@ -48,8 +63,8 @@ def create_subscription(session: Session, *, name: str, url: str, event_types, n
                         secret: str | None = None) -> WebhookSubscription:
     if not name or len(name) > 64:
         raise SubscriptionError("a subscription needs a name of at most 64 characters")
-    if secret is not None and not secret.startswith("whsec_"):
-        raise SubscriptionError("a secret must look like whsec_<base64>")
+    if secret is not None:
+        check_secret(secret)
     row = WebhookSubscription(name=name, url=check_url(url), event_types=check_events(event_types),
                               secret=secret or new_secret(), previous_secrets=[], active=True, created_at=now)
     session.add(row)

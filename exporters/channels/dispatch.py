@@ -15,6 +15,8 @@ from engine.outbox import Claim
 from exporters import messages
 from exporters.channels import Outcome, email, sms, webhooks
 
+__all__ = ["Channels", "Outcome", "from_config", "send"]
+
 
 @dataclass
 class Channels:

@@ -24,6 +24,7 @@ from server.extensions import db
 from server.formats import xml_root
 from server.idempotency import transactional
 
+MAX_ID = 2**62  # ids are 64-bit (SQLite refuses larger numbers outright)
 blp = Blueprint("outbox", __name__, url_prefix="/api/v1",
                 description="Notifications and webhooks: messages, attempts, templates, subscriptions")
 
@@ -80,8 +81,9 @@ def list_messages():
         if request.args.get(name):
             stmt = stmt.where(getattr(OutboxMessage, name) == request.args[name])
     for name in ("member_id", "subscription_id"):
-        if request.args.get(name, type=int) is not None:
-            stmt = stmt.where(getattr(OutboxMessage, name) == request.args.get(name, type=int))
+        value = request.args.get(name, type=int)
+        if value is not None:
+            stmt = stmt.where(getattr(OutboxMessage, name) == (value if 0 < value <= MAX_ID else 0))
     limit = min(max(request.args.get("limit", 50, type=int), 1), 500)
     return {"messages": [_message(m) for m in db.session().execute(stmt.limit(limit)).scalars()]}
 
@@ -90,7 +92,7 @@ def list_messages():
 @require("outbox:read")
 def get_message(message_id: int):
     xml_root("message")
-    message = db.session().get(OutboxMessage, message_id)
+    message = db.session().get(OutboxMessage, message_id) if 0 < message_id <= MAX_ID else None
     if message is None:
         raise ApiError(404, "not_found", f"there is no outbox message {message_id}")
     return _message(message)
@@ -120,7 +122,7 @@ def _guard(url: str) -> None:
 
 
 def _get_subscription(subscription_id: int) -> WebhookSubscription:
-    row = db.session().get(WebhookSubscription, subscription_id)
+    row = db.session().get(WebhookSubscription, subscription_id) if 0 < subscription_id <= MAX_ID else None
     if row is None:
         raise ApiError(404, "not_found", f"there is no webhook subscription {subscription_id}")
     return row

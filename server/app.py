@@ -36,8 +36,9 @@ def create_app(config: dict | None = None) -> Flask:
     register(app)
     import admin_ui
     admin_ui.init_app(app)  # binds login_manager, csrf and babel from server.extensions
-    from server import cli
+    from server import cli, jobs
     cli.register(app)
+    jobs.init_outbox(app)
     app.add_url_rule("/", "home", _home)
     return app
 

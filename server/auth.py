@@ -28,6 +28,8 @@ SCOPES = {
     "imports:read": "see import runs",
     "imports:write": "upload ERP files",
     "exchange:1c": "the 1C exchange protocol",
+    "outbox:read": "see notifications, webhook deliveries and subscriptions",
+    "webhooks:write": "manage webhook subscriptions and message templates",
 }
 KIND_SCOPES = {
     "shop": ("members:read", "members:write", "orders:write", "redemptions:write",

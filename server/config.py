@@ -18,6 +18,28 @@ def _database_url(instance: Path) -> str:
     return url
 
 
+def _list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _outbox() -> dict:
+    """Notification channels and webhooks (README: Notifications and webhooks)."""
+    return {
+        "SMTP": {"host": os.environ.get("SMTP_HOST", ""), "port": int(os.environ.get("SMTP_PORT", "587")),
+                 "security": os.environ.get("SMTP_SECURITY", "starttls"),  # none | starttls | tls
+                 "user": os.environ.get("SMTP_USER", ""), "password": os.environ.get("SMTP_PASSWORD", ""),
+                 "sender": os.environ.get("SMTP_FROM", "loyalty@localhost")},
+        "SMS": {"gateway": os.environ.get("SMS_GATEWAY", "log"),  # smsapi | smsru | turbosms | log
+                "token": os.environ.get("SMS_TOKEN", ""), "sender": os.environ.get("SMS_SENDER", ""),
+                "url": os.environ.get("SMS_API_URL", "")},
+        # No SMS between these local times (program time zone); "" turns the quiet hours off.
+        "SMS_QUIET_HOURS": os.environ.get("SMS_QUIET_HOURS", "21:00-08:00"),
+        # Addresses or networks webhooks may reach although they are private or loopback.
+        "WEBHOOK_ALLOW_PRIVATE": _list("WEBHOOK_ALLOW_PRIVATE"),
+        "OUTBOX_CRON": os.environ.get("OUTBOX_CRON", "* * * * *"),
+    }
+
+
 def from_env(instance: Path) -> dict:
     secret = os.environ.get("SECRET_KEY")
     return {
@@ -27,7 +49,7 @@ def from_env(instance: Path) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         # Jobs run in the calling process when there is no Redis (embedded default).
         "JOBS_INLINE": not os.environ.get("REDIS_URL"),
-        "RQ_QUEUES": ["default", "imports", "exchange"],
+        "RQ_QUEUES": ["default", "imports", "exchange", "outbox"],
         "IMPORT_SOURCES": json.loads(os.environ.get("IMPORT_SOURCES", "[]")),
         "IMPORT_POLL_CRON": os.environ.get("IMPORT_POLL_CRON", "15 2 * * *"),
         "IMPORT_CHUNK_LINES": int(os.environ.get("IMPORT_CHUNK_LINES", "50000")),
@@ -50,4 +72,5 @@ def from_env(instance: Path) -> dict:
         "OPENAPI_SWAGGER_UI_URL": "/static/swagger-ui/",
         "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         "JSON_SORT_KEYS": False,
+        **_outbox(),
     }

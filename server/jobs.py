@@ -16,19 +16,28 @@ uploaded files are kept; workers on other machines must see it too). A
 run's documents are shared out as chunks: `run_import` stages the file,
 then enqueues ``IMPORT_WORKERS - 1`` `work_chunks` jobs, and every one of
 them claims chunks until none is left.
+
+Outbox delivery (queue ``outbox``): `init_outbox` hooks the session's
+COMMIT, so every message a transaction wrote is queued (or, without Redis,
+delivered inline) right after it commits, and dropped with a rollback;
+`deliver_message` claims one attempt, commits, sends, records, commits;
+`deliver_due` (cron, every minute) picks up retries and claims that ran out.
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
-from flask import current_app
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, outbox
 from engine.engagement import tiers
 from engine.ledger import daily
 from engine.models import ImportRun
+from exporters.channels import dispatch
 from importers.sap_b1 import pipeline
 from importers.transports import polling, sources
 from server.extensions import db, rq, session_factory
@@ -36,6 +45,7 @@ from server.extensions import db, rq, session_factory
 log = logging.getLogger(__name__)
 IMPORTS = "imports"  # the queue of SAP file imports and source polls
 IMPORT_TIMEOUT = 3600  # seconds: a million-line file stays well inside it
+OUTBOX = "outbox"  # the queue of message deliveries
 
 
 def enqueue(job, *args, queue: str = "default", job_id: str | None = None, job_timeout: int | None = None,
@@ -52,11 +62,11 @@ def enqueue(job, *args, queue: str = "default", job_id: str | None = None, job_t
 
 
 def run_daily(at: str | None = None, force: bool = False) -> dict:
-    """The nightly sequence: mature → tiers → expire (warn and digest follow with
-    notifications). Each step runs once per program day."""
+    """The nightly sequence: mature → tiers → expire → warn (the digest follows). Each step
+    runs once per program day; the warnings go out after their step commits."""
     session = db.session()
     now = datetime.fromisoformat(at) if at else clock.now()
-    steps = {"mature": daily.mature, "tiers": tiers.recalculate, "expire": daily.expire}
+    steps = {"mature": daily.mature, "tiers": tiers.recalculate, "expire": daily.expire, "warn": daily.warn}
     report = {}
     for name, step in steps.items():
         stats = daily.run_once(session, name, step, now, force=force)
@@ -120,3 +130,63 @@ def _folder(source_name: str) -> Path:
 def poll_sources(names: list[str] | None = None) -> list[dict]:
     """Fetch every finished file of the configured sources and queue its import (the daily cron job)."""
     return polling.poll(configured_sources(), session_factory(), _folder, queue_import, names)
+
+
+def _quiet_hours() -> tuple[time, time] | None:
+    text = current_app.config.get("SMS_QUIET_HOURS") or ""
+    if not text:
+        return None
+    start, _, end = text.partition("-")
+    return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+
+
+def deliver_message(message_id: int) -> dict:
+    """One attempt at one message: claim (commit), send, record the outcome (commit)."""
+    session = db.session()
+    claim = outbox.claim(session, message_id, clock.now(), quiet_hours=_quiet_hours())
+    session.commit()
+    if claim is None:
+        return {"message": message_id, "attempted": False}
+    try:
+        outcome = dispatch.send(session, claim, dispatch.from_config(current_app.config))
+    except Exception as exc:  # a bug or a bad setting: recorded on the attempt and retried, never stuck
+        log.exception("outbox message %s: the send raised", message_id)
+        session.rollback()
+        outcome = dispatch.Outcome(False, detail=f"{exc.__class__.__name__}: {exc}"[:500])
+    message = outbox.record(session, claim, clock.now(), ok=outcome.ok, status_code=outcome.status_code,
+                            detail=outcome.detail, gone=outcome.gone, retry=outcome.retry)
+    session.commit()
+    log.info("outbox message %s attempt %s: %s", message_id, claim.number, message.state)
+    return {"message": message_id, "attempted": True, "state": message.state}
+
+
+def deliver_due() -> dict:
+    """Queue every message that is due: retries after their delay, claims a dead worker left."""
+    session = db.session()
+    ids = outbox.due_ids(session, clock.now())
+    session.commit()
+    for message_id in ids:
+        enqueue(deliver_message, message_id, queue=OUTBOX)
+    return {"queued": len(ids)}
+
+
+def _after_commit(session: Session) -> None:
+    ids = outbox.pending_ids(session)
+    if not ids or not has_app_context():
+        return  # outside an app (a forked import worker): the minute's `deliver_due` sends them
+    for message_id in ids:
+        try:
+            enqueue(deliver_message, message_id, queue=OUTBOX)
+        except Exception:  # the change is committed; the message waits for `deliver_due`
+            log.exception("could not queue outbox message %s", message_id)
+
+
+def _after_rollback(session: Session) -> None:
+    outbox.pending_ids(session)
+
+
+def init_outbox(app: Flask) -> None:
+    """Deliver what a transaction wrote to the outbox once it commits (once per process)."""
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)

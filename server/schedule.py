@@ -9,5 +9,6 @@ from server.extensions import rq
 def register(app: Flask) -> None:
     from server import jobs
     rq.cron_register(jobs.run_daily, app.config["DAILY_JOBS_CRON"], queue="default")
+    rq.cron_register(jobs.deliver_due, app.config.get("OUTBOX_CRON", "* * * * *"), queue=jobs.OUTBOX)
     if app.config.get("IMPORT_SOURCES"):
         rq.cron_register(jobs.poll_sources, app.config["IMPORT_POLL_CRON"], queue=jobs.IMPORTS)

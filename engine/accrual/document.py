@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 import rules
-from engine import ledger, members, policies, terms
+from engine import ledger, members, outbox, policies, terms
 from engine.accrual.facts import document_facts
 from engine.engagement import referrals
 from engine.models import Document, LedgerEntry, Member, PolicyVersion
@@ -79,6 +79,7 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
         member_id=member.id, document_id=document.id, policy_version_id=version.id,
         effective_at=document.placed_at, trace=_trace(result, version, member_facts))
     document.earned = result.points
+    outbox.points_credited(session, member, entry, now)  # the SMS and webhook, in this transaction
     referrals.after_first_purchase(session, member, actor=actor, now=now)
     return entry
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock, ledger, policies
+from engine import clock, ledger, outbox, policies
 from engine.models import JobRun, Lot
 
 ORDER = ("mature", "tiers", "expire", "warn", "digest")
@@ -100,6 +100,11 @@ def expire(session: Session, now: datetime, *, actor: str = "system:expire",
                     points -= entry.amount
         session.flush()
     return {"lots": expired, "points": points}
+
+
+def warn(session: Session, now: datetime) -> dict:
+    """Warn members about points reaching the expiry policy's ``warn_days_before`` (each lot once)."""
+    return outbox.warn_expiring(session, now)
 
 
 def upcoming_expiry(session: Session, now: datetime, days: int) -> list[tuple[int, Decimal, datetime]]:

@@ -16,5 +16,6 @@ from .onec import (
                    ExchangeSession,
                    MemberMerge,
 )
+from .outbox import MessageTemplate, OutboxAttempt, OutboxMessage, WebhookSubscription
 from .policies import PolicyVersion
 from .staging import ImportChunk, StagedLine

@@ -1,0 +1,37 @@
+"""Notifications and webhooks from one outbox: rows written with their cause, delivered after commit.
+
+The design in four lines: a trigger (`triggers`) writes an `OutboxMessage`
+in the caller's transaction and notes its id on the session; after COMMIT
+the delivery layer (``server.jobs``) queues or runs its delivery; `queue`
+claims a message for one attempt (committed before the send), and records
+the outcome after it, with growing delays between attempts. A worker that
+dies between the send and the record leaves a claim that runs out; the next
+attempt carries the same ``delivery_key``, so a channel that deduplicates
+(webhooks by ``webhook-id``, SMSAPI by ``idx``) shows the message once, and
+no message is lost. Rendering and the channels themselves live in
+``exporters`` (bytes out); nothing here imports Flask.
+"""
+from engine.outbox.queue import (
+    BACKOFF,
+    Claim,
+    claim,
+    due_ids,
+    enqueue,
+    pending_ids,
+    record,
+)
+from engine.outbox.templates import latest_template, save_template
+from engine.outbox.triggers import (
+    EVENT_TYPES,
+    TRIGGERS,
+    points_credited,
+    publish_event,
+    warn_expiring,
+)
+from engine.outbox.webhooks import SubscriptionError, create_subscription, rotate_secret
+
+__all__ = [
+    "BACKOFF", "EVENT_TYPES", "TRIGGERS", "Claim", "SubscriptionError", "claim", "create_subscription",
+    "due_ids", "enqueue", "latest_template", "pending_ids", "points_credited", "publish_event",
+    "record", "rotate_secret", "save_template", "warn_expiring",
+]

@@ -1,0 +1,112 @@
+"""What causes a message: points credited, points about to expire, webhook events; and their variables.
+
+Each trigger writes its messages in the caller's transaction, once per
+cause (``cause_key``), only on the channels the member consented to.
+`TRIGGERS` documents the variables a trigger gives its templates: the
+template editor refuses any other name (``exporters.messages``).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import ledger, policies
+from engine.ledger import warnings
+from engine.models import LedgerEntry, Member, WebhookSubscription
+from engine.outbox.queue import enqueue
+
+_MEMBER = {"member_name": "the member's name", "loyalty_id": "the member's loyalty number"}
+TRIGGERS: dict[str, dict[str, str]] = {
+    "points.credited": {**_MEMBER, "amount": "the points credited by this accrual",
+                        "balance": "all the member's points after it (available and pending)",
+                        "available": "the points the member can spend now"},
+    "points.expiring": {**_MEMBER, "points": "the points that expire soon",
+                        "expires_on": "the date they expire (program time zone)",
+                        "balance": "all the member's points (available and pending)"},
+}
+# Which channels each trigger uses when the member consented ([004] wants SMS after accrual).
+TRIGGER_CHANNELS = {"points.credited": ("sms",), "points.expiring": ("email", "sms")}
+EVENT_TYPES = ("member.created", "points.credited", "points.debited", "points.expired",
+               "points.expiring", "order.status_changed", "reward_order.status_changed",
+               "mission.completed", "tier.changed", "import.finished")
+
+
+def _language(member: Member) -> str:
+    return str((member.attributes or {}).get("language") or "en")[:8]
+
+
+def _recipients(member: Member, channels) -> list[tuple[str, str]]:
+    """(channel, address) the member consented to and can be reached on."""
+    out = []
+    if "sms" in channels and member.consent_sms and member.phone:
+        out.append(("sms", member.phone))
+    if "email" in channels and member.consent_email and member.email:
+        out.append(("email", member.email))
+    return out
+
+
+def notify(session: Session, member: Member, trigger: str, cause: str, variables: dict,
+           now: datetime) -> int:
+    """Write ``trigger``'s messages for ``member`` on every consented channel; returns how many."""
+    count = 0
+    for channel, address in _recipients(member, TRIGGER_CHANNELS[trigger]):
+        enqueue(session, trigger=trigger, channel=channel, cause_key=f"{cause}:{channel}", recipient=address,
+                variables={**variables, "member_name": member.name, "loyalty_id": member.loyalty_id},
+                now=now, member_id=member.id, language=_language(member))
+        count += 1
+    return count
+
+
+def _subscriptions(session: Session, event_type: str) -> list[WebhookSubscription]:
+    rows = session.execute(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).scalars()
+    return [s for s in rows if event_type in (s.event_types or []) or "*" in (s.event_types or [])]
+
+
+def publish_event(session: Session, event_type: str, data: dict, cause: str, now: datetime,
+                  subscriptions: list[WebhookSubscription] | None = None) -> int:
+    """One webhook message per active subscription to ``event_type`` (Standard Webhooks payload)."""
+    subscriptions = _subscriptions(session, event_type) if subscriptions is None else subscriptions
+    payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
+    for sub in subscriptions:
+        enqueue(session, trigger=event_type, channel="webhook", cause_key=f"{cause}:webhook:{sub.id}",
+                recipient=sub.url, variables=payload, now=now, subscription_id=sub.id)
+    return len(subscriptions)
+
+
+def points_credited(session: Session, member: Member, entry: LedgerEntry, now: datetime) -> None:
+    """An accrual posted: one SMS with the amount and the new balance, and the webhook event."""
+    subscriptions = _subscriptions(session, "points.credited")
+    if not subscriptions and not _recipients(member, TRIGGER_CHANNELS["points.credited"]):
+        return  # nobody to tell: spare the accrual the balance query
+    balance = ledger.balance(session, member.account, now)
+    total = balance.available + balance.pending
+    variables = {"amount": entry.amount, "balance": total, "available": balance.available}
+    notify(session, member, "points.credited", f"entry:{entry.id}", variables, now)
+    publish_event(session, "points.credited", {
+        "member": member.loyalty_id, "entry_id": entry.id, "kind": entry.kind, "amount": str(entry.amount),
+        "balance": str(total), "available": str(balance.available)}, f"entry:{entry.id}", now,
+        subscriptions=subscriptions)
+
+
+def warn_expiring(session: Session, now: datetime) -> dict:
+    """The nightly warning step: one message per member and channel for all of the member's lots
+    that reached their warning day; each lot is warned about once (``warned_at``)."""
+    settings = policies.settings(session, now)
+    day = now.astimezone(settings.tz).date().isoformat()
+    lots = messages = 0
+    points = Decimal(0)
+    due = warnings.due_for_warning(session, now)
+    for member, member_lots in due:
+        total = sum((lot.remaining for lot in member_lots), Decimal(0))
+        soonest = min(lot.expires_at for lot in member_lots)
+        balance = ledger.balance(session, member.account, now)
+        messages += notify(session, member, "points.expiring", f"expiring:{member.id}:{day}", {
+            "points": total, "expires_on": soonest.astimezone(settings.tz).date().isoformat(),
+            "balance": balance.available + balance.pending}, now)
+        warnings.mark_warned(session, member_lots, now)
+        lots += len(member_lots)
+        points += total
+    return {"lots_warned": lots, "members": len(due), "messages": messages, "points": points}

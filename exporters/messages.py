@@ -1,0 +1,110 @@
+"""Message rendering: Jinja in a sandbox with only the trigger's documented variables; the defaults.
+
+A template is parsed when it is saved: a syntax error or a variable the
+trigger does not document (``engine.outbox.TRIGGERS``) is refused with a
+message a marketer can read, so a typo never reaches a member as an empty
+gap. Rendering uses the newest saved version for the member's language, then
+the English one, then the built-in default.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy.orm import Session
+
+from engine import outbox
+
+_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+LANGUAGES = ("en", "pl", "ru")
+CHANNELS = ("sms", "email")
+
+# (trigger, channel, language) → (subject, body)
+DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
+    ("points.credited", "sms", "en"): ("", "You earned {{ amount }} points. Your balance: {{ balance }} points."),
+    ("points.credited", "sms", "pl"): ("", "Otrzymujesz {{ amount }} pkt. Twoje saldo: {{ balance }} pkt."),
+    ("points.credited", "sms", "ru"): ("", "Вам начислено {{ amount }} баллов. Ваш баланс: {{ balance }} баллов."),
+    ("points.credited", "email", "en"): (
+        "You earned {{ amount }} points",
+        "Hello {{ member_name }},\n\nyou earned {{ amount }} points. Your balance is now {{ balance }} points."),
+    ("points.credited", "email", "pl"): (
+        "Otrzymujesz {{ amount }} pkt",
+        "Dzień dobry {{ member_name }},\n\notrzymujesz {{ amount }} pkt. Twoje saldo: {{ balance }} pkt."),
+    ("points.credited", "email", "ru"): (
+        "Вам начислено {{ amount }} баллов",
+        "Здравствуйте, {{ member_name }}!\n\nВам начислено {{ amount }} баллов. Ваш баланс: {{ balance }} баллов."),
+    ("points.expiring", "sms", "en"): ("", "{{ points }} of your points expire on {{ expires_on }}."),
+    ("points.expiring", "sms", "pl"): ("", "{{ points }} Twoich pkt wygaśnie {{ expires_on }}."),
+    ("points.expiring", "sms", "ru"): ("", "{{ points }} ваших баллов сгорят {{ expires_on }}."),
+    ("points.expiring", "email", "en"): (
+        "{{ points }} points expire on {{ expires_on }}",
+        "Hello {{ member_name }},\n\n{{ points }} of your points expire on {{ expires_on }}. "
+        "Your balance is {{ balance }} points."),
+    ("points.expiring", "email", "pl"): (
+        "{{ points }} pkt wygaśnie {{ expires_on }}",
+        "Dzień dobry {{ member_name }},\n\n{{ points }} Twoich pkt wygaśnie {{ expires_on }}. "
+        "Twoje saldo: {{ balance }} pkt."),
+    ("points.expiring", "email", "ru"): (
+        "{{ points }} баллов сгорят {{ expires_on }}",
+        "Здравствуйте, {{ member_name }}!\n\n{{ points }} ваших баллов сгорят {{ expires_on }}. "
+        "Ваш баланс: {{ balance }} баллов."),
+}
+
+
+class TemplateError(ValueError):
+    """A template that cannot be saved; the message says why in plain words."""
+
+
+def check(trigger: str, channel: str, language: str, body: str, subject: str = "") -> None:
+    """Refuse an unknown trigger/channel/language, a syntax error or an undocumented variable."""
+    if trigger not in outbox.TRIGGERS:
+        raise TemplateError(f"there is no trigger {trigger!r}; known: {', '.join(outbox.TRIGGERS)}")
+    if channel not in CHANNELS:
+        raise TemplateError(f"templates are for {' and '.join(CHANNELS)}, not {channel!r}")
+    if not language or len(language) > 8 or not language.isalpha():
+        raise TemplateError(f"{language!r} is not a language code such as en, pl or ru")
+    if not body.strip():
+        raise TemplateError("the template text is empty")
+    allowed = outbox.TRIGGERS[trigger]
+    for part, source in (("subject", subject), ("text", body)):
+        try:
+            names = meta.find_undeclared_variables(_env.parse(source))
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"the {part} has a mistake on line {exc.lineno}: {exc.message}") from None
+        unknown = sorted(names - set(allowed))
+        if unknown:
+            raise TemplateError(
+                f"the {part} uses {', '.join(unknown)}, which {trigger} does not provide; "
+                f"you can use: {', '.join(allowed)}")
+
+
+def save(session: Session, *, trigger: str, channel: str, language: str, body: str, subject: str = "",
+         author: str = "", now: datetime):
+    """Check and store a new version of a template (the caller commits)."""
+    check(trigger, channel, language, body, subject)
+    return outbox.save_template(session, trigger=trigger, channel=channel, language=language, body=body,
+                                subject=subject, author=author, now=now)
+
+
+def source(session: Session, trigger: str, channel: str, language: str) -> tuple[str, str]:
+    """(subject, body) to render: saved for the language, saved in English, the default."""
+    for lang in dict.fromkeys((language, "en")):
+        row = outbox.latest_template(session, trigger, channel, lang)
+        if row is not None:
+            return row.subject, row.body
+    for lang in dict.fromkeys((language, "en")):
+        if (trigger, channel, lang) in DEFAULTS:
+            return DEFAULTS[(trigger, channel, lang)]
+    raise TemplateError(f"no template for {trigger} on {channel}")
+
+
+def render_text(text: str, variables: dict) -> str:
+    return _env.from_string(text).render(**variables).strip()
+
+
+def render(session: Session, trigger: str, channel: str, language: str, variables: dict) -> tuple[str, str]:
+    """(subject, body) of a notification with its documented variables only."""
+    subject, body = source(session, trigger, channel, language)
+    allowed = {k: v for k, v in variables.items() if k in outbox.TRIGGERS.get(trigger, {})}
+    return render_text(subject, allowed), render_text(body, allowed)

@@ -1,7 +1,7 @@
 """Spending points: quotes, redemptions (idempotent, never overdrawn) and their refunds."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
@@ -24,6 +24,7 @@ _REASONS = {
     "nothing_eligible": "nothing in this cart can be paid with points",
     "no_balance": "there are no points to spend",
     "balance_does_not_cover": "points can pay for this order only when they cover all of it",
+    "member_blocked": "the member is blocked",
 }
 
 
@@ -75,9 +76,15 @@ def evaluate(session: Session, cart: DocumentFacts, member: Member | None,
             balance = facts.points_balance
     else:
         facts = MemberFacts()
-    return rules.evaluate_redemption(compiled, cart, facts, settings,
-                                     balance=balance if balance is not None else ZERO,
-                                     explain=explain, at=now)
+    result = rules.evaluate_redemption(compiled, cart, facts, settings,
+                                       balance=balance if balance is not None else ZERO,
+                                       explain=explain, at=now)
+    if member is not None and result.allowed and members.effective_status(member, settings) == "blocked":
+        # A quote says what `redeem` would answer: a blocked member spends nothing.
+        nothing = settings.floor_points(ZERO)
+        result = replace(result, allowed=False, reason_code="member_blocked", max_points=nothing,
+                         max_amount=nothing * result.point_value)
+    return result
 
 
 def redeem(session: Session, request: RedemptionRequest, *, actor: str,

@@ -105,6 +105,36 @@ def test_a_blocked_member_is_credited_nothing_by_an_operator_or_as_a_referrer(sh
     assert available(shop, piotr) == 60  # 10 for the order + 50 referral
 
 
+def test_a_blocked_member_is_quoted_nothing_to_spend(shop, publish):
+    publish(LIMITS)
+    anna = enrol(shop, "anna", "602345678")
+    seed(shop, anna, 100)
+    cart = {"member": anna, "lines": [{"line_no": 1, "sku": "A", "quantity": 1, "unit_price": "100"}]}
+    assert shop("POST", "/api/v1/quote", json=cart).get_json()["redemption"]["allowed"] is True
+    block(shop, anna)
+    quoted = shop("POST", "/api/v1/quote", json=cart).get_json()["redemption"]
+    assert quoted["allowed"] is False and quoted["reason_code"] == "member_blocked"
+    assert Decimal(quoted["max_points"]) == 0
+
+
+def test_a_blocked_member_is_not_merged_into_an_active_one_by_a_1c_card(session):
+    from engine import members
+    from engine.domain import CustomerDoc
+    from engine.members import merges
+    now = clock.now()
+    blocked = members.create(session, {"name": "Anna", "ext_id": "anna", "phone": "+48602345678"})
+    blocked.status = "blocked"
+    first = merges.upsert_card(session, CustomerDoc(source="1c", external_id="c-1", name="Anna K."),
+                               actor="t", now=now)
+    assert first.merge is None
+    card_member = members.resolve(session, "onec:c-1")
+    again = merges.upsert_card(session, CustomerDoc(source="1c", external_id="c-1", name="Anna K.",
+                                                    phone="+48602345678", phone_raw="602 345 678"),
+                               actor="t", now=now)
+    assert again.merge is None and "blocked" in again.note
+    assert card_member.merged_into_id is None and members.resolve(session, "onec:c-1").id == card_member.id
+
+
 # Class 5: the order state machine on every path.
 
 def test_a_cancelled_or_returned_order_takes_no_return_and_no_redemption(shop):

@@ -302,3 +302,32 @@ def test_a_balance_is_valued_at_the_point_value_of_the_redemption_policy(shop, p
         {"id": "half", "conditions": {}, "actions": [{"name": "set_point_value", "params": {"value": "0.5"}}]}]})
     balance = shop("GET", f"/api/v1/members/{anna}/balance").get_json()
     assert balance["value"] == "50.00" and Decimal(balance["point_value"]) == Decimal("0.5")
+
+
+def test_concurrent_redemptions_on_one_order_share_its_limit(pg_app, keys, publish):
+    """Two redemptions of one order at once, each within the limit alone: the account's row
+    lock makes the second see the first, so together they never pass it."""
+    import threading
+    publish(ACCRUAL_BASIC)
+    publish(LIMITS)
+    client = pg_app.test_client()
+
+    def shop(method, url, key="shop", **kwargs):
+        return client.open(url, method=method, headers=auth(keys[key]), **kwargs)
+    anna = enrol(shop, "anna", "602345678")
+    seed(shop, anna, 5000)
+    place(shop, "O-1", anna, lines=[{"line_no": 1, "sku": "A", "quantity": 10, "unit_price": "100"}])
+    barrier, codes = threading.Barrier(4), []
+
+    def spend(n):
+        own = pg_app.test_client()
+        barrier.wait()
+        codes.append(own.post("/api/v1/redemptions", headers=auth(keys["shop"]), json={
+            "redemption_id": f"R-{n}", "member": anna, "points": 200, "order_id": "O-1"}).status_code)
+    threads = [threading.Thread(target=spend, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(codes) == [201, 422, 422, 422]
+    assert available(shop, anna) == 5000 - 200 + 100  # the order earned 100

@@ -130,8 +130,9 @@ def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
 
     "same": its lines did not change. "replaced": they changed before the
     document earned anything, so the new lines count. "kept": they changed
-    after it earned points (or it is a correction); then only a correction
-    changes what it earns, so the stored lines stay.
+    after it earned points, or its status takes no revision (a correction, a
+    cancelled or returned order: `states`); then only a correction changes
+    what it earns, so the stored lines stay.
     """
     def shape(lines, shipping, currency):
         return ([(l.line_no, l.sku, l.quantity, l.unit_price, l.line_total, l.is_promo)
@@ -140,7 +141,7 @@ def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
     if shape(doc.lines, doc.shipping_total, doc.currency) == \
             shape(document.lines, document.shipping_total, document.currency):
         return "same"
-    if document.accrued_at is not None or document.document_type == "correction":
+    if document.accrued_at is not None or not states.allows(document, "revise"):
         return "kept"
     for line in list(document.lines):
         session.delete(line)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from engine.documents.errors import InvalidCorrection, InvalidTransition
 
 STATUSES = ("placed", "paid", "fulfilled", "cancelled", "returned")
-FINAL = frozenset({"cancelled", "returned"})
 
 # Which status may follow which. A status may always be repeated (no-op).
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -34,16 +33,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # credit note: only goods paid for or delivered come back (a placed order is
 # cancelled instead), and a correction that takes everything back makes the
 # order returned, so "correct" is allowed exactly where "returned" may follow.
-# "redeem" is spending points on it.
+# "redeem" is spending points on it; "revise" is a newer revision of its lines from
+# its source (1C's НомерВерсии): a final order keeps the lines it ended with.
 OPERATIONS: dict[str, frozenset[str]] = {
-    "placed": frozenset({"redeem"}),
-    "paid": frozenset({"correct", "redeem"}),
-    "fulfilled": frozenset({"correct", "redeem"}),
+    "placed": frozenset({"redeem", "revise"}),
+    "paid": frozenset({"correct", "redeem", "revise"}),
+    "fulfilled": frozenset({"correct", "redeem", "revise"}),
     "cancelled": frozenset(),
     "returned": frozenset(),
 }
 
-_VERB = {"correct": "take a return or credit note", "redeem": "be paid with points"}
+_VERB = {"correct": "take a return or credit note", "redeem": "be paid with points",
+         "revise": "take new lines"}
 
 
 def can_become(current: str, status: str) -> bool:

@@ -186,6 +186,24 @@ def test_a_credit_note_or_1c_return_on_a_cancelled_document_is_refused(session):
         assert orders.get(session, source, "D-1").total == 100
 
 
+def test_a_new_1c_revision_does_not_change_the_lines_of_a_cancelled_order(session):
+    from engine import members
+    from engine.documents import orders
+    from engine.domain import LineDoc, PurchaseDoc
+    anna = members.create(session, {"name": "Anna", "ext_id": "anna"})
+    now = clock.now()
+
+    def doc(total, **extra):
+        return PurchaseDoc(source="1c", external_id="O-1", document_type="order", member_ref=anna.loyalty_id,
+                           placed_at=now, currency="PLN", status="placed", version=extra.pop("version", "1"),
+                           lines=(LineDoc(line_no=1, sku="A", quantity=Decimal(1), unit_price=Decimal(total),
+                                          line_total=Decimal(total)),), **extra)
+    order, _ = orders.record_purchase(session, doc(100), actor="t", now=now)
+    orders.set_status(session, order, "cancelled", actor="t", now=now)
+    assert orders.revise(session, order, doc(900, version="2")) == "kept"
+    assert order.total == 100 and order.lines[0].line_total == 100
+
+
 # Class 8: points spent on an order come back with the goods, on every return path.
 
 def test_returns_line_by_line_refund_the_spend_in_proportion_and_in_full(shop):

@@ -196,8 +196,8 @@ def point_value(session: Session, member: Member, settings, now: datetime) -> De
         return settings.point_value
     empty = DocumentFacts(lines=(), currency=settings.currency, placed_at=now)
     try:
-        result = rules.evaluate_redemption(compiled, empty, members.facts(session, member, now, settings),
-                                           settings, balance=ZERO, at=now)
+        facts = members.facts(session, member, now, settings, needed=members.variables_used(compiled))
+        result = rules.evaluate_redemption(compiled, empty, facts, settings, balance=ZERO, at=now)
     except rules.EvaluationError:
         return settings.point_value
     return result.point_value

@@ -1,4 +1,11 @@
-"""Spending points: quotes, redemptions (idempotent, never overdrawn) and their refunds."""
+"""Spending points: quotes, redemptions (idempotent, never overdrawn, limited per order) and cancellation.
+
+The redemption policy limits an order as a whole: every redemption naming an
+order is judged, under the account's row lock, on the order's recorded lines
+(else the cart sent, else the quote an earlier redemption of it was judged
+on) with what its earlier redemptions still hold counted in. Refunds live in
+`engine.documents.refunds`.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

@@ -29,7 +29,11 @@ What travels:
 - profiles: members created or changed here since the last confirmed exchange,
   and every member whose balance moved in this batch, one `Контрагент` per 1C
   card of the member (so 1C updates its own cards), or under the loyalty id
-  when the member has no 1C card (1C creates the card under that `Ид`).
+  when the member has no 1C card (1C creates the card under that `Ид`). Each
+  card gets the name and e-mail 1C last sent for it (kept on `MemberCard`):
+  sending merged cards the member's latest values would make them take each
+  other's and flip on every exchange. A value changed on our side (one none
+  of the member's cards sent) goes to every card.
 """
 from __future__ import annotations
 
@@ -142,19 +146,44 @@ def _totals(session: Session, accounts: set[int]) -> dict[int, tuple[Decimal, De
     return {account: (e or ZERO, s or ZERO) for account, e, s in rows}
 
 
-def _cards(session: Session, member_ids: set[int]) -> dict[int, list[str]]:
+@dataclass(frozen=True)
+class _Card:
+    card_id: str
+    name: str  # what 1C last sent for the card
+    email: str | None  # likewise; None when not known (cards received before it was kept)
+
+
+def _cards(session: Session, member_ids: set[int]) -> dict[int, list[_Card]]:
     """member → the 1C cards that answer for it (its own and those of members merged into it)."""
-    rows = session.execute(select(MemberCard.card_id, MemberCard.member_id, Member.merged_into_id)
+    rows = session.execute(select(MemberCard.card_id, MemberCard.name, MemberCard.email,
+                                  MemberCard.member_id, Member.merged_into_id)
                            .join(Member, Member.id == MemberCard.member_id)
                            .where(or_(MemberCard.member_id.in_(member_ids),
                                       Member.merged_into_id.in_(member_ids)))
                            .order_by(MemberCard.id))
-    cards: dict[int, list[str]] = defaultdict(list)
-    for card_id, member_id, merged_into in rows:
+    cards: dict[int, list[_Card]] = defaultdict(list)
+    for card_id, name, email, member_id, merged_into in rows:
         for owner in (member_id, merged_into):
             if owner in member_ids:
-                cards[owner].append(card_id)
+                cards[owner].append(_Card(card_id, name, email))
     return cards
+
+
+def _norm(email: str | None) -> str:
+    return (email or "").strip().lower()
+
+
+def _as_sent(member: Member, card: _Card, cards: list[_Card]) -> tuple[str, str | None]:
+    """The name and e-mail to send ``card``: what 1C sent for it, so merged cards do not take
+    each other's values and flip on every exchange — unless the member was changed on our
+    side (its value is none of its cards'), which every card then learns."""
+    name = member.name
+    if card.name and member.name in {c.name for c in cards}:
+        name = card.name
+    email = member.email
+    if card.email is not None and _norm(member.email) in {_norm(c.email) for c in cards if c.email is not None}:
+        email = card.email or None
+    return name, email
 
 
 def prepare(session: Session, integration: str, *, config: ExchangeConfig, now: datetime,
@@ -193,7 +222,7 @@ def prepare(session: Session, integration: str, *, config: ExchangeConfig, now: 
         fallback = member.loyalty_id if member else f"account-{entry.account_id}"
         operations.append(BonusOperation(
             op_id=f"bonus-{entry.id}",
-            member_card_id=card_ids[0] if card_ids else fallback,
+            member_card_id=card_ids[0].card_id if card_ids else fallback,
             member_phone=member.phone if member else None,
             member_name=member.name if member else "", kind=entry.kind, amount=entry.amount,
             document_external_id=docs.get(entry.document_id) or red_order,
@@ -204,10 +233,12 @@ def prepare(session: Session, integration: str, *, config: ExchangeConfig, now: 
         account = session.get(Account, member.account_id)
         bal = ledger.balance(session, account, now)
         accrued, spent_total = totals.get(member.account_id, (ZERO, ZERO))
-        for card_id in cards.get(member.id) or [member.loyalty_id]:
+        own = cards.get(member.id) or [_Card(member.loyalty_id, member.name, member.email)]
+        for card in own:
+            name, email = _as_sent(member, card, own)
             profiles.append(MemberProfile(
-                card_id=card_id, loyalty_id=member.loyalty_id, name=member.name,
-                phone=member.phone, email=member.email, balance=bal.available,
+                card_id=card.card_id, loyalty_id=member.loyalty_id, name=name,
+                phone=member.phone, email=email, balance=bal.available,
                 accrued_total=accrued, spent_total=spent_total))
     body = build_query_document(operations, profiles, generated_at=now, config=config)
     batch = DeliveryBatch(

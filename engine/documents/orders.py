@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import accrual, members, policies
-from engine.documents import corrections, fingerprint
+from engine.documents import corrections, fingerprint, refunds, states
 
 # The errors are named here too, where callers meet them.
 from engine.documents.errors import DocumentConflict as DocumentConflict
@@ -25,18 +25,12 @@ from engine.documents.errors import UnknownDocument as UnknownDocument
 from engine.documents.errors import UnknownLine as UnknownLine
 from engine.documents.errors import UnknownReference as UnknownReference
 from engine.domain import PurchaseDoc
-from engine.models import Document, DocumentLine, Member, Product, Redemption
+from engine.models import Document, DocumentLine, Member, Product
 
 ZERO = Decimal(0)
 
-# Which status may follow which. A status may always be repeated (no-op).
-TRANSITIONS = {
-    "placed": {"paid", "fulfilled", "cancelled"},
-    "paid": {"fulfilled", "cancelled", "returned"},
-    "fulfilled": {"returned", "cancelled"},
-    "cancelled": set(),
-    "returned": set(),
-}
+# The state machine lives in `states`; importers read the transitions from here too.
+TRANSITIONS = states.TRANSITIONS
 
 
 def content_hash(doc: PurchaseDoc) -> str:
@@ -106,6 +100,7 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
 def record_return(session: Session, base: Document, return_id: str, items: list[corrections.ReturnItem], *,
                   origin, actor: str, now: datetime) -> Document:
     """A return of ``items`` of a stored order (a correction named after it); returns the order."""
+    states.check_operation(base, "correct")
     member = session.get(Member, base.member_id)
     doc = PurchaseDoc(source=base.source, external_id=f"{base.external_id}/returns/{return_id}",
                       document_type="correction", member_ref=member.loyalty_id, placed_at=now,
@@ -135,8 +130,9 @@ def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
 
     "same": its lines did not change. "replaced": they changed before the
     document earned anything, so the new lines count. "kept": they changed
-    after it earned points (or it is a correction); then only a correction
-    changes what it earns, so the stored lines stay.
+    after it earned points, or its status takes no revision (a correction, a
+    cancelled or returned order: `states`); then only a correction changes
+    what it earns, so the stored lines stay.
     """
     def shape(lines, shipping, currency):
         return ([(l.line_no, l.sku, l.quantity, l.unit_price, l.line_total, l.is_promo)
@@ -145,7 +141,7 @@ def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
     if shape(doc.lines, doc.shipping_total, doc.currency) == \
             shape(document.lines, document.shipping_total, document.currency):
         return "same"
-    if document.accrued_at is not None or document.document_type == "correction":
+    if document.accrued_at is not None or not states.allows(document, "revise"):
         return "kept"
     for line in list(document.lines):
         session.delete(line)
@@ -170,11 +166,7 @@ def set_status(session: Session, document: Document, status: str, *, actor: str,
                now: datetime, accrue_from: datetime | None = None) -> Document:
     if status == document.status:
         return document
-    if document.document_type == "correction":
-        raise InvalidTransition("a correction has no status of its own")
-    if status not in TRANSITIONS.get(document.status, ()):
-        raise InvalidTransition(
-            f"order {document.external_id} is {document.status}; it cannot become {status}")
+    states.check_transition(document, status)
     previous, document.status = document.status, status
     if status in ("paid", "fulfilled"):
         settings = policies.settings(session, document.placed_at)
@@ -189,12 +181,9 @@ def set_status(session: Session, document: Document, status: str, *, actor: str,
         accrual.recompute(session, document, actor=actor, now=now,
                           key=f"{document.source}:{document.external_id}:{status}",
                           reason=f"order {status}")
-        from engine.documents import redemptions
-        for redemption in session.execute(select(Redemption).where(
-                Redemption.order_external_id == document.external_id,
-                Redemption.status == "active")).scalars():
-            redemptions.cancel(session, redemption, actor=actor, now=now,
-                               reason=f"order {document.external_id} {status}")
+        for redemption in refunds.of_order(session, document.source, document.external_id):
+            refunds.cancel(session, redemption, actor=actor, now=now,
+                           reason=f"order {document.external_id} {status}")
     session.flush()
     return document
 
@@ -211,6 +200,7 @@ def apply_correction(session: Session, correction: Document, base_external_id: s
             f"the corrected document {base_external_id!r} from {correction.source} is unknown")
     if base.member_id != correction.member_id:
         raise InvalidCorrection("a correction must belong to the same customer as its document")
+    states.check_operation(base, "correct")
     correction.base_document_id = base.id
     lines = {line.line_no: line for line in base.lines}
     for line in correction.lines:
@@ -229,11 +219,12 @@ def apply_correction(session: Session, correction: Document, base_external_id: s
     base.total = sum((l.line_total - l.returned_total for l in base.lines), ZERO)
     correction.status = "fulfilled"
     correction.accrued_at = now  # a correction never earns
-    if base.status != "cancelled" and all(l.returned_total >= l.line_total and
-                                          l.returned_quantity >= l.quantity for l in base.lines):
-        base.status = "returned"
+    if all(l.returned_total >= l.line_total and l.returned_quantity >= l.quantity for l in base.lines):
+        base.status = "returned"  # a status `correct` allows becoming returned (states)
     accrual.recompute(session, base, actor=actor, now=now,
                       key=f"{base.source}:{base.external_id}:correction:{correction.external_id}",
                       reason=f"correction {correction.number or correction.external_id}")
+    # What was spent on the order comes back with the goods: the one refund of every return path.
+    refunds.after_correction(session, base, correction, actor=actor, now=now)
     session.flush()
     return base

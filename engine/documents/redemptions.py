@@ -1,7 +1,14 @@
-"""Spending points: quotes, redemptions (idempotent, never overdrawn) and their refunds."""
+"""Spending points: quotes, redemptions (idempotent, never overdrawn, limited per order) and cancellation.
+
+The redemption policy limits an order as a whole: every redemption naming an
+order is judged, under the account's row lock, on the order's recorded lines
+(else the cart sent, else the quote an earlier redemption of it was judged
+on) with what its earlier redemptions still hold counted in. Refunds live in
+`engine.documents.refunds`.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
@@ -9,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import rules
-from engine import ledger, members, policies
-from engine.models import Member, Redemption
+from engine import accrual, ledger, members, policies
+from engine.documents import refunds, states
+from engine.models import Document, Member, Redemption
 from rules.facts import DocumentFacts, MemberFacts
 
 ZERO = Decimal(0)
@@ -23,6 +31,7 @@ _REASONS = {
     "nothing_eligible": "nothing in this cart can be paid with points",
     "no_balance": "there are no points to spend",
     "balance_does_not_cover": "points can pay for this order only when they cover all of it",
+    "member_blocked": "the member is blocked",
 }
 
 
@@ -74,9 +83,15 @@ def evaluate(session: Session, cart: DocumentFacts, member: Member | None,
             balance = facts.points_balance
     else:
         facts = MemberFacts()
-    return rules.evaluate_redemption(compiled, cart, facts, settings,
-                                     balance=balance if balance is not None else ZERO,
-                                     explain=explain, at=now)
+    result = rules.evaluate_redemption(compiled, cart, facts, settings,
+                                       balance=balance if balance is not None else ZERO,
+                                       explain=explain, at=now)
+    if member is not None and result.allowed and members.effective_status(member, settings) == "blocked":
+        # A quote says what `redeem` would answer: a blocked member spends nothing.
+        nothing = settings.floor_points(ZERO)
+        result = replace(result, allowed=False, reason_code="member_blocked", max_points=nothing,
+                         max_amount=nothing * result.point_value)
+    return result
 
 
 def redeem(session: Session, request: RedemptionRequest, *, actor: str,
@@ -89,36 +104,23 @@ def redeem(session: Session, request: RedemptionRequest, *, actor: str,
         return _replay(session, existing, request), False
     member = members.get(session, request.member_ref)
     settings = policies.settings(session, now)
-    status = members.effective_status(member, settings)
-    if status != "active":
-        raise RedemptionNotAllowed(f"member {member.loyalty_id} is {status}")
     if request.points != settings.round_points(request.points):
         raise RedemptionNotAllowed(
             f"points must have at most {settings.precision} decimal places")
     actor_member = members.get(session, request.acting_member_ref) \
         if request.acting_member_ref else member
-    if actor_member.account_id != member.account_id:
-        raise RedemptionNotAllowed("the acting member does not share this account")
+    # Both the account's member and whoever spends through it must be allowed to act on it.
+    for who in {member.id: member, actor_member.id: actor_member}.values():
+        refused = members.refusal(who, settings, account_id=member.account_id)
+        if refused:
+            raise RedemptionNotAllowed(refused)
+    order = _recorded_order(session, request, member)
     account = ledger.lock_account(session, member.account_id)
     # Re-check under the lock: a concurrent retry may have just committed it.
     existing = _find(session, request.source, request.external_id)
     if existing is not None:
         return _replay(session, existing, request), False
-    point_value = settings.point_value
-    details: dict = {}
-    if request.cart is not None:
-        result = evaluate(session, request.cart, member, settings, now, explain=True)
-        if result is not None:
-            if not result.allowed:
-                raise RedemptionNotAllowed(reason_text(result.reason_code)
-                                           or "this cart cannot be paid with points")
-            if request.points > result.max_points:
-                raise RedemptionNotAllowed(
-                    f"at most {result.max_points} points may be used on this cart")
-            point_value = result.point_value
-            details["quote"] = {"max_points": str(result.max_points),
-                                "eligible_total": str(result.eligible_total),
-                                "trace": result.trace}
+    point_value, details = _judge(session, request, order, member, account, settings, now)
     redemption = Redemption(source=request.source, external_id=request.external_id,
                             account_id=account.id, member_id=actor_member.id,
                             order_external_id=request.order_external_id, points=request.points,
@@ -134,6 +136,78 @@ def redeem(session: Session, request: RedemptionRequest, *, actor: str,
                  reason=f"order {request.order_external_id}" if request.order_external_id else None,
                  trace={"point_value": str(point_value)})
     return redemption, True
+
+
+def _recorded_order(session: Session, request: RedemptionRequest, member: Member) -> Document | None:
+    """The stored order the redemption names, when there is one; it must take a redemption."""
+    if not request.order_external_id:
+        return None
+    order = session.execute(select(Document).where(
+        Document.source == request.source, Document.external_id == request.order_external_id)
+    ).scalar_one_or_none()
+    if order is None:
+        return None
+    states.check_operation(order, "redeem", RedemptionNotAllowed)
+    if order.account_id != member.account_id:
+        raise RedemptionNotAllowed(f"order {order.external_id} belongs to another account")
+    return order
+
+
+def _judge(session: Session, request: RedemptionRequest, order: Document | None, member: Member,
+           account, settings, now: datetime) -> tuple[Decimal, dict]:
+    """Apply the redemption policy to the order as a whole (under the account lock): its
+    recorded lines, else the cart sent, else the strictest quote an earlier redemption of the
+    same order was judged on. Returns the point value and the details to keep."""
+    earlier = refunds.of_order(session, request.source, request.order_external_id) \
+        if request.order_external_id else []
+    spent = sum((refunds.outstanding(session, r) for r in earlier), ZERO)
+    cart = accrual.document_facts(order) if order is not None else request.cart
+    if cart is None:
+        quotes = [r.details["quote"] for r in earlier if (r.details or {}).get("quote")]
+        if not quotes:
+            return settings.point_value, {}
+        limit = min(Decimal(q["max_points"]) for q in quotes)
+        point_value = Decimal(quotes[0].get("point_value", settings.point_value))
+        _check_limit(request, limit, spent)
+        return point_value, {"quote": {**quotes[0], "max_points": str(limit), "from": "earlier"}}
+    # The order's limit counts the points already spent on it as still in hand.
+    balance = ledger.available_points(session, account, now) + spent
+    result = evaluate(session, cart, member, settings, now, balance=balance, explain=True)
+    if result is None:
+        return settings.point_value, {}
+    if not result.allowed:
+        raise RedemptionNotAllowed(reason_text(result.reason_code)
+                                   or "this cart cannot be paid with points")
+    _check_limit(request, result.max_points, spent)
+    return result.point_value, {"quote": {
+        "max_points": str(result.max_points), "eligible_total": str(result.eligible_total),
+        "point_value": str(result.point_value), "spent_before": str(spent),
+        "from": "order" if order is not None else "cart", "trace": result.trace}}
+
+
+def _check_limit(request: RedemptionRequest, limit: Decimal, spent: Decimal) -> None:
+    if spent + request.points <= limit:
+        return
+    if spent > 0:
+        raise RedemptionNotAllowed(
+            f"at most {limit} points may be used on order {request.order_external_id}; "
+            f"{spent} already are")
+    raise RedemptionNotAllowed(f"at most {limit} points may be used on this cart")
+
+
+def point_value(session: Session, member: Member, settings, now: datetime) -> Decimal:
+    """What one point of ``member`` pays now: the redemption policy's value where it sets one
+    (judged without a cart, so rules that need one do not count), else the settings'."""
+    _row, compiled = _redemption_policy(session, now)
+    if compiled is None:
+        return settings.point_value
+    empty = DocumentFacts(lines=(), currency=settings.currency, placed_at=now)
+    try:
+        facts = members.facts(session, member, now, settings, needed=members.variables_used(compiled))
+        result = rules.evaluate_redemption(compiled, empty, facts, settings, balance=ZERO, at=now)
+    except rules.EvaluationError:
+        return settings.point_value
+    return result.point_value
 
 
 def _find(session: Session, source: str, external_id: str) -> Redemption | None:
@@ -161,19 +235,4 @@ def get(session: Session, source: str, external_id: str) -> Redemption:
 def cancel(session: Session, redemption: Redemption, *, actor: str, now: datetime,
            reason: str = "redemption cancelled"):
     """Give the points back into the lots they came from (same expiry dates)."""
-    if redemption.status == "cancelled":
-        return None
-    account = ledger.lock_account(session, redemption.account_id)
-    spend = ledger.find_entry(session, f"redemption:{redemption.source}:{redemption.external_id}")
-    lots = []
-    for alloc, lot in ledger.allocations_of(session, spend.id):
-        lots.append(ledger.LotSpec(alloc.amount, min(lot.available_at, now), lot.expires_at))
-    redemption.status = "cancelled"
-    redemption.cancelled_at = now
-    if not lots:
-        return None
-    return ledger.credit(session, account, kind="refund",
-                         key=f"refund:{redemption.source}:{redemption.external_id}", actor=actor,
-                         now=now, lots=lots, member_id=redemption.member_id,
-                         redemption_id=redemption.id, reason=reason,
-                         trace={"refund_of": spend.id})
+    return refunds.cancel(session, redemption, actor=actor, now=now, reason=reason)

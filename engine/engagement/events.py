@@ -57,7 +57,8 @@ def fire(session: Session, member: Member, event_type: str, *, key: str, actor: 
     entry = _post(session, member, own, key=key, **common)
     if entry is not None:
         posted.append(entry)
-    if referrer is not None and result.referrer_points > 0:
+    # The referrer is credited under the same rule as any member: not while blocked or excluded.
+    if referrer is not None and result.referrer_points > 0 and not members.refusal(referrer, settings):
         entry = _post(session, referrer, result.referrer_points, key=f"{key}:referrer", **common)
         if entry is not None:
             posted.append(entry)

@@ -27,6 +27,11 @@ def adjust(session: Session, member: Member, amount: Decimal, *, reason: str, ac
     settings = policies.settings(session, now)
     if amount != settings.round_points(amount):
         raise AdjustmentError(f"points must have at most {settings.precision} decimal places")
+    # Taking points away stays possible (an operator cleaning up); giving them follows the same
+    # rule as earning them: a blocked or excluded member is credited nothing.
+    refused = members.refusal(member, settings) if amount > 0 else None
+    if refused:
+        raise AdjustmentError(f"{refused}: no points can be added")
     account = ledger.lock_account(session, member.account_id)
     if amount > 0:
         available_at = now + timedelta(days=activation_delay_days)

@@ -34,17 +34,54 @@ def _phone_owner(session: Session, phone: str | None) -> Member | None:
     return session.execute(select(Member).where(Member.phone == phone)).scalar_one_or_none()
 
 
-def _update(member: Member, doc: CustomerDoc, session: Session) -> bool:
+def _update(member: Member, doc: CustomerDoc, session: Session,
+            fresh: frozenset[str] = frozenset({"name", "email"})) -> bool:
+    """Apply a card to its member; ``fresh``: the name/e-mail fields this card brings anew."""
     changed = False
-    wanted = {"name": doc.name or member.name, "email": (doc.email or member.email),
-              "group": doc.group or member.group,
-              "birth_date": doc.birth_date or member.birth_date}
+    wanted = {"group": doc.group or member.group, "birth_date": doc.birth_date or member.birth_date}
+    if "name" in fresh:
+        wanted["name"] = doc.name or member.name
+    if "email" in fresh:
+        wanted["email"] = doc.email or member.email
     owner = _phone_owner(session, doc.phone)
     if doc.phone and (owner is None or owner.id == member.id):
         wanted["phone"] = doc.phone
     for key, value in wanted.items():
         if getattr(member, key) != value:
             setattr(member, key, value)
+            changed = True
+    return changed
+
+
+def _card(session: Session, doc: CustomerDoc) -> MemberCard | None:
+    if doc.source != "1c":
+        return None
+    return session.execute(select(MemberCard).where(
+        MemberCard.source == "1c", MemberCard.card_id == doc.external_id)).scalar_one_or_none()
+
+
+def _fresh(card: MemberCard | None, doc: CustomerDoc) -> frozenset[str]:
+    """The name/e-mail fields 1C changed on this card since it last sent it. Only those change
+    the member: merged cards re-sent with their own old values must not take turns at it."""
+    if card is None:
+        return frozenset({"name", "email"})
+    fresh = set()
+    if card.name != doc.name[:200]:
+        fresh.add("name")
+    if card.email is None or card.email != (doc.email or "")[:254]:
+        fresh.add("email")
+    return frozenset(fresh)
+
+
+def _remember(card: MemberCard | None, doc: CustomerDoc) -> bool:
+    """Keep what 1C sent for this card (the outbound query answers each card with its own)."""
+    if card is None:
+        return False
+    sent = {"name": doc.name[:200], "phone_raw": doc.phone_raw[:64], "email": (doc.email or "")[:254]}
+    changed = False
+    for key, value in sent.items():
+        if getattr(card, key) != value:
+            setattr(card, key, value)
             changed = True
     return changed
 
@@ -64,7 +101,9 @@ def upsert(session: Session, doc: CustomerDoc, *, now: datetime,
     link = (doc.source == "1c") if link_by_phone is None else link_by_phone
     member = find_by_card(session, doc.source, doc.external_id)
     if member is not None:
-        changed = _update(member, doc, session)
+        card = _card(session, doc)
+        changed = _update(member, doc, session, _fresh(card, doc))
+        changed = _remember(card, doc) or changed
         session.flush()
         return "applied" if changed else "duplicate"
     owner = _phone_owner(session, doc.phone) if link else None
@@ -81,6 +120,7 @@ def upsert(session: Session, doc: CustomerDoc, *, now: datetime,
         _update(owner, doc, session)
     if doc.source == "1c":
         session.add(MemberCard(source="1c", card_id=doc.external_id, member_id=owner.id,
-                               name=doc.name[:200], phone_raw=doc.phone_raw[:64], created_at=now))
+                               name=doc.name[:200], phone_raw=doc.phone_raw[:64],
+                               email=(doc.email or "")[:254], created_at=now))
     session.flush()
     return "applied"

@@ -155,6 +155,22 @@ def effective_status(member: Member, settings: rules.ProgramSettings) -> str:
     return "active"
 
 
+def refusal(member: Member, settings: rules.ProgramSettings, *,
+            account_id: int | None = None) -> str | None:
+    """Why ``member`` may not act (spend, be credited) on ``account_id``; None when it may.
+
+    The one test every path by which a member acts asks — as the account's
+    member, as a company employee spending through a colleague, as a
+    referrer — so a refusal cannot be side-stepped by naming someone else.
+    """
+    status = effective_status(member, settings)
+    if status != "active":
+        return f"member {member.loyalty_id} is {status}"
+    if account_id is not None and member.account_id != account_id:
+        return f"member {member.loyalty_id} does not share this account"
+    return None
+
+
 def is_birthday(birth_date: date | None, today: date) -> bool:
     if birth_date is None:
         return False

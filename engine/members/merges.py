@@ -37,7 +37,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import ledger, policies
+from engine import ledger, members, policies
 from engine.domain import CustomerDoc
 from engine.members import customers
 from engine.models import (
@@ -148,6 +148,14 @@ def merge_members(session: Session, source: Member, target: Member, *, actor: st
     if source.company_id or target.company_id or source.account_id == target.account_id:
         raise MergeError(f"members {source.loyalty_id} and {target.loyalty_id} share the phone "
                          f"{phone or target.phone} but use a company account; merge them by hand")
+    settings = policies.settings(session, now)
+    for who in (source, target):
+        # A blocked member merged with an active one would spend again through the other's
+        # cards, and its points would too: such a merge is an operator's decision.
+        refused = members.refusal(who, settings)
+        if refused:
+            raise MergeError(f"members {source.loyalty_id} and {target.loyalty_id} share the phone "
+                             f"{phone or target.phone}, but {refused}; merge them by hand")
     src, dst = ledger.lock_pair(session, source.account_id, target.account_id)
     ledger.settle_debt(session, src, now)
     lots = ledger.open_lots(session, src.id, now)

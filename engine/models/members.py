@@ -85,7 +85,9 @@ class MemberCard(Base):
     """An external customer card (a 1C Контрагент) that resolves to a member.
 
     Several cards may point at one member: that is how duplicate 1C cards with
-    one phone number become one member [004].
+    one phone number become one member [004]. ``name`` and ``email`` are what
+    the source last sent for this card (``email`` None: not known yet), so each
+    card is answered with its own values, not with whichever card came last.
     """
 
     __tablename__ = "member_cards"
@@ -97,4 +99,5 @@ class MemberCard(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     phone_raw: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, ledger, members, policies
+from engine.documents import redemptions
 from engine.engagement import tiers
 from engine.models import Document, LedgerEntry, Member, Redemption
 
@@ -29,12 +30,13 @@ def balance_out(session: Session, member: Member) -> dict:
     now = clock.now()
     settings = policies.settings(session, now)
     bal = ledger.balance(session, member.account, now)
-    value = (max(bal.available, Decimal(0)) * settings.point_value).quantize(
-        Decimal("0.01"), rounding=ROUND_DOWN)
+    # What the points would really pay: the redemption policy may value a point differently.
+    point_value = redemptions.point_value(session, member, settings, now)
+    value = (max(bal.available, Decimal(0)) * point_value).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
     return {
         "member": member.loyalty_id, "currency": settings.currency,
         "available": bal.available, "pending": bal.pending, "value": value,
-        "point_value": settings.point_value,
+        "point_value": point_value,
         "expiring": [{"date": when, "points": pts} for when, pts in bal.expiring],
         "tier": member.tier, "next_tier": tiers.progress(session, member, now),
         "status": members.effective_status(member, settings),

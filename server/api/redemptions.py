@@ -27,8 +27,10 @@ blp = Blueprint("redemptions", __name__, url_prefix="/api/v1/redemptions",
 @blp.response(201, RedemptionOut)
 def redeem(data):
     """Spend points (idempotent on redemption_id). Never overdraws: the balance is
-    checked under the account's lock. With a ``cart``, the redemption policy
-    limits how much may be paid with points."""
+    checked under the account's lock. The redemption policy limits the order as
+    a whole, over all its redemptions: a recorded order is judged on its lines,
+    another on the ``cart`` sent. A blocked member spends nothing, neither
+    directly nor as the ``acting_member`` of a colleague."""
     session = db.session()
     now = clock.now()
     cart = None

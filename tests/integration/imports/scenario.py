@@ -137,7 +137,8 @@ def main_file(seed: int = 11) -> list[str]:
 
 def credit_rows(invoices: list[str]) -> list[str]:
     """Credit notes (entry 500+) against lines of the files above: full and partial returns, one of an
-    unknown invoice and one returning more than was sold (both quarantined)."""
+    unknown invoice, one returning more than was sold and one of invoice 3, cancelled by the main
+    file (all three quarantined)."""
     by_line = {}
     for row in invoices:
         fields = row.split(";")

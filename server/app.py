@@ -44,12 +44,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 class _RowId(IntegerConverter):
-    """``<int:…>`` in every route (API and admin UI): no row has an id beyond 64 bits, so such a URL
-    matches nothing (404) instead of overflowing the database driver."""
+    """``<int:…>`` in every route (API and admin UI): at most 18 digits, so every id it matches fits a
+    64-bit column; a longer number matches no route (404) instead of overflowing the database driver."""
 
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(url_map, *args, **kwargs)
+    regex = r"\d{1,18}"
 
 
 def _home():

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from engine import clock, outbox
 from engine.models import OutboxMessage, WebhookSubscription
 from exporters import messages
 from exporters.channels import webhooks as webhook_channel
+from server.api.bounds import Text
 from server.auth import require
 from server.errors import ApiError
 from server.extensions import db
@@ -29,21 +30,25 @@ blp = Blueprint("outbox", __name__, url_prefix="/api/v1",
                 description="Notifications and webhooks: messages, attempts, templates, subscriptions")
 
 
+TEMPLATE = 10_000  # characters of a message template: an e-mail, not a book
+EVENT_TYPES = 50  # event types per subscription
+
+
 class TemplateIn(Schema):
-    body = fields.String(required=True)
-    subject = fields.String(load_default="")
+    body = Text(TEMPLATE, required=True)
+    subject = Text(load_default="")
 
 
 class SubscriptionIn(Schema):
-    name = fields.String(required=True)
-    url = fields.String(required=True)
-    event_types = fields.List(fields.String(), required=True)
-    secret = fields.String()
+    name = Text(64, required=True)
+    url = Text(2000, required=True)
+    event_types = fields.List(Text(40), required=True, validate=validate.Length(max=EVENT_TYPES))
+    secret = Text(100)
 
 
 class SubscriptionPatch(Schema):
-    url = fields.String()
-    event_types = fields.List(fields.String())
+    url = Text(2000)
+    event_types = fields.List(Text(40), validate=validate.Length(max=EVENT_TYPES))
     active = fields.Boolean()
 
 

@@ -17,7 +17,8 @@ from tests.conftest import ACCRUAL_BASIC, auth
 DEEP = "[" * 10_000 + "]" * 10_000
 HUGE = 2**70
 ORDER = {"order_id": "B-1", "member": "nobody", "placed_at": "2026-03-02T10:00:00+01:00",
-         "currency": "PLN", "lines": [{"line_no": 1, "sku": "KR-100", "quantity": 1, "unit_price": 10}]}
+         "status": "fulfilled", "currency": "PLN",
+         "lines": [{"line_no": 1, "sku": "KR-100", "quantity": 1, "unit_price": 10}]}
 
 
 @pytest.fixture

@@ -98,7 +98,8 @@ def test_imports_and_simulate_write_iso_8601_in_json_and_xml(call):
 
 def test_line_numbers_default_to_the_position_and_stay_unique(call):
     ref = call("POST", "/api/v1/members", json={"name": "Ola", "ext_id": "x-3"}).get_json()["loyalty_id"]
-    order = call("POST", "/api/v1/orders", json=_order("L-1", ref, [_line(), _line(sku="KR-2"), _line(sku="KR-3")]))
+    lines = [_line(), _line(sku="KR-2"), _line(sku="KR-3")]
+    order = call("POST", "/api/v1/orders", json={**_order("L-1", ref, lines), "status": "fulfilled"})
     assert order.status_code == 201, order.get_json()
     assert [line["line_no"] for line in order.get_json()["lines"]] == [1, 2, 3]
     returned = call("POST", "/api/v1/orders/L-1/returns", json={"return_id": "r1", "lines": [

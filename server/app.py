@@ -8,6 +8,8 @@ from pathlib import Path
 from flask import Flask, current_app, redirect, url_for
 from werkzeug.routing import IntegerConverter
 
+import admin_ui
+from server import api, cli, errors, extensions, formats, jobs, metrics
 from server import config as config_module
 
 
@@ -26,17 +28,13 @@ def create_app(config: dict | None = None) -> Flask:
         logging.getLogger(__name__).warning(
             "SECRET_KEY is not set: sessions will not survive a restart")
 
-    from server import errors, extensions, formats, metrics
     formats.init_app(app)
     extensions.init_app(app)  # the database, migrations, the API layer and RQ
     errors.init_app(app)  # after the API extension, whose own error handler this replaces
     metrics.init_app(app)
 
-    from server.api import register
-    register(app)
-    import admin_ui
+    api.register(app)
     admin_ui.init_app(app)  # binds login_manager, csrf and babel from server.extensions
-    from server import cli, jobs
     cli.register(app)
     jobs.init_outbox(app)
     app.add_url_rule("/", "home", _home)

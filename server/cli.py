@@ -1,28 +1,17 @@
-"""The `loyalty` command: Flask's CLI around the app factory, plus our commands."""
+"""Our commands of the `loyalty` CLI (demo, check, nightly steps, worker, cron, users, keys, policies);
+the factory registers them, `server.console` is the entry point."""
 from __future__ import annotations
 
 import json
 import os
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from engine import clock
-
-
-def _create_app(*_args, **_kwargs):
-    from server.app import create_app
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
-             add_version_option=False)
-def main():
-    """Loyalty server: run `loyalty demo` to try it, `loyalty --help` for everything."""
 
 
 def _session():
@@ -251,7 +240,3 @@ def demo(host, port):
     click.echo("")
     from werkzeug.serving import run_simple
     run_simple(host, port, current_app._get_current_object(), threaded=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

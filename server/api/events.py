@@ -53,7 +53,9 @@ class EventOut(Schema):
 
 
 def _event_key(_kwargs, body):
-    return f"event:{body['event_id']}" if isinstance(body.get("event_id"), str) else None
+    # An id the schema will refuse gets its 422 from the schema, not a key error.
+    event_id = body.get("event_id")
+    return f"event:{event_id}" if isinstance(event_id, str) and 0 < len(event_id) <= REF else None
 
 
 @blp.route("", methods=["POST"])

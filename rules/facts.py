@@ -98,6 +98,15 @@ class EventFacts:
 
     event_type: str
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    # This member's earlier awarded events of the same type, per period of the
+    # program time zone (weeks start on Monday): what per-period limits compare.
+    events_today: int = 0
+    events_this_week: int = 0
+    events_this_month: int = 0
+    events_this_year: int = 0
+    events_total: int = 0
+    # Referral policy: the referrer's referral rewards this calendar month (a cap).
+    referrals_this_month: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,9 @@ SIGNED_POINTS               -1e12 .. 1e12      8         points_balance
 HOUR                        0 .. 24            whole     hour
 LINES                       0 .. 100000        whole     lines_count
 DAYS                        0 .. 36500         whole     days_since_registration
-COUNT                       0 .. 1e9           whole     orders_count, referral_count
+COUNT                       0 .. 1e9           whole     orders_count, referral_count,
+                                                         events_today/_this_week/_this_month/
+                                                         _this_year/_total, referrals_this_month
 ==========================  =================  ========  =====================================
 
 Condition values may have 8 decimals: business-rules compares numbers within

@@ -114,6 +114,10 @@ def _event_text(event: EventFacts, key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _event_count(name: str) -> Callable[[Context], int]:
+    return lambda c: getattr(c.event, name)
+
+
 def _v(name, kind, field_type, label, getter, options=(), help="", allowed=None):
     return Variable(name, kind, field_type, label, getter, tuple(options), help, allowed)
 
@@ -176,6 +180,18 @@ EVENT = (
        help="the event's 'source' attribute (e.g. facebook, sticker, app)"),
     _v("event_attributes", "event", SEL, "Event attributes", lambda c: _event_attribute_pairs(c.event),
        help="every scalar attribute as 'key=value' text; test one with contains, e.g. 'network=facebook'"),
+    *(_v(f"events_{period}", "event", N, f"Earlier events of this type {label}",
+         _event_count(f"events_{period}"),
+         help=f"how many events of this type the member was already awarded {label} "
+              "(program time zone, weeks from Monday); e.g. less than 3 for three a month",
+         allowed=COUNT)
+      for period, label in (("today", "today"), ("this_week", "this week"),
+                            ("this_month", "this month"), ("this_year", "this year"),
+                            ("total", "ever"))),
+    _v("referrals_this_month", "event", N, "Referrer's referrals this month",
+       lambda c: c.event.referrals_this_month,
+       help="referral policy: how many referrals already rewarded the referrer this calendar month "
+            "(a cap per referrer and month)", allowed=COUNT),
 )
 
 LOT = (

@@ -25,7 +25,7 @@ def _echo_json(data) -> None:
 
 def register(app: Flask) -> None:
     # `loyalty db upgrade|downgrade|revision|...` comes from Flask-Migrate (bound in extensions).
-    for command in (seed_demo, demo, check, mature, expire, tiers_cmd, daily_cmd, worker, cron):
+    for command in (seed_demo, demo, check, mature, birthdays, expire, tiers_cmd, daily_cmd, worker, cron):
         app.cli.add_command(command)
     app.cli.add_command(users)
     app.cli.add_command(keys)
@@ -166,6 +166,7 @@ def _nightly_step(job: str, help_text: str):
 
 mature = _nightly_step("mature", "Make pending points whose holding period ended available.")
 expire = _nightly_step("expire", "Expire lots past their date.")
+birthdays = _nightly_step("birthdays", "Award the birthday policy to today's birthdays (program time zone).")
 
 
 @click.command("tiers")
@@ -183,7 +184,7 @@ def tiers_cmd():
 @click.option("--force", is_flag=True)
 @with_appcontext
 def daily_cmd(force):
-    """Run the nightly sequence now (mature → tiers → expire)."""
+    """Run the nightly sequence now (mature → tiers → birthdays → expire → warn)."""
     from server.jobs import run_daily
     _echo_json(run_daily(force=force))
 

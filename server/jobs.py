@@ -62,11 +62,12 @@ def enqueue(job, *args, queue: str = "default", job_id: str | None = None, job_t
 
 
 def run_daily(at: str | None = None, force: bool = False) -> dict:
-    """The nightly sequence: mature → tiers → expire → warn (the digest follows). Each step
+    """The nightly sequence: mature → tiers → birthdays → expire → warn (the digest follows). Each step
     runs once per program day; the warnings go out after their step commits."""
     session = db.session()
     now = datetime.fromisoformat(at) if at else clock.now()
-    steps = {"mature": daily.mature, "tiers": tiers.recalculate, "expire": daily.expire, "warn": daily.warn}
+    steps = {"mature": daily.mature, "tiers": tiers.recalculate,
+             "birthdays": daily.birthdays, "expire": daily.expire, "warn": daily.warn}
     report = {}
     for name, step in steps.items():
         stats = daily.run_once(session, name, step, now, force=force)

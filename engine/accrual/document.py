@@ -80,7 +80,8 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
         effective_at=document.placed_at, trace=_trace(result, version, member_facts))
     document.earned = result.points
     outbox.points_credited(session, member, entry, now)  # the SMS and webhook, in this transaction
-    referrals.after_first_purchase(session, member, actor=actor, now=now)
+    referrals.after_first_purchase(session, member, actor=actor, now=now, document=document,
+                                   available_at=available_at)
     return entry
 
 

@@ -25,6 +25,7 @@ from engine.documents.errors import UnknownDocument as UnknownDocument
 from engine.documents.errors import UnknownLine as UnknownLine
 from engine.documents.errors import UnknownReference as UnknownReference
 from engine.domain import PurchaseDoc
+from engine.engagement import referrals
 from engine.models import Document, DocumentLine, Member, Product
 
 ZERO = Decimal(0)
@@ -181,6 +182,7 @@ def set_status(session: Session, document: Document, status: str, *, actor: str,
         accrual.recompute(session, document, actor=actor, now=now,
                           key=f"{document.source}:{document.external_id}:{status}",
                           reason=f"order {status}")
+        referrals.after_cancel(session, document, actor=actor, now=now)
         for redemption in refunds.of_order(session, document.source, document.external_id):
             refunds.cancel(session, redemption, actor=actor, now=now,
                            reason=f"order {document.external_id} {status}")

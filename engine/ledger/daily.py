@@ -1,4 +1,4 @@
-"""The nightly jobs: mature pending lots, expire lots, warn about upcoming expiry.
+"""The nightly jobs: mature pending lots, birthdays, expire lots, warn about upcoming expiry.
 
 Each job is idempotent for its day (a `JobRun` row per job and day in the
 program's time zone), and each posting is idempotent on its own key, so a
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine import clock, ledger, outbox, policies
 from engine.models import JobRun, Lot
 
-ORDER = ("mature", "tiers", "expire", "warn", "digest")
+ORDER = ("mature", "tiers", "birthdays", "expire", "warn", "digest")
 
 
 def day_of(session: Session, now: datetime) -> str:
@@ -75,6 +75,12 @@ def mature(session: Session, now: datetime, *, batch: int = 1000) -> dict:
         matured += len(lots)
         session.flush()
     return {"matured": matured, "debt_paid": paid}
+
+
+def birthdays(session: Session, now: datetime) -> dict:
+    """Award the birthday policy to today's birthdays (after tiers, so a tier condition sees today's tier)."""
+    from engine.engagement import birthdays as program  # engagement posts through the ledger: no cycle at import
+    return program.award(session, now)
 
 
 def expire(session: Session, now: datetime, *, actor: str = "system:expire",

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from engine import clock, members
-from engine.engagement import events
+from engine.engagement import events, referrals
 from engine.members import adjustments
 from engine.models import Company, LedgerEntry, Member
 from server.api import present
@@ -69,6 +69,11 @@ class MemberCollection(MethodView):
                                f"no member has the referral code {data['referral_code']!r}")
         member = members.create(session, data, now=now, company=company)
         if referrer is not None:
+            try:
+                referrals.check_not_self(member, referrer)
+            except referrals.SelfReferral as exc:
+                raise ApiError(422, "self_referral", str(exc),
+                               {"fields": {"referral_code": [str(exc)]}}) from exc
             member.referred_by_id = referrer.id
         events.fire(session, member, "registration", key=f"event:registration:{member.loyalty_id}",
                     actor=g.actor, now=now)

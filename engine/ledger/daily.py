@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import clock, ledger, policies
+from engine.ledger import sweeps
 from engine.models import JobRun, Lot
 
 ORDER = ("mature", "tiers", "expire", "warn", "digest")
@@ -57,8 +58,20 @@ def run_once(session: Session, job: str, step, now: datetime, *, force: bool = F
     return stats
 
 
-def mature(session: Session, now: datetime, *, batch: int = 1000) -> dict:
-    """Mark lots whose holding period ended as matured and let them pay any debt."""
+def mature(session: Session, now: datetime) -> dict:
+    """Mark lots whose holding period ended as matured and let them pay any debt (set-based)."""
+    return sweeps.mature(session, now)
+
+
+def expire(session: Session, now: datetime, *, actor: str = "system:expire") -> dict:
+    """Turn the remainder of every lot past its expiry into an expiry entry (set-based)."""
+    return sweeps.expire(session, now, actor=actor)
+
+
+# The per-lot paths: the reference the set-based sweeps are compared with (tests, bench_daily).
+
+def mature_per_lot(session: Session, now: datetime, *, batch: int = 1000) -> dict:
+    """`mature`, lot by lot through the ORM."""
     matured = 0
     paid = Decimal(0)
     while True:
@@ -77,9 +90,9 @@ def mature(session: Session, now: datetime, *, batch: int = 1000) -> dict:
     return {"matured": matured, "debt_paid": paid}
 
 
-def expire(session: Session, now: datetime, *, actor: str = "system:expire",
-           batch: int = 1000) -> dict:
-    """Turn the remainder of every lot past its expiry into an expiry entry."""
+def expire_per_lot(session: Session, now: datetime, *, actor: str = "system:expire",
+                   batch: int = 1000) -> dict:
+    """`expire`, lot by lot through the ORM."""
     expired = 0
     points = Decimal(0)
     last_id = 0

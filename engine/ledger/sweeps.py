@@ -1,0 +1,124 @@
+"""Set-based nightly sweeps: expire and mature lots a batch of accounts at a time, in a few statements.
+
+They write what the per-lot path (`daily.expire_per_lot`, `daily.mature_per_lot`)
+writes — the same entries, allocations and lot changes, keyed the same way
+(``expiry:lot:<id>``) — but per batch of accounts instead of per lot: lock
+the accounts in id order, then INSERT … SELECT the expiry entries, INSERT …
+SELECT their allocations, UPDATE the lots. Each statement re-checks its
+conditions under the locks, so a re-run or an overlapping run writes nothing
+twice, and every touched account stays balanced for the deferred trigger
+(an expiry entry of −r, an allocation of r, the lot's remainder down by r).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy.orm import Session, aliased
+
+from engine.ledger import rows
+from engine.ledger.locks import lock_account, lock_accounts
+from engine.ledger.posting import settle_debt
+from engine.models import Allocation, LedgerEntry, Lot
+from engine.models.bulk import is_postgres, one_of, run
+
+ZERO = Decimal(0)
+BATCH_LOTS = 20_000  # lots per batch (whole accounts): a bounded lock set and IN-list
+
+
+def _batches(session: Session, condition) -> Iterator[tuple[list[int], list[int]]]:
+    """(account ids, lot ids) of the lots matching ``condition``, whole accounts per batch, in id order."""
+    pairs = run(session, select(Lot.account_id, Lot.id).where(condition).order_by(Lot.account_id, Lot.id)).all()
+    accounts: list[int] = []
+    lots: list[int] = []
+    for account_id, lot_id in pairs:
+        if len(lots) >= BATCH_LOTS and account_id != accounts[-1]:
+            yield accounts, lots
+            accounts, lots = [], []
+        if not accounts or accounts[-1] != account_id:
+            accounts.append(account_id)
+        lots.append(lot_id)
+    if lots:
+        yield accounts, lots
+
+
+def _forget_lots(session: Session) -> None:
+    """Lots this session holds are stale after a Core UPDATE: reload them on next access."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Lot):
+            session.expire(obj)
+
+
+def _expiry_key(lot_id):
+    return literal("expiry:lot:", String).concat(cast(lot_id, String))
+
+
+def _isoformat(session: Session, column):
+    """SQL for ``column.isoformat()`` of a UTC datetime, as the per-lot trace stores it."""
+    if is_postgres(session):
+        utc = func.timezone("UTC", column)
+        fraction = case((func.date_trunc("second", column) == column, ""), else_=func.to_char(utc, ".US"))
+        return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS').concat(fraction).concat("+00:00")
+    # SQLite holds naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; isoformat drops a zero fraction.
+    text = func.replace(cast(column, String), " ", "T")
+    return case((func.substr(text, 20) == ".000000", func.substr(text, 1, 19)), else_=text).concat("+00:00")
+
+
+def _trace(session: Session, lot):
+    build = func.jsonb_build_object if is_postgres(session) else func.json_object
+    return build("lot", lot.id, "expires_at", _isoformat(session, lot.expires_at))
+
+
+def expire(session: Session, now: datetime, *, actor: str = "system:expire") -> dict:
+    """Turn the remainder of every lot past its expiry into an expiry entry, set-based."""
+    session.flush()
+    due = and_(Lot.remaining > 0, Lot.expires_at <= now)
+    expired = 0
+    points = ZERO
+    for account_ids, lot_ids in _batches(session, due):
+        lock_accounts(session, account_ids)
+        before = run(session, select(func.coalesce(func.max(LedgerEntry.id), 0))).scalar_one()
+        already = exists().where(LedgerEntry.idempotency_key == _expiry_key(Lot.id))
+        columns = rows.entry_columns(
+            account_id=Lot.account_id, kind=literal("expiry", String), amount=-Lot.remaining,
+            key=_expiry_key(Lot.id), actor=literal(actor, String), trace=_trace(session, Lot),
+            effective_at=Lot.expires_at, now=now)
+        source = (select(*columns.values()).where(one_of(session, Lot.id, lot_ids), due, ~already)
+                  .order_by(Lot.account_id, Lot.id))
+        run(session, insert(rows.ENTRY_TABLE).from_select(list(columns), source))
+        # The entries just written are those above ``before`` (no one else posts for these
+        # locked accounts); each takes its whole lot, as `posting.expire_lot` does.
+        entry = aliased(LedgerEntry)
+        fresh = (select(Lot.id, entry.id, -entry.amount, literal("spend", String), entry.created_at)
+                 .join(entry, entry.idempotency_key == _expiry_key(Lot.id))
+                 .where(one_of(session, Lot.id, lot_ids), entry.id > before))
+        run(session, insert(Allocation.__table__).from_select(
+            ["lot_id", "entry_id", "amount", "kind", "created_at"], fresh))
+        taken = select(Allocation.lot_id).where(Allocation.entry_id > before, Allocation.kind == "spend")
+        done = run(session, update(Lot).where(one_of(session, Lot.id, lot_ids), Lot.id.in_(taken))
+                   .values(remaining=0).execution_options(synchronize_session=False))
+        expired += done.rowcount
+        points += run(session, select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.id > before, LedgerEntry.kind == "expiry")).scalar_one()
+    _forget_lots(session)
+    return {"lots": expired, "points": -Decimal(points)}
+
+
+def mature(session: Session, now: datetime) -> dict:
+    """Mark lots whose holding period ended as matured and let them pay any debt, set-based."""
+    session.flush()
+    due = and_(Lot.matured_at.is_(None), Lot.available_at <= now)
+    matured = 0
+    paid = ZERO
+    for account_ids, lot_ids in _batches(session, due):
+        debts = lock_accounts(session, account_ids)
+        # Accounts in debt are few: they take the per-account path (`settle_debt`), same order.
+        for account_id in sorted(a for a, debt in debts.items() if debt > 0):
+            paid += settle_debt(session, lock_account(session, account_id), now)
+        done = run(session, update(Lot).where(one_of(session, Lot.id, lot_ids), due)
+                   .values(matured_at=now).execution_options(synchronize_session=False))
+        matured += done.rowcount
+    _forget_lots(session)
+    return {"matured": matured, "debt_paid": paid}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.ledger import rows
@@ -183,6 +183,37 @@ def settle_debt(session: Session, account: Account, now: datetime) -> Decimal:
                                created_at=now))
     session.flush()
     return paid
+
+
+def settle_debts(session: Session, debts: dict[int, Decimal], now: datetime) -> Decimal:
+    """`settle_debt` for many locked accounts at once ({account id: debt}): one read, three writes."""
+    debts = {account_id: debt for account_id, debt in debts.items() if debt > 0}
+    if not debts:
+        return ZERO
+    open_lots = session.connection().execute(
+        select(Lot.id, Lot.account_id, Lot.entry_id, Lot.remaining).where(
+            Lot.account_id.in_(sorted(debts)), Lot.remaining > 0, Lot.available_at <= now,
+            or_(Lot.expires_at.is_(None), Lot.expires_at > now))
+        .order_by(Lot.account_id, Lot.expires_at.is_(None), Lot.expires_at, Lot.available_at, Lot.id))
+    owed = dict(debts)
+    takes = []
+    for lot_id, account_id, entry_id, remaining in open_lots:
+        take = min(remaining, owed[account_id])
+        if take > 0:  # the same walk as `settle_debt`: soonest-expiring first
+            owed[account_id] -= take
+            takes.append({"lot_id": lot_id, "entry_id": entry_id, "amount": take, "kind": "debt",
+                          "created_at": now})
+    if not takes:
+        return ZERO
+    lots, accounts = Lot.__table__, Account.__table__
+    connection = session.connection()
+    connection.execute(insert(Allocation.__table__), takes)
+    connection.execute(update(lots).where(lots.c.id == bindparam("lot")).values(
+        remaining=lots.c.remaining - bindparam("take")), [{"lot": t["lot_id"], "take": t["amount"]} for t in takes])
+    paid = {account_id: debts[account_id] - left for account_id, left in owed.items() if left != debts[account_id]}
+    connection.execute(update(accounts).where(accounts.c.id == bindparam("account")).values(
+        debt=accounts.c.debt - bindparam("paid")), [{"account": a, "paid": p} for a, p in paid.items()])
+    return sum(paid.values(), ZERO)
 
 
 def expire_lot(session: Session, account: Account, lot: Lot, now: datetime,

@@ -19,9 +19,9 @@ from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, 
 from sqlalchemy.orm import Session, aliased
 
 from engine.ledger import rows
-from engine.ledger.locks import lock_account, lock_accounts
-from engine.ledger.posting import settle_debt
-from engine.models import Allocation, LedgerEntry, Lot
+from engine.ledger.locks import lock_accounts
+from engine.ledger.posting import settle_debts
+from engine.models import Account, Allocation, LedgerEntry, Lot, UTCDateTime
 from engine.models.bulk import is_postgres, one_of, run
 
 ZERO = Decimal(0)
@@ -45,9 +45,9 @@ def _batches(session: Session, condition) -> Iterator[tuple[list[int], list[int]
 
 
 def _forget_lots(session: Session) -> None:
-    """Lots this session holds are stale after a Core UPDATE: reload them on next access."""
+    """Lots and accounts this session holds are stale after a Core UPDATE: reload them on next access."""
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, Lot):
+        if isinstance(obj, (Lot, Account)):
             session.expire(obj)
 
 
@@ -75,35 +75,67 @@ def expire(session: Session, now: datetime, *, actor: str = "system:expire") -> 
     """Turn the remainder of every lot past its expiry into an expiry entry, set-based."""
     session.flush()
     due = and_(Lot.remaining > 0, Lot.expires_at <= now)
+    write = _expire_batch_pg if is_postgres(session) else _expire_batch
     expired = 0
     points = ZERO
-    for account_ids, lot_ids in _batches(session, due):
+    for account_ids, _lot_ids in _batches(session, due):
         lock_accounts(session, account_ids)
-        before = run(session, select(func.coalesce(func.max(LedgerEntry.id), 0))).scalar_one()
+        # The accounts' own open lots (ix_lots_open), not yet expired by an earlier run.
         already = exists().where(LedgerEntry.idempotency_key == _expiry_key(Lot.id))
-        columns = rows.entry_columns(
-            account_id=Lot.account_id, kind=literal("expiry", String), amount=-Lot.remaining,
-            key=_expiry_key(Lot.id), actor=literal(actor, String), trace=_trace(session, Lot),
-            effective_at=Lot.expires_at, now=now)
-        source = (select(*columns.values()).where(one_of(session, Lot.id, lot_ids), due, ~already)
-                  .order_by(Lot.account_id, Lot.id))
-        run(session, insert(rows.ENTRY_TABLE).from_select(list(columns), source))
-        # The entries just written are those above ``before`` (no one else posts for these
-        # locked accounts); each takes its whole lot, as `posting.expire_lot` does.
-        entry = aliased(LedgerEntry)
-        fresh = (select(Lot.id, entry.id, -entry.amount, literal("spend", String), entry.created_at)
-                 .join(entry, entry.idempotency_key == _expiry_key(Lot.id))
-                 .where(one_of(session, Lot.id, lot_ids), entry.id > before))
-        run(session, insert(Allocation.__table__).from_select(
-            ["lot_id", "entry_id", "amount", "kind", "created_at"], fresh))
-        taken = select(Allocation.lot_id).where(Allocation.entry_id > before, Allocation.kind == "spend")
-        done = run(session, update(Lot).where(one_of(session, Lot.id, lot_ids), Lot.id.in_(taken))
-                   .values(remaining=0).execution_options(synchronize_session=False))
-        expired += done.rowcount
-        points += run(session, select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.id > before, LedgerEntry.kind == "expiry")).scalar_one()
+        lots = select(Lot.id, Lot.account_id, Lot.remaining, Lot.expires_at).where(
+            one_of(session, Lot.account_id, account_ids), due, ~already)
+        count, total = write(session, lots, now, actor)
+        expired += count
+        points += total
     _forget_lots(session)
-    return {"lots": expired, "points": -Decimal(points)}
+    return {"lots": expired, "points": points}
+
+
+def _entry_columns(session: Session, lot, now: datetime, actor: str) -> dict:
+    """An expiry entry's columns, as `posting.expire_lot` fills them, from a due lot's row."""
+    return rows.entry_columns(
+        account_id=lot.account_id, kind=literal("expiry", String), amount=-lot.remaining,
+        key=_expiry_key(lot.id), actor=literal(actor, String), trace=_trace(session, lot),
+        effective_at=lot.expires_at, now=now)
+
+
+def _expire_batch_pg(session: Session, lots, now: datetime, actor: str) -> tuple[int, Decimal]:
+    """One statement: the due lots, their entries, allocations and emptied lots as data-modifying CTEs."""
+    due = lots.cte("due")
+    columns = _entry_columns(session, due.c, now, actor)
+    written = (insert(rows.ENTRY_TABLE)
+               .from_select(list(columns), select(*columns.values()).order_by(due.c.account_id, due.c.id))
+               .returning(rows.ENTRY_TABLE.c.id, rows.ENTRY_TABLE.c.idempotency_key).cte("written"))
+    taken = insert(Allocation.__table__).from_select(
+        ["lot_id", "entry_id", "amount", "kind", "created_at"],
+        select(due.c.id, written.c.id, due.c.remaining, literal("spend", String), literal(now, UTCDateTime))
+        .join_from(due, written, written.c.idempotency_key == _expiry_key(due.c.id))).cte("taken")
+    emptied = update(rows.LOT_TABLE).where(rows.LOT_TABLE.c.id == due.c.id).values(remaining=0).cte("emptied")
+    summary = (select(func.count(), func.coalesce(func.sum(due.c.remaining), 0)).select_from(due)
+               .add_cte(written, taken, emptied))
+    count, total = run(session, summary).one()
+    return count, Decimal(total)
+
+
+def _expire_batch(session: Session, lots, now: datetime, actor: str) -> tuple[int, Decimal]:
+    """Three statements (SQLite): entries, then allocations joined back by key, then the lots."""
+    due = lots.subquery("due")
+    before = run(session, select(func.coalesce(func.max(LedgerEntry.id), 0))).scalar_one()
+    columns = _entry_columns(session, due.c, now, actor)
+    run(session, insert(rows.ENTRY_TABLE).from_select(
+        list(columns), select(*columns.values()).order_by(due.c.account_id, due.c.id)))
+    # The entries just written are those above ``before``: no one else posts for these locked accounts.
+    entry = aliased(LedgerEntry)
+    fresh = (select(Lot.id, entry.id, -entry.amount, literal("spend", String), entry.created_at)
+             .join(entry, entry.idempotency_key == _expiry_key(Lot.id)).where(entry.id > before))
+    run(session, insert(Allocation.__table__).from_select(
+        ["lot_id", "entry_id", "amount", "kind", "created_at"], fresh))
+    taken = select(Allocation.lot_id).where(Allocation.entry_id > before, Allocation.kind == "spend")
+    run(session, update(Lot).where(Lot.id.in_(taken)).values(remaining=0)
+        .execution_options(synchronize_session=False))
+    count, total = run(session, select(func.count(), func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.id > before, LedgerEntry.kind == "expiry")).one()
+    return count, -Decimal(total)
 
 
 def mature(session: Session, now: datetime) -> dict:
@@ -113,10 +145,7 @@ def mature(session: Session, now: datetime) -> dict:
     matured = 0
     paid = ZERO
     for account_ids, lot_ids in _batches(session, due):
-        debts = lock_accounts(session, account_ids)
-        # Accounts in debt are few: they take the per-account path (`settle_debt`), same order.
-        for account_id in sorted(a for a, debt in debts.items() if debt > 0):
-            paid += settle_debt(session, lock_account(session, account_id), now)
+        paid += settle_debts(session, lock_accounts(session, account_ids), now)
         done = run(session, update(Lot).where(one_of(session, Lot.id, lot_ids), due)
                    .values(matured_at=now).execution_options(synchronize_session=False))
         matured += done.rowcount

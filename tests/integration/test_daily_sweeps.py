@@ -30,6 +30,10 @@ def _fill(session) -> None:
         if i % 4 == 1:  # returns after spending: the account owes more than it has available
             ledger.debit(session, account, kind="reversal", amount=D(20 + i), key=f"v:{i}", actor="t",
                          now=T0 + 2 * DAY, allow_debt=True)
+            # Held lots that pay the debt when they mature, soonest-expiring first.
+            ledger.credit(session, account, kind="bonus", key=f"h:{i}", actor="t", now=T0 + 3 * DAY,
+                          lots=[ledger.LotSpec(D(3), T0 + 39 * DAY, T0 + 500 * DAY),
+                                ledger.LotSpec(D(4), T0 + 38 * DAY, T0 + 90 * DAY)])
         if i == 7:  # a lot already expired by an earlier run
             ledger.credit(session, account, kind="bonus", key="b:7", actor="t",
                           lots=[ledger.LotSpec(D(4), T0, T0 + 10 * DAY)], now=T0)

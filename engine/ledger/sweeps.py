@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import BigInteger, String, and_, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy.orm import Session
 
 from engine.ledger import rows
 from engine.ledger.locks import lock_accounts
 from engine.ledger.posting import settle_debts
-from engine.models import Account, Allocation, LedgerEntry, Lot, UTCDateTime
+from engine.models import Account, Allocation, LedgerEntry, Lot
 from engine.models.bulk import is_postgres, one_of, run
 
 ZERO = Decimal(0)
@@ -99,17 +99,34 @@ def _entry_columns(session: Session, lot, now: datetime, actor: str) -> dict:
         effective_at=lot.expires_at, now=now)
 
 
+def _lot_of(entry):
+    """The lot an expiry entry empties, read back from its key ``expiry:lot:<id>``."""
+    return cast(func.substr(entry.c.idempotency_key, len("expiry:lot:") + 1), BigInteger)
+
+
+def _allocation_rows(written):
+    """The allocation of each written expiry entry: all of its lot, as `posting.expire_lot` takes it."""
+    return select(_lot_of(written), written.c.id, -written.c.amount, literal("spend", String),
+                  written.c.created_at)
+
+
+ALLOCATION_COLUMNS = ["lot_id", "entry_id", "amount", "kind", "created_at"]
+
+
 def _expire_batch_pg(session: Session, lots, now: datetime, actor: str) -> tuple[int, Decimal]:
-    """One statement: the due lots, their entries, allocations and emptied lots as data-modifying CTEs."""
+    """One statement: the due lots, their entries, allocations and emptied lots as data-modifying CTEs.
+
+    Nothing joins on a computed key (the planner cannot estimate one): allocations come from the
+    entries' RETURNING alone, and the lots are updated by primary key.
+    """
     due = lots.cte("due")
+    entries = rows.ENTRY_TABLE
     columns = _entry_columns(session, due.c, now, actor)
-    written = (insert(rows.ENTRY_TABLE)
+    written = (insert(entries)
                .from_select(list(columns), select(*columns.values()).order_by(due.c.account_id, due.c.id))
-               .returning(rows.ENTRY_TABLE.c.id, rows.ENTRY_TABLE.c.idempotency_key).cte("written"))
-    taken = insert(Allocation.__table__).from_select(
-        ["lot_id", "entry_id", "amount", "kind", "created_at"],
-        select(due.c.id, written.c.id, due.c.remaining, literal("spend", String), literal(now, UTCDateTime))
-        .join_from(due, written, written.c.idempotency_key == _expiry_key(due.c.id))).cte("taken")
+               .returning(entries.c.id, entries.c.idempotency_key, entries.c.amount, entries.c.created_at)
+               .cte("written"))
+    taken = insert(Allocation.__table__).from_select(ALLOCATION_COLUMNS, _allocation_rows(written)).cte("taken")
     emptied = update(rows.LOT_TABLE).where(rows.LOT_TABLE.c.id == due.c.id).values(remaining=0).cte("emptied")
     summary = (select(func.count(), func.coalesce(func.sum(due.c.remaining), 0)).select_from(due)
                .add_cte(written, taken, emptied))
@@ -118,23 +135,20 @@ def _expire_batch_pg(session: Session, lots, now: datetime, actor: str) -> tuple
 
 
 def _expire_batch(session: Session, lots, now: datetime, actor: str) -> tuple[int, Decimal]:
-    """Three statements (SQLite): entries, then allocations joined back by key, then the lots."""
+    """Three statements (SQLite): entries, then their allocations, then the lots."""
     due = lots.subquery("due")
-    before = run(session, select(func.coalesce(func.max(LedgerEntry.id), 0))).scalar_one()
+    entries = rows.ENTRY_TABLE
+    before = run(session, select(func.coalesce(func.max(entries.c.id), 0))).scalar_one()
     columns = _entry_columns(session, due.c, now, actor)
-    run(session, insert(rows.ENTRY_TABLE).from_select(
+    run(session, insert(entries).from_select(
         list(columns), select(*columns.values()).order_by(due.c.account_id, due.c.id)))
     # The entries just written are those above ``before``: no one else posts for these locked accounts.
-    entry = aliased(LedgerEntry)
-    fresh = (select(Lot.id, entry.id, -entry.amount, literal("spend", String), entry.created_at)
-             .join(entry, entry.idempotency_key == _expiry_key(Lot.id)).where(entry.id > before))
-    run(session, insert(Allocation.__table__).from_select(
-        ["lot_id", "entry_id", "amount", "kind", "created_at"], fresh))
+    written = select(entries).where(entries.c.id > before, entries.c.kind == "expiry").subquery("written")
+    run(session, insert(Allocation.__table__).from_select(ALLOCATION_COLUMNS, _allocation_rows(written)))
     taken = select(Allocation.lot_id).where(Allocation.entry_id > before, Allocation.kind == "spend")
     run(session, update(Lot).where(Lot.id.in_(taken)).values(remaining=0)
         .execution_options(synchronize_session=False))
-    count, total = run(session, select(func.count(), func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-        LedgerEntry.id > before, LedgerEntry.kind == "expiry")).one()
+    count, total = run(session, select(func.count(), func.coalesce(func.sum(written.c.amount), 0))).one()
     return count, -Decimal(total)
 
 

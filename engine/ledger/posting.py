@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from engine.ledger import rows
 from engine.models import Account, Allocation, LedgerEntry, Lot
@@ -72,11 +72,15 @@ def credit(session: Session, account: Account, *, kind: str, key: str, actor: st
     amount = sum((spec.amount for spec in lots), ZERO)
     if amount <= 0 or any(spec.amount <= 0 for spec in lots):
         raise ValueError("a credit needs positive lots")
-    existing = find_entry(session, key)
-    if existing is not None:
-        return _replay(existing, account, kind, amount)
-    entry = _add_entry(session, rows.entry_row(account_id=account.id, kind=kind, amount=amount, key=key,
-                                               actor=actor, now=now, **entry_fields))
+    # One statement: the insert itself tells whether the key was used (then the first entry answers).
+    row = rows.entry_row(account_id=account.id, kind=kind, amount=amount, key=key, actor=actor, now=now,
+                         **entry_fields)
+    entry_id = rows.insert_entry(session, row)
+    if entry_id is None:
+        return _replay(find_entry(session, key), account, kind, amount)
+    entry = LedgerEntry(id=entry_id, **row)
+    make_transient_to_detached(entry)  # as if loaded: callers read it back without a query
+    session.add(entry)
     session.execute(insert(Lot), [rows.lot_row(account_id=account.id, entry_id=entry.id, amount=spec.amount,
                                                available_at=spec.available_at, expires_at=spec.expires_at)
                                   for spec in lots])

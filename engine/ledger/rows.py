@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import insert, literal
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.models import LedgerEntry, Lot
@@ -75,6 +77,14 @@ def write_batch(session: Session, entries: Sequence[dict], lots: Sequence[dict])
         session.execute(insert(ENTRY_TABLE), [_plain(row) for row in entries])
         if lots:
             session.execute(insert(LOT_TABLE), list(lots))
+
+
+def insert_entry(session: Session, row: dict) -> int | None:
+    """Insert one entry in one statement; its id, or None when its idempotency key is taken."""
+    dialect_insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = (dialect_insert(ENTRY_TABLE).values(**row)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ENTRY_TABLE.c.id))
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def reserve_entry_ids(session: Session, count: int) -> list[int]:

@@ -12,6 +12,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from engine import clock
+from engine.engagement import birthdays as engagement_birthdays
+from engine.ledger import daily
 
 
 def _session():
@@ -147,15 +149,14 @@ def check():
     click.echo("ledger OK: every invariant holds")
 
 
-def _nightly_step(job: str, help_text: str):
+def _nightly_step(job: str, step, help_text: str):
     """A CLI command running one nightly step once for the program day."""
     @click.command(job, help=help_text)
     @click.option("--force", is_flag=True, help="run again even if it ran today")
     @with_appcontext
     def command(force):
-        from engine.ledger import daily
         session = _session()
-        stats = daily.run_once(session, job, getattr(daily, job), clock.now(), force=force)
+        stats = daily.run_once(session, job, step, clock.now(), force=force)
         if stats is None:
             click.echo(f"{job} already ran today (use --force)")
             return
@@ -164,9 +165,10 @@ def _nightly_step(job: str, help_text: str):
     return command
 
 
-mature = _nightly_step("mature", "Make pending points whose holding period ended available.")
-expire = _nightly_step("expire", "Expire lots past their date.")
-birthdays = _nightly_step("birthdays", "Award the birthday policy to today's birthdays (program time zone).")
+mature = _nightly_step("mature", daily.mature, "Make pending points whose holding period ended available.")
+expire = _nightly_step("expire", daily.expire, "Expire lots past their date.")
+birthdays = _nightly_step("birthdays", engagement_birthdays.award,
+                          "Award the birthday policy to today's birthdays (program time zone).")
 
 
 @click.command("tiers")

@@ -34,7 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from engine import clock, outbox
-from engine.engagement import tiers
+from engine.engagement import birthdays, tiers
 from engine.ledger import daily
 from engine.models import ImportRun
 from exporters.channels import dispatch
@@ -67,7 +67,7 @@ def run_daily(at: str | None = None, force: bool = False) -> dict:
     session = db.session()
     now = datetime.fromisoformat(at) if at else clock.now()
     steps = {"mature": daily.mature, "tiers": tiers.recalculate,
-             "birthdays": daily.birthdays, "expire": daily.expire, "warn": daily.warn}
+             "birthdays": birthdays.award, "expire": daily.expire, "warn": outbox.warn_expiring}
     report = {}
     for name, step in steps.items():
         stats = daily.run_once(session, name, step, now, force=force)

@@ -72,13 +72,14 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
     available_at = available_from + timedelta(days=settings.holding_days)
     expires_at = terms.lot_expiry(session, "accrual", available_at, member_facts, settings,
                             document=document)
+    # Set before the lock's flush, so the document's changes go out in one UPDATE.
+    document.earned = result.points
     account = ledger.lock_account(session, document.account_id)
     entry = ledger.credit(
         session, account, kind="accrual", key=f"{document.source}:{document.external_id}:accrual",
         actor=actor, now=now, lots=[ledger.LotSpec(result.points, available_at, expires_at)],
         member_id=member.id, document_id=document.id, policy_version_id=version.id,
         effective_at=document.placed_at, trace=_trace(result, version, member_facts))
-    document.earned = result.points
     outbox.points_credited(session, member, entry, now)  # the SMS and webhook, in this transaction
     referrals.after_first_purchase(session, member, actor=actor, now=now, document=document,
                                    available_at=available_at)

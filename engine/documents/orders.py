@@ -168,9 +168,10 @@ def set_status(session: Session, document: Document, status: str, *, actor: str,
     if status == document.status:
         return document
     states.check_transition(document, status)
+    # Settings first: their lookup autoflushes, and the status then goes out with the accrual's UPDATE.
+    settings = policies.settings(session, document.placed_at) if status in ("paid", "fulfilled") else None
     previous, document.status = document.status, status
-    if status in ("paid", "fulfilled"):
-        settings = policies.settings(session, document.placed_at)
+    if settings is not None:
         if status == settings.accrue_on or (status == "fulfilled" and previous == "placed"):
             accrual.accrue(session, document, actor=actor, now=now,
                            available_from=accrue_from or now)

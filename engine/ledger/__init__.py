@@ -36,7 +36,10 @@ Invariants (checked by `engine.ledger.check` and the tests):
 One writer: only this package inserts entries, lots, allocations and debt.
 `rows` builds every entry and lot (columns from the model tables); the
 per-document postings (`posting`) and the set-based import (`write_batch`,
-COPY on PostgreSQL) share it. The database guards what it can: unique
+COPY on PostgreSQL) share it; the nightly sweeps (`sweeps`: expiry and
+maturation a batch of accounts at a time, INSERT … SELECT) fill its columns
+with SQL expressions (`rows.entry_columns`) and are compared with the per-lot
+path (`daily.expire_per_lot`, `daily.mature_per_lot`) by a test. The database guards what it can: unique
 idempotency keys, non-negative remainders, foreign keys, and on PostgreSQL
 a deferred constraint trigger (migration 0005) that refuses at COMMIT a
 transaction leaving an account's entries ≠ its lots' remainders − debt, or a

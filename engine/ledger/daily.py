@@ -6,14 +6,15 @@ re-run or a late run changes nothing twice.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock, ledger, outbox, policies
+from engine import clock, ledger, policies
+from engine.ledger import sweeps
 from engine.models import JobRun, Lot
 
 ORDER = ("mature", "tiers", "birthdays", "expire", "warn", "digest")
@@ -57,8 +58,20 @@ def run_once(session: Session, job: str, step, now: datetime, *, force: bool = F
     return stats
 
 
-def mature(session: Session, now: datetime, *, batch: int = 1000) -> dict:
-    """Mark lots whose holding period ended as matured and let them pay any debt."""
+def mature(session: Session, now: datetime) -> dict:
+    """Mark lots whose holding period ended as matured and let them pay any debt (set-based)."""
+    return sweeps.mature(session, now)
+
+
+def expire(session: Session, now: datetime, *, actor: str = "system:expire") -> dict:
+    """Turn the remainder of every lot past its expiry into an expiry entry (set-based)."""
+    return sweeps.expire(session, now, actor=actor)
+
+
+# The per-lot paths: the reference the set-based sweeps are compared with (tests, bench_daily).
+
+def mature_per_lot(session: Session, now: datetime, *, batch: int = 1000) -> dict:
+    """`mature`, lot by lot through the ORM."""
     matured = 0
     paid = Decimal(0)
     while True:
@@ -77,15 +90,9 @@ def mature(session: Session, now: datetime, *, batch: int = 1000) -> dict:
     return {"matured": matured, "debt_paid": paid}
 
 
-def birthdays(session: Session, now: datetime) -> dict:
-    """Award the birthday policy to today's birthdays (after tiers, so a tier condition sees today's tier)."""
-    from engine.engagement import birthdays as program  # engagement posts through the ledger: no cycle at import
-    return program.award(session, now)
-
-
-def expire(session: Session, now: datetime, *, actor: str = "system:expire",
-           batch: int = 1000) -> dict:
-    """Turn the remainder of every lot past its expiry into an expiry entry."""
+def expire_per_lot(session: Session, now: datetime, *, actor: str = "system:expire",
+                   batch: int = 1000) -> dict:
+    """`expire`, lot by lot through the ORM."""
     expired = 0
     points = Decimal(0)
     last_id = 0
@@ -106,22 +113,3 @@ def expire(session: Session, now: datetime, *, actor: str = "system:expire",
                     points -= entry.amount
         session.flush()
     return {"lots": expired, "points": points}
-
-
-def warn(session: Session, now: datetime) -> dict:
-    """Warn members about points reaching the expiry policy's ``warn_days_before`` (each lot once)."""
-    return outbox.warn_expiring(session, now)
-
-
-def upcoming_expiry(session: Session, now: datetime, days: int) -> list[tuple[int, Decimal, datetime]]:
-    """(account id, points, soonest expiry) for lots expiring within ``days`` not yet warned."""
-    rows = session.execute(
-        select(Lot.account_id, Lot.remaining, Lot.expires_at, Lot.id)
-        .where(Lot.remaining > 0, Lot.warned_at.is_(None), Lot.expires_at > now,
-               Lot.expires_at <= now + timedelta(days=days))
-        .order_by(Lot.account_id, Lot.expires_at)).all()
-    per_account: dict[int, list] = {}
-    for account_id, remaining, expires_at, _ in rows:
-        entry = per_account.setdefault(account_id, [Decimal(0), expires_at])
-        entry[0] += remaining
-    return [(account_id, total, soonest) for account_id, (total, soonest) in per_account.items()]

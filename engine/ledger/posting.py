@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from engine.ledger import rows
 from engine.models import Account, Allocation, LedgerEntry, Lot
@@ -72,11 +72,15 @@ def credit(session: Session, account: Account, *, kind: str, key: str, actor: st
     amount = sum((spec.amount for spec in lots), ZERO)
     if amount <= 0 or any(spec.amount <= 0 for spec in lots):
         raise ValueError("a credit needs positive lots")
-    existing = find_entry(session, key)
-    if existing is not None:
-        return _replay(existing, account, kind, amount)
-    entry = _add_entry(session, rows.entry_row(account_id=account.id, kind=kind, amount=amount, key=key,
-                                               actor=actor, now=now, **entry_fields))
+    # One statement: the insert itself tells whether the key was used (then the first entry answers).
+    row = rows.entry_row(account_id=account.id, kind=kind, amount=amount, key=key, actor=actor, now=now,
+                         **entry_fields)
+    entry_id = rows.insert_entry(session, row)
+    if entry_id is None:
+        return _replay(find_entry(session, key), account, kind, amount)
+    entry = LedgerEntry(id=entry_id, **row)
+    make_transient_to_detached(entry)  # as if loaded: callers read it back without a query
+    session.add(entry)
     session.execute(insert(Lot), [rows.lot_row(account_id=account.id, entry_id=entry.id, amount=spec.amount,
                                                available_at=spec.available_at, expires_at=spec.expires_at)
                                   for spec in lots])
@@ -183,6 +187,37 @@ def settle_debt(session: Session, account: Account, now: datetime) -> Decimal:
                                created_at=now))
     session.flush()
     return paid
+
+
+def settle_debts(session: Session, debts: dict[int, Decimal], now: datetime) -> Decimal:
+    """`settle_debt` for many locked accounts at once ({account id: debt}): one read, three writes."""
+    debts = {account_id: debt for account_id, debt in debts.items() if debt > 0}
+    if not debts:
+        return ZERO
+    open_lots = session.connection().execute(
+        select(Lot.id, Lot.account_id, Lot.entry_id, Lot.remaining).where(
+            Lot.account_id.in_(sorted(debts)), Lot.remaining > 0, Lot.available_at <= now,
+            or_(Lot.expires_at.is_(None), Lot.expires_at > now))
+        .order_by(Lot.account_id, Lot.expires_at.is_(None), Lot.expires_at, Lot.available_at, Lot.id))
+    owed = dict(debts)
+    takes = []
+    for lot_id, account_id, entry_id, remaining in open_lots:
+        take = min(remaining, owed[account_id])
+        if take > 0:  # the same walk as `settle_debt`: soonest-expiring first
+            owed[account_id] -= take
+            takes.append({"lot_id": lot_id, "entry_id": entry_id, "amount": take, "kind": "debt",
+                          "created_at": now})
+    if not takes:
+        return ZERO
+    lots, accounts = Lot.__table__, Account.__table__
+    connection = session.connection()
+    connection.execute(insert(Allocation.__table__), takes)
+    connection.execute(update(lots).where(lots.c.id == bindparam("lot")).values(
+        remaining=lots.c.remaining - bindparam("take")), [{"lot": t["lot_id"], "take": t["amount"]} for t in takes])
+    paid = {account_id: debts[account_id] - left for account_id, left in owed.items() if left != debts[account_id]}
+    connection.execute(update(accounts).where(accounts.c.id == bindparam("account")).values(
+        debt=accounts.c.debt - bindparam("paid")), [{"account": a, "paid": p} for a, p in paid.items()])
+    return sum(paid.values(), ZERO)
 
 
 def expire_lot(session: Session, account: Account, lot: Lot, now: datetime,

@@ -12,10 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert
+from sqlalchemy import insert, literal
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.models import LedgerEntry, Lot
+from engine.models.base import UTCDateTime
 from engine.models.bulk import JsonText, copy_rows, is_postgres, reserve_ids
 
 ENTRY_TABLE = LedgerEntry.__table__
@@ -35,10 +38,20 @@ def entry_row(*, account_id: int, kind: str, amount: Decimal, key: str, actor: s
     row = {"id": entry_id, "account_id": account_id, "kind": kind, "amount": amount, "idempotency_key": key,
            "actor": actor, "member_id": member_id, "beneficiary_member_id": beneficiary_member_id,
            "document_id": document_id, "redemption_id": redemption_id, "policy_version_id": policy_version_id,
-           "reason": reason, "trace": trace, "effective_at": effective_at or now, "created_at": now}
+           "reason": reason, "trace": trace, "created_at": now,
+           "effective_at": now if effective_at is None else effective_at}
     if entry_id is None:
         del row["id"]
     return row
+
+
+def entry_columns(*, now: datetime, **values) -> dict:
+    """`entry_row` with SQL expressions for values, for entries written by INSERT … SELECT.
+
+    Columns left None are left out (NULL); ``now`` becomes a bound UTC timestamp.
+    """
+    row = entry_row(now=literal(now, UTCDateTime), **values)
+    return {name: value for name, value in row.items() if value is not None}
 
 
 def lot_row(*, account_id: int, entry_id: int, amount: Decimal, available_at: datetime,
@@ -64,6 +77,14 @@ def write_batch(session: Session, entries: Sequence[dict], lots: Sequence[dict])
         session.execute(insert(ENTRY_TABLE), [_plain(row) for row in entries])
         if lots:
             session.execute(insert(LOT_TABLE), list(lots))
+
+
+def insert_entry(session: Session, row: dict) -> int | None:
+    """Insert one entry in one statement; its id, or None when its idempotency key is taken."""
+    dialect_insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = (dialect_insert(ENTRY_TABLE).values(**row)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ENTRY_TABLE.c.id))
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def reserve_entry_ids(session: Session, count: int) -> list[int]:

@@ -57,7 +57,8 @@ class Lot(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("remaining >= 0", name="remaining_not_negative"),
         CheckConstraint("remaining <= amount", name="remaining_within_amount"),
-        Index("ix_lots_open", "account_id", "expires_at",
+        # Covering on PostgreSQL (migration 0009): a balance is an index-only scan.
+        Index("ix_lots_open", "account_id", "expires_at", postgresql_include=["remaining", "available_at"],
               postgresql_where=text("remaining > 0"), sqlite_where=text("remaining > 0")),
         Index("ix_lots_expiry", "expires_at",
               postgresql_where=text("remaining > 0"), sqlite_where=text("remaining > 0")),

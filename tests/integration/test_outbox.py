@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from engine import clock, members
+from engine import clock, members, outbox
 from engine.documents import orders
 from engine.domain import LineDoc, PurchaseDoc
 from engine.models import Lot, MessageTemplate, OutboxMessage
@@ -191,12 +191,11 @@ def test_the_warning_waits_for_the_policys_warn_days_before(shop, target_app, pu
         {"name": "expire_after_months", "params": {"months": 12}},
         {"name": "warn_days_before", "params": {"days": 7}}]}]})
     _points_expiring_soon(target_app, "anna@example.com")  # in about 15 days: not yet
-    from engine.ledger import daily
     from server.extensions import db
     with target_app.app_context():
         session = db.session()
-        assert daily.warn(session, clock.now())["lots_warned"] == 0
-        assert daily.warn(session, clock.now() + timedelta(days=9))["lots_warned"] == 1
+        assert outbox.warn_expiring(session, clock.now())["lots_warned"] == 0
+        assert outbox.warn_expiring(session, clock.now() + timedelta(days=9))["lots_warned"] == 1
         session.rollback()
 
 

@@ -1,0 +1,171 @@
+"""Real HTTP load on PostgreSQL: gunicorn (2 workers) on 127.0.0.1 driven by wrk with a Lua script.
+
+Three runs of --seconds each against the same server: `/healthz` (the
+baseline), balance lookups only, and the mix (70% balance, 20% orders of 3
+lines, fulfilled, 10% redemptions of 1 point). Prints req/s, p95 and errors
+per run and each run's ratio to /healthz. The benchmark starts and stops its
+own gunicorn; it installs nothing and skips with a message when wrk (Debian
+package ``wrk``) or gunicorn is missing.
+
+    .venv/bin/python bench/bench_http.py                     # 20 s per run, 8 connections
+    .venv/bin/python bench/bench_http.py --seconds 5 --connections 2
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from common import ROOT, make_app, scratch_database
+
+MEMBERS = 500
+
+LUA = r"""
+local members, key, kind = {}, "%(key)s", "%(kind)s"
+for id in string.gmatch("%(members)s", "[^,]+") do members[#members + 1] = id end
+local counter, thread_id = 0, 0
+local placed = "%(placed)s"
+function setup(thread) thread:set("thread_id", thread_id); thread_id = thread_id + 1 end
+function init(args) math.randomseed(os.time() + thread_id * 7919) end
+local function auth()
+  return {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
+end
+function request()
+  counter = counter + 1
+  local member = members[math.random(#members)]
+  local roll = math.random(100)
+  if kind == "healthz" then return wrk.format("GET", "/healthz") end
+  if kind == "balance" or roll <= 70 then
+    return wrk.format("GET", "/api/v1/members/" .. member .. "/balance", auth())
+  end
+  local id = string.format("%%d-%%d-%%d", os.time(), thread_id, counter)
+  if roll <= 90 then
+    local body = '{"order_id":"H' .. id .. '","member":"' .. member .. '","placed_at":"' .. placed ..
+      '","currency":"PLN","status":"fulfilled","lines":[' ..
+      '{"line_no":1,"sku":"A1","quantity":2,"unit_price":"34.80","product_group":"110"},' ..
+      '{"line_no":2,"sku":"B2","quantity":1,"unit_price":"12.50","product_group":"120"},' ..
+      '{"line_no":3,"sku":"C3","quantity":3,"unit_price":"5.10","product_group":"130"}]}'
+    return wrk.format("POST", "/api/v1/orders", auth(), body)
+  end
+  local body = '{"redemption_id":"R' .. id .. '","member":"' .. member .. '","points":"1"}'
+  return wrk.format("POST", "/api/v1/redemptions", auth(), body)
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %%.1f %%.3f %%d %%d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(95) / 1000, summary.errors.status + summary.errors.connect +
+    summary.errors.read + summary.errors.write + summary.errors.timeout, summary.requests))
+end
+"""
+
+
+def seed(app) -> tuple[str, list[str]]:
+    """Policies, a shop key, members with points to redeem."""
+    import rules
+    from engine import members, policies
+    from engine.members import adjustments
+    from server.auth import create_key
+    from server.extensions import db
+    now = datetime.now(UTC)
+    with app.app_context():
+        session = db.session()
+        for name, document in rules.default_policies().items():
+            if name in ("accrual", "settings"):
+                policies.save_draft(session, name, document, author="bench")
+                policies.publish(session, name, by="bench", effective_from=datetime(2020, 1, 1, tzinfo=UTC))
+        _row, key = create_key(session, "bench-http", "shop")
+        ids = []
+        for i in range(MEMBERS):
+            member = members.create(session, {"name": f"H{i}"}, now=now)
+            adjustments.adjust(session, member, Decimal(100_000), reason="bench", actor="bench",
+                               key=f"bench:{i}", now=now)
+            ids.append(member.loyalty_id)
+        session.commit()
+    return key, ids
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "PYTHONPATH": str(ROOT),
+           "LOYALTY_INSTANCE": "/tmp/loyalty-bench"}
+    env.pop("REDIS_URL", None)
+    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
+    proc = subprocess.Popen([gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                             "server.app:create_app()"], cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    raise SystemExit("gunicorn did not answer /healthz")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_wrk(port: int, kind: str, key: str, ids: list[str], args) -> dict:
+    script = LUA % {"key": key, "kind": kind, "members": ",".join(ids),
+                    "placed": datetime.now(UTC).replace(microsecond=0).isoformat()}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run(["wrk", "-t", str(min(2, args.connections)), "-c", str(args.connections),
+                              "-d", f"{args.seconds}s", "--timeout", "5s", "-s", f.name,
+                              f"http://127.0.0.1:{port}"], capture_output=True, text=True,
+                             timeout=args.seconds + 60)
+    finally:
+        os.unlink(f.name)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT")), None)
+    if line is None:
+        raise SystemExit(f"wrk said: {out.stdout}\n{out.stderr}")
+    rps, p95, errors, requests = line.split()[1:]
+    return {"rps": float(rps), "p95_ms": float(p95), "errors": int(errors), "requests": int(requests)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("skipped: wrk is not installed (Debian: apt-get install wrk)")
+        return
+    app = make_app(scratch_database("loyalty_bench_http"))
+    key, ids = seed(app)
+    port = free_port()
+    proc = start_gunicorn(app.config["DATABASE_URL"], port, args.workers)
+    try:
+        results = {kind: run_wrk(port, kind, key, ids, args) for kind in ("healthz", "balance", "mix")}
+    finally:
+        stop(proc)
+    base = results["healthz"]["rps"]
+    for kind, r in results.items():
+        print(f"{kind}: {r['rps']:,.0f} req/s, p95 {r['p95_ms']:.1f} ms, {r['errors']} errors "
+              f"of {r['requests']} ({args.connections} connections, {args.workers} workers); "
+              f"ratio to /healthz {r['rps'] / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()

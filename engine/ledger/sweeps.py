@@ -1,0 +1,169 @@
+"""Set-based nightly sweeps: expire and mature lots a batch of accounts at a time, in a few statements.
+
+They write what the per-lot path (`daily.expire_per_lot`, `daily.mature_per_lot`)
+writes — the same entries, allocations and lot changes, keyed the same way
+(``expiry:lot:<id>``) — but per batch of accounts instead of per lot: lock
+the accounts in id order, then INSERT … SELECT the expiry entries, INSERT …
+SELECT their allocations, UPDATE the lots. Each statement re-checks its
+conditions under the locks, so a re-run or an overlapping run writes nothing
+twice, and every touched account stays balanced for the deferred trigger
+(an expiry entry of −r, an allocation of r, the lot's remainder down by r).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, String, and_, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from engine.ledger import rows
+from engine.ledger.locks import lock_accounts
+from engine.ledger.posting import settle_debts
+from engine.models import Account, Allocation, LedgerEntry, Lot
+from engine.models.bulk import is_postgres, one_of, run
+
+ZERO = Decimal(0)
+# Lots per batch (whole accounts). Large on purpose: an account's lots lie all over the table, so each
+# batch reads most of its pages whatever its size; fewer batches, fewer passes.
+BATCH_LOTS = 200_000
+
+
+def _batches(session: Session, condition) -> Iterator[tuple[list[int], list[int]]]:
+    """(account ids, lot ids) of the lots matching ``condition``, whole accounts per batch, in id order."""
+    pairs = run(session, select(Lot.account_id, Lot.id).where(condition).order_by(Lot.account_id, Lot.id)).all()
+    accounts: list[int] = []
+    lots: list[int] = []
+    for account_id, lot_id in pairs:
+        if len(lots) >= BATCH_LOTS and account_id != accounts[-1]:
+            yield accounts, lots
+            accounts, lots = [], []
+        if not accounts or accounts[-1] != account_id:
+            accounts.append(account_id)
+        lots.append(lot_id)
+    if lots:
+        yield accounts, lots
+
+
+def _forget_lots(session: Session) -> None:
+    """Lots and accounts this session holds are stale after a Core UPDATE: reload them on next access."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, (Lot, Account)):
+            session.expire(obj)
+
+
+def _expiry_key(lot_id):
+    return literal("expiry:lot:", String).concat(cast(lot_id, String))
+
+
+def _isoformat(session: Session, column):
+    """SQL for ``column.isoformat()`` of a UTC datetime, as the per-lot trace stores it."""
+    if is_postgres(session):
+        utc = func.timezone("UTC", column)
+        fraction = case((func.date_trunc("second", column) == column, ""), else_=func.to_char(utc, ".US"))
+        return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS').concat(fraction).concat("+00:00")
+    # SQLite holds naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; isoformat drops a zero fraction.
+    text = func.replace(cast(column, String), " ", "T")
+    return case((func.substr(text, 20) == ".000000", func.substr(text, 1, 19)), else_=text).concat("+00:00")
+
+
+def _trace(session: Session, lot):
+    build = func.jsonb_build_object if is_postgres(session) else func.json_object
+    return build("lot", lot.id, "expires_at", _isoformat(session, lot.expires_at))
+
+
+def expire(session: Session, now: datetime, *, actor: str = "system:expire") -> dict:
+    """Turn the remainder of every lot past its expiry into an expiry entry, set-based."""
+    session.flush()
+    due = and_(Lot.remaining > 0, Lot.expires_at <= now)
+    write = _expire_batch_pg if is_postgres(session) else _expire_batch
+    expired = 0
+    points = ZERO
+    for account_ids, _lot_ids in _batches(session, due):
+        lock_accounts(session, account_ids)
+        # The accounts' own open lots (ix_lots_open), not yet expired by an earlier run.
+        already = exists().where(LedgerEntry.idempotency_key == _expiry_key(Lot.id))
+        lots = select(Lot.id, Lot.account_id, Lot.remaining, Lot.expires_at).where(
+            one_of(session, Lot.account_id, account_ids), due, ~already)
+        count, total = write(session, lots, now, actor)
+        expired += count
+        points += total
+    _forget_lots(session)
+    return {"lots": expired, "points": points}
+
+
+def _entry_columns(session: Session, lot, now: datetime, actor: str) -> dict:
+    """An expiry entry's columns, as `posting.expire_lot` fills them, from a due lot's row."""
+    return rows.entry_columns(
+        account_id=lot.account_id, kind=literal("expiry", String), amount=-lot.remaining,
+        key=_expiry_key(lot.id), actor=literal(actor, String), trace=_trace(session, lot),
+        effective_at=lot.expires_at, now=now)
+
+
+def _lot_of(entry):
+    """The lot an expiry entry empties, read back from its key ``expiry:lot:<id>``."""
+    return cast(func.substr(entry.c.idempotency_key, len("expiry:lot:") + 1), BigInteger)
+
+
+def _allocation_rows(written):
+    """The allocation of each written expiry entry: all of its lot, as `posting.expire_lot` takes it."""
+    return select(_lot_of(written), written.c.id, -written.c.amount, literal("spend", String),
+                  written.c.created_at)
+
+
+ALLOCATION_COLUMNS = ["lot_id", "entry_id", "amount", "kind", "created_at"]
+
+
+def _expire_batch_pg(session: Session, lots, now: datetime, actor: str) -> tuple[int, Decimal]:
+    """One statement: the due lots, their entries, allocations and emptied lots as data-modifying CTEs.
+
+    Nothing joins on a computed key (the planner cannot estimate one): allocations come from the
+    entries' RETURNING alone, and the lots are updated by primary key.
+    """
+    due = lots.cte("due")
+    entries = rows.ENTRY_TABLE
+    columns = _entry_columns(session, due.c, now, actor)
+    written = (insert(entries)
+               .from_select(list(columns), select(*columns.values()).order_by(due.c.account_id, due.c.id))
+               .returning(entries.c.id, entries.c.idempotency_key, entries.c.amount, entries.c.created_at)
+               .cte("written"))
+    taken = insert(Allocation.__table__).from_select(ALLOCATION_COLUMNS, _allocation_rows(written)).cte("taken")
+    emptied = update(rows.LOT_TABLE).where(rows.LOT_TABLE.c.id == due.c.id).values(remaining=0).cte("emptied")
+    summary = (select(func.count(), func.coalesce(func.sum(due.c.remaining), 0)).select_from(due)
+               .add_cte(written, taken, emptied))
+    count, total = run(session, summary).one()
+    return count, Decimal(total)
+
+
+def _expire_batch(session: Session, lots, now: datetime, actor: str) -> tuple[int, Decimal]:
+    """Three statements (SQLite): entries, then their allocations, then the lots."""
+    due = lots.subquery("due")
+    entries = rows.ENTRY_TABLE
+    before = run(session, select(func.coalesce(func.max(entries.c.id), 0))).scalar_one()
+    columns = _entry_columns(session, due.c, now, actor)
+    run(session, insert(entries).from_select(
+        list(columns), select(*columns.values()).order_by(due.c.account_id, due.c.id)))
+    # The entries just written are those above ``before``: no one else posts for these locked accounts.
+    written = select(entries).where(entries.c.id > before, entries.c.kind == "expiry").subquery("written")
+    run(session, insert(Allocation.__table__).from_select(ALLOCATION_COLUMNS, _allocation_rows(written)))
+    taken = select(Allocation.lot_id).where(Allocation.entry_id > before, Allocation.kind == "spend")
+    run(session, update(Lot).where(Lot.id.in_(taken)).values(remaining=0)
+        .execution_options(synchronize_session=False))
+    count, total = run(session, select(func.count(), func.coalesce(func.sum(written.c.amount), 0))).one()
+    return count, -Decimal(total)
+
+
+def mature(session: Session, now: datetime) -> dict:
+    """Mark lots whose holding period ended as matured and let them pay any debt, set-based."""
+    session.flush()
+    due = and_(Lot.matured_at.is_(None), Lot.available_at <= now)
+    matured = 0
+    paid = ZERO
+    for account_ids, lot_ids in _batches(session, due):
+        paid += settle_debts(session, lock_accounts(session, account_ids), now)
+        done = run(session, update(Lot).where(one_of(session, Lot.id, lot_ids), due)
+                   .values(matured_at=now).execution_options(synchronize_session=False))
+        matured += done.rowcount
+    _forget_lots(session)
+    return {"matured": matured, "debt_paid": paid}

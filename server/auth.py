@@ -80,9 +80,18 @@ def authenticate(session: Session, token: str) -> ApiKey | None:
     if not hmac.compare_digest(row.key_hash, _hash(token)):
         return None
     now = clock.now()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
-        row.last_used_at = now  # committed with the request's own transaction
+    # A read's transaction is rolled back, so the row's stamp alone cannot throttle: remember in the
+    # process when this key was last stamped, or every GET would lock the key's row until it ends.
+    stamped = _STAMPED.get(row.id)
+    if (row.last_used_at is None or now - row.last_used_at > STAMP_EVERY) and \
+            (stamped is None or now - stamped > STAMP_EVERY):
+        row.last_used_at = now  # committed with the request's own transaction (writes commit)
+        _STAMPED[row.id] = now
     return row
+
+
+STAMP_EVERY = timedelta(minutes=5)
+_STAMPED: dict[int, object] = {}  # key id → when this process last stamped it
 
 
 def current_key() -> ApiKey:

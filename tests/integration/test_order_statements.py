@@ -44,3 +44,23 @@ def test_an_accruing_order_runs_at_most_its_statement_budget(app, client, keys, 
     writes = [s for s in statements if s.split()[0] in ("INSERT", "UPDATE")]
     assert any("ledger_entries" in s for s in writes) and any("INTO lots" in s for s in writes)
     assert len(statements) <= BUDGET, "\n".join(statements)
+
+
+def test_reads_do_not_stamp_their_key_every_time(app, client, keys):
+    from server.extensions import db
+    headers = auth(keys["shop"])
+    member = client.post("/api/v1/members", json={"name": "Ewa"}, headers=headers).get_json()["loyalty_id"]
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):  # a read's transaction rolls back: the row alone could not throttle the stamp
+            assert client.get(f"/api/v1/members/{member}/balance", headers=headers).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [s for s in statements if s.startswith("UPDATE api_keys")] == []  # stamped by the enrolment

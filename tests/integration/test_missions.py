@@ -100,6 +100,11 @@ def test_quantity_missions_auto_enrol_and_refuse_unknown_rules(shop):
     order(shop, "O-2", member, [("140", 2, 20)])
     assert mission_of(shop, member, "paint-5")["state"] == "completed"
     assert ("mission_reward", "7") in kinds(shop, member)
+    # Cancelling an order takes its whole share back: 3 < 5, the reward is reversed.
+    assert shop("POST", "/api/v1/orders/O-2/status", json={"status": "cancelled"}).status_code == 200
+    row = mission_of(shop, member, "paint-5")
+    assert (row["progress"], row["state"]) == ("3", "in_progress")
+    assert sorted(kinds(shop, member)[-2:]) == [("reversal", "-2"), ("reversal", "-7")]  # its accrual too
     bad = shop("POST", "/api/v1/missions", key="admin",
                json={"code": "x", "name": "x", "rule_id": "nope", "metric": "amount", "target": 1,
                      "reward_points": 1, "starts_at": EPOCH.isoformat()})

@@ -170,7 +170,10 @@ def explain(session: Session, document: Document) -> dict | None:
     settings = policies.settings(session, document.placed_at)
     facts = MemberFacts.from_dict(document.member_snapshot)
     multiplier = terms.tier_multiplier(session, facts, settings, document.placed_at)
-    result = rules.evaluate_accrual(policies.compiled(version), document_facts(document, net=False),
+    original = document_facts(document, net=False)
+    excluded, _parts = missions.evaluate(session, document.placed_at, original,
+                                         session.get(Member, document.member_id), facts, settings)
+    result = rules.evaluate_accrual(policies.compiled(version), missions.without(original, excluded),
                                     facts, settings, explain=True, at=document.placed_at,
                                     tier_multiplier=multiplier)
     return {**(result.trace or {}), "policy": "accrual", "policy_version": version.version,

@@ -101,16 +101,21 @@ def _joined(session: Session, member_ids: Iterable[int]) -> dict[int, dict[int, 
     return out
 
 
+def evaluate(session: Session, at: datetime, doc: DocumentFacts, member: Member, member_facts: MemberFacts,
+             settings) -> tuple[frozenset[str], list]:
+    """`contributions` of a document dated ``at`` for the missions ``member`` takes part in (reads only)."""
+    missions = taking_part(running(session, at), _joined(session, [member.id]).get(member.id, {}), at)
+    _ref, compiled = policies.active(session, "mission", at) if missions else (None, None)
+    return contributions(compiled, doc, member_facts, settings, missions, at)
+
+
 def on_document(session: Session, document: Document, doc: DocumentFacts, member: Member,
                 member_facts: MemberFacts, settings, *, actor: str, now: datetime) -> frozenset[str]:
     """Replace what ``document`` contributes to missions, settle the periods it touches, and return the
     line ids that earn no accrual points."""
-    at = document.placed_at
     previous = {(r.mission_id, r.period_key) for r in session.execute(
         select(MissionProgress).where(MissionProgress.document_id == document.id)).scalars()}
-    missions = taking_part(running(session, at), _joined(session, [member.id]).get(member.id, {}), at)
-    _ref, compiled = policies.active(session, "mission", at) if missions else (None, None)
-    excluded, parts = contributions(compiled, doc, member_facts, settings, missions, at)
+    excluded, parts = evaluate(session, document.placed_at, doc, member, member_facts, settings)
     if not previous and not parts:
         return excluded
     session.execute(delete(MissionProgress).where(MissionProgress.document_id == document.id))

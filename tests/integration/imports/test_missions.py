@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine import clock
+from engine import accrual, clock
 from engine.engagement import missions
 from engine.ledger.check import check
-from engine.models import LedgerEntry, Member
+from engine.models import Document, LedgerEntry, Member
 from engine.models.base import tidy
 from tests.conftest import EPOCH
 from tests.integration.imports import samples
@@ -54,6 +54,9 @@ def test_sap_invoices_progress_reward_once_and_a_credit_note_reverses_it(importe
     importer(samples.write(tmp_path / "INV2.csv", samples.INVOICES_HEADER, INVOICES), "invoices",
              use_bulk=use_bulk)
     assert importer.balance("C001") == Decimal(53)
+    with importer.session() as session:  # the explanation rebuilt on demand leaves the tools out too
+        invoice = session.execute(select(Document).where(Document.external_id == "13:1")).scalar_one()
+        assert Decimal(accrual.explain(session, invoice)["points"]) == 3
 
     # A credit note returns 100,00 of tools from invoice 1: 250 < 300, the reward goes back.
     note = [credit(1, "C001", 0, "T1", "130", "0,5", "100,00", 1, 0)]

@@ -200,13 +200,15 @@ def _key(mission: Mission, member: Member, period: str, round_: int) -> str:
 def settle(session: Session, mission: Mission, member: Member, period: str, *, actor: str,
            now: datetime) -> None:
     """Reward a completion not rewarded yet; reverse a reward whose progress fell below the target."""
+    # The account lock first: two documents of one member settling at once then read each other's progress
+    # and award in turn, instead of both rewarding (the second would hit the unique key).
+    account = ledger.lock_account(session, member.account_id)
     reached = progress(session, mission, member, period)
     award = last_award(session, mission, member, period)
     rewarded = award is not None and award.reversed_at is None
     settings = policies.settings(session, now)
     trace = {"policy": "mission", "mission": mission.code, "period": period, "progress": str(reached),
              "target": str(mission.target), "metric": mission.metric}
-    account = ledger.lock_account(session, member.account_id)
     if reached >= mission.target and not rewarded:
         round_ = 1 if award is None else award.round + 1
         available_at = now + timedelta(days=settings.holding_days)

@@ -35,6 +35,7 @@ import rules
 from engine import members
 from engine.accrual import chunk
 from engine.accrual.facts import FactLine
+from engine.engagement import missions
 from engine.ledger import rows
 from engine.members.lookup import MemberRow
 from engine.models import Document, Product
@@ -70,6 +71,7 @@ class Postings(NamedTuple):
     lines: list
     entries: list
     lots: list
+    missions: list = []  # mission progress rows (`engine.engagement.missions.record_batch`); never mutated
 
 
 def amount(value: Decimal) -> Decimal:
@@ -121,6 +123,7 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
     needed = frozenset().union(*(t.needed for t in per_doc))
     catalog = _catalog(session, {line.sku for inv in invoices for line in inv.lines})
     facts_of = chunk.ChunkFacts(session, invoices, needed, debts or {})
+    mission_plan = missions.Chunk(session, {inv.member.id for inv in invoices})
     documents, lines, entries, lots = [], [], [], []
     no_product = ("", "", "", None)
     new_line = tuple.__new__
@@ -149,6 +152,7 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
                 doc_facts = DocumentFacts(lines=tuple(facts_lines), document_type="invoice", channel=channel,
                                           store="", currency=inv.currency, placed_at=placed_at,
                                           shipping_total=ZERO)
+                doc_facts = mission_plan.plan(doc_id, member.id, doc_facts, facts, settings)
                 multiplier = terms.multiplier(t, facts, placed_at)
                 result = rules.evaluate_accrual(t.compiled, doc_facts, facts, settings, at=placed_at,
                                                 tier_multiplier=multiplier)
@@ -176,4 +180,4 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
                           points.quantize(_QUANT) if points is not None else None))
     for entry_id, entry, lot in zip(rows.reserve_entry_ids(session, len(entries)), entries, lots):
         entry["id"] = lot["entry_id"] = entry_id
-    return Postings(documents, lines, entries, lots)
+    return Postings(documents, lines, entries, lots, mission_plan.rows)

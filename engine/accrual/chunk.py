@@ -64,7 +64,9 @@ class Terms:
             _row, tier = policies.active(session, "tier", when)
             _row, expiry = policies.active(session, "expiry", when + timedelta(days=settings.holding_days))
             tier_names = _member_names(tier) + ("tier",) if tier is not None else ()
-            needed = FREE_FACTS.union(_member_names(compiled), tier_names, _member_names(expiry))
+            _row, mission = policies.active(session, "mission", when)  # as accrual.document reads them
+            needed = FREE_FACTS.union(_member_names(compiled), tier_names, _member_names(expiry),
+                                      _member_names(mission))
             terms = self._dates[when] = DateTerms(settings, version, compiled, tier, _member_names(expiry),
                                                tier_names, needed)
         return terms

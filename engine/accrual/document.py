@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 import rules
 from engine import ledger, members, outbox, policies, terms
 from engine.accrual.facts import document_facts
-from engine.engagement import referrals
+from engine.engagement import missions, referrals
 from engine.models import Document, LedgerEntry, Member, PolicyVersion
 from rules.facts import MemberFacts
 
@@ -23,21 +23,24 @@ ZERO = Decimal(0)
 
 
 def evaluate(session: Session, document: Document, version, member_facts: MemberFacts,
-             settings, *, explain: bool = True):
+             settings, *, explain: bool = True, exclude: frozenset[str] = frozenset()):
+    """``exclude``: line ids that earn nothing here (mission purchases, `engine.engagement.missions`)."""
     compiled = policies.compiled(version, session)
     multiplier = terms.tier_multiplier(session, member_facts, settings, document.placed_at)
-    return rules.evaluate_accrual(compiled, document_facts(document), member_facts, settings,
+    facts = missions.without(document_facts(document), exclude)
+    return rules.evaluate_accrual(compiled, facts, member_facts, settings,
                                   explain=explain, at=document.placed_at,
                                   tier_multiplier=multiplier)
 
 
 def _member_variables(session: Session, version, at: datetime, settings) -> frozenset[str]:
-    """Member variables the accrual, tier and expiry policies in force actually read."""
+    """Member variables the accrual, tier, expiry and mission policies in force actually read."""
     _r, tier_policy = policies.active(session, "tier", at)
     _r, expiry_policy = policies.active(session, "expiry",
                                         at + timedelta(days=settings.holding_days))
+    _r, mission_policy = policies.active(session, "mission", at)
     return members.variables_used(policies.compiled(version, session), tier_policy,
-                                  expiry_policy)
+                                  expiry_policy, mission_policy)
 
 
 def _trace(result, version, member_facts: MemberFacts, **extra) -> dict:
@@ -56,16 +59,22 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
     member = session.get(Member, document.member_id)
     version = terms.policy_for(session, document.placed_at)
     document.accrued_at = now
-    if version is None or members.effective_status(member, settings) != "active":
-        document.member_snapshot = members.facts(session, member, document.placed_at, settings,
-                                                 needed=frozenset()).to_dict()
+    active = members.effective_status(member, settings) == "active"
+    if version is None or not active:
+        facts = members.facts(session, member, document.placed_at, settings, needed=frozenset())
+        document.member_snapshot = facts.to_dict()
+        if active:  # missions progress even where no accrual policy is in force
+            missions.on_document(session, document, document_facts(document), member, facts, settings,
+                                 actor=actor, now=now)
         return None
     needed = _member_variables(session, version, document.placed_at, settings)
     member_facts = members.facts(session, member, document.placed_at, settings,
                                  exclude_document_id=document.id, needed=needed)
     document.member_snapshot = member_facts.to_dict()
     document.policy_version_id = version.id
-    result = evaluate(session, document, version, member_facts, settings)
+    excluded = missions.on_document(session, document, document_facts(document), member, member_facts,
+                                    settings, actor=actor, now=now)
+    result = evaluate(session, document, version, member_facts, settings, exclude=excluded)
     _store_line_points(document, result)
     if result.points <= 0:
         return None
@@ -101,6 +110,12 @@ def recompute(session: Session, document: Document, *, actor: str, now: datetime
         return None
     settings = policies.settings(session, document.placed_at)
     member_facts = MemberFacts.from_dict(document.member_snapshot)
+    # Missions first: a return or credit note takes back the document's share of their progress.
+    net = document_facts(document)
+    if document.status == "cancelled":
+        net = missions.without(net, frozenset(line.line_id for line in net.lines))
+    excluded = missions.on_document(session, document, net, session.get(Member, document.member_id),
+                                    member_facts, settings, actor=actor, now=now)
     if document.policy_version_id is None:
         target, trace = ZERO, {"policy": "accrual", "note": "no rule version was applied"}
         version = None
@@ -109,7 +124,7 @@ def recompute(session: Session, document: Document, *, actor: str, now: datetime
         if document.status == "cancelled":
             target, trace = ZERO, {"policy": "accrual", "note": "document cancelled"}
         else:
-            result = evaluate(session, document, version, member_facts, settings)
+            result = evaluate(session, document, version, member_facts, settings, exclude=excluded)
             _store_line_points(document, result)
             target = result.points
             trace = _trace(result, version, member_facts)
@@ -157,7 +172,10 @@ def explain(session: Session, document: Document) -> dict | None:
     settings = policies.settings(session, document.placed_at)
     facts = MemberFacts.from_dict(document.member_snapshot)
     multiplier = terms.tier_multiplier(session, facts, settings, document.placed_at)
-    result = rules.evaluate_accrual(policies.compiled(version), document_facts(document, net=False),
+    original = document_facts(document, net=False)
+    excluded, _parts = missions.evaluate(session, document.placed_at, original,
+                                         session.get(Member, document.member_id), facts, settings)
+    result = rules.evaluate_accrual(policies.compiled(version), missions.without(original, excluded),
                                     facts, settings, explain=True, at=document.placed_at,
                                     tier_multiplier=multiplier)
     return {**(result.trace or {}), "policy": "accrual", "policy_version": version.version,

@@ -10,6 +10,7 @@ from engine.accrual import batch
 from engine.accrual.batch import BulkInvoice, Postings
 from engine.documents import store
 from engine.documents.fingerprint import content_hash
+from engine.engagement import missions
 from engine.ledger import rows
 
 
@@ -26,4 +27,5 @@ def post_invoices(session: Session, invoices: list[BulkInvoice], *, source: str,
                                    channel=channel, debts=debts)
     store.write_documents(session, postings.documents, postings.lines, source=source, now=now)
     rows.write_batch(session, postings.entries, postings.lots)
+    missions.record_batch(session, postings.missions, actor=actor, now=now)  # after the documents they cite
     return postings

@@ -6,6 +6,7 @@ from .documents import Document, DocumentLine, Redemption
 from .imports import ImportRun, QuarantinedRow
 from .ledger import Allocation, LedgerEntry, Lot
 from .members import Account, Company, Member, MemberCard
+from .missions import Mission, MissionAward, MissionMember, MissionProgress
 from .onec import (
                    Delivered,
                    DeliveryBatch,

@@ -3,13 +3,24 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.api import companies, events, health, imports, members, orders, outbox, policies, redemptions
+from server.api import (
+    companies,
+    events,
+    health,
+    imports,
+    members,
+    missions,
+    orders,
+    outbox,
+    policies,
+    redemptions,
+)
 from server.extensions import api
 from server.onec import views as onec_views
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(health.blp)
-    for module in (members, companies, orders, redemptions, events, policies, imports, outbox):
+    for module in (members, companies, orders, redemptions, events, missions, policies, imports, outbox):
         api.register_blueprint(module.blp)
     onec_views.register(app)

@@ -65,7 +65,7 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
         document.member_snapshot = facts.to_dict()
         if active:  # missions progress even where no accrual policy is in force
             missions.on_document(session, document, document_facts(document), member, facts, settings,
-                                 actor=actor, now=now)
+                                 actor=actor, now=now, first=True)
         return None
     needed = _member_variables(session, version, document.placed_at, settings)
     member_facts = members.facts(session, member, document.placed_at, settings,
@@ -73,7 +73,7 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
     document.member_snapshot = member_facts.to_dict()
     document.policy_version_id = version.id
     excluded = missions.on_document(session, document, document_facts(document), member, member_facts,
-                                    settings, actor=actor, now=now)
+                                    settings, actor=actor, now=now, first=True)
     result = evaluate(session, document, version, member_facts, settings, exclude=excluded)
     _store_line_points(document, result)
     if result.points <= 0:

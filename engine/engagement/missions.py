@@ -104,16 +104,21 @@ def _joined(session: Session, member_ids: Iterable[int]) -> dict[int, dict[int, 
 def evaluate(session: Session, at: datetime, doc: DocumentFacts, member: Member, member_facts: MemberFacts,
              settings) -> tuple[frozenset[str], list]:
     """`contributions` of a document dated ``at`` for the missions ``member`` takes part in (reads only)."""
-    missions = taking_part(running(session, at), _joined(session, [member.id]).get(member.id, {}), at)
+    with session.no_autoflush:  # missions are not what this transaction changes: keep its document's one UPDATE
+        candidates = running(session, at)
+    if not candidates:
+        return frozenset(), []
+    missions = taking_part(candidates, _joined(session, [member.id]).get(member.id, {}), at)
     _ref, compiled = policies.active(session, "mission", at) if missions else (None, None)
     return contributions(compiled, doc, member_facts, settings, missions, at)
 
 
 def on_document(session: Session, document: Document, doc: DocumentFacts, member: Member,
-                member_facts: MemberFacts, settings, *, actor: str, now: datetime) -> frozenset[str]:
+                member_facts: MemberFacts, settings, *, actor: str, now: datetime,
+                first: bool = False) -> frozenset[str]:
     """Replace what ``document`` contributes to missions, settle the periods it touches, and return the
-    line ids that earn no accrual points."""
-    previous = {(r.mission_id, r.period_key) for r in session.execute(
+    line ids that earn no accrual points (``first``: its first accrual, so it contributed nothing yet)."""
+    previous = set() if first else {(r.mission_id, r.period_key) for r in session.execute(
         select(MissionProgress).where(MissionProgress.document_id == document.id)).scalars()}
     excluded, parts = evaluate(session, document.placed_at, doc, member, member_facts, settings)
     if not previous and not parts:

@@ -3,13 +3,24 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.api import companies, health, imports, members, orders, outbox, policies, redemptions
+from server.api import (
+    companies,
+    health,
+    imports,
+    members,
+    orders,
+    outbox,
+    policies,
+    promo_codes,
+    redemptions,
+)
 from server.extensions import api
 from server.onec import views as onec_views
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(health.blp)
-    for module in (members, companies, orders, redemptions, policies, imports, outbox):
+    promo_codes.init_app(app)  # the rate limiter and the promo answers
+    for module in (members, companies, orders, redemptions, promo_codes, policies, imports, outbox):
         api.register_blueprint(module.blp)
     onec_views.register(app)

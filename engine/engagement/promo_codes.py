@@ -1,13 +1,6 @@
 """Promo codes [001]: batches generated from a pattern or imported, exported for the printer, redeemed once.
 
-A pattern such as ``MAL-####-????`` has slots (``#`` digit, ``?`` letter,
-``*`` either) drawn from alphabets without look-alikes (no 0/O, 1/I, 2/Z,
-5/S, 8/B), and every generated code ends in a check character: a weighted sum
-of the slots modulo 29 (the size of the whole alphabet, a prime), which
-catches any single wrong character and any two neighbours swapped before the
-database is asked. Codes are drawn without replacement from the pattern's
-index space with the system's CSPRNG, so a batch never repeats itself and a
-printed code cannot be guessed from its neighbours.
+Patterns, their alphabets and check characters live in `promo_patterns`.
 
 Redemption is the conditional ``UPDATE … WHERE redeemed_at IS NULL``: the row
 lock serialises concurrent attempts and exactly one of them changes the row;
@@ -17,31 +10,31 @@ from __future__ import annotations
 
 import csv
 import io
-import random
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 import rules
 from engine import ledger, members, policies, terms
-from engine.models import Member, PromoBatch, PromoCode
+from engine.engagement import promo_patterns
+from engine.engagement.promo_patterns import (
+    MAX_CODE,
+    MAX_COUNT,
+    Pattern,
+    PatternError,
+    check_ok,
+    draw,
+    normalise,
+)
+from engine.models import Member, PromoBatch, PromoCode, bulk
 from engine.models.bulk import copy_text, is_postgres
 from rules.facts import EventFacts
-
-DIGITS = "23456789"
-LETTERS = "ACDEFGHJKLMNPQRTUVWXY"
-EITHER = DIGITS + LETTERS  # 29 characters: a prime modulus for the check character
-SLOTS = {"#": DIGITS, "?": LETTERS, "*": EITHER}
-_INDEX = {c: i for i, c in enumerate(EITHER)}
-MAX_COUNT = 1_000_000
-MAX_CODE = 64
-_sample = random.SystemRandom().sample
 
 
 class PromoError(Exception):
@@ -65,73 +58,12 @@ def _refuse(code: str, status: int, message: str, **details) -> PromoError:
     return PromoError(message, code=code, status=status, details=details or None)
 
 
-# --- patterns ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Pattern:
-    text: str
-
-    @property
-    def slots(self) -> list[str]:
-        return [SLOTS[c] for c in self.text if c in SLOTS]
-
-    @property
-    def capacity(self) -> int:
-        total = 1
-        for alphabet in self.slots:
-            total *= len(alphabet)
-        return total
-
-    def regex(self) -> re.Pattern:
-        parts = [f"[{SLOTS[c]}]" if c in SLOTS else re.escape(c) for c in self.text]
-        return re.compile("".join(parts) + f"[{EITHER}]")
-
-    def render(self, index: int) -> str:
-        """The code number ``index`` (0 ≤ index < capacity), check character included."""
-        chosen = []
-        for alphabet in reversed(self.slots):
-            index, digit = divmod(index, len(alphabet))
-            chosen.append(alphabet[digit])
-        chosen.reverse()
-        out, slot = [], iter(chosen)
-        for c in self.text:
-            out.append(next(slot) if c in SLOTS else c)
-        return "".join(out) + check_character(chosen)
-
-
-def check_character(slots: Iterable[str]) -> str:
-    return EITHER[sum((weight + 1) * _INDEX[c] for weight, c in enumerate(slots)) % len(EITHER)]
-
-
-def check_ok(pattern: Pattern, code: str) -> bool:
-    slots = [code[i] for i, c in enumerate(pattern.text) if c in SLOTS]
-    return check_character(slots) == code[-1]
-
-
 def parse_pattern(pattern: str, count: int) -> Pattern:
     """The pattern, refused with a sentence when it is malformed or cannot hold ``count`` codes."""
-    pattern = (pattern or "").strip().upper()
-    parsed = Pattern(pattern)
-    if not parsed.slots:
-        raise BatchError("a pattern needs at least one slot: # for a digit, ? for a letter, * for either")
-    if len(pattern) + 1 > MAX_CODE:
-        raise BatchError(f"a pattern may be at most {MAX_CODE - 1} characters long (the check character is added)")
-    bad = sorted({c for c in pattern if c not in SLOTS and not (c.isascii() and (c.isalnum() or c in "-_."))})
-    if bad:
-        raise BatchError(f"a pattern may hold only letters, digits, '-', '_', '.' and the slots # ? *; "
-                         f"not {' '.join(bad)}")
-    if not 1 <= count <= MAX_COUNT:
-        raise BatchError(f"a batch holds 1 to {MAX_COUNT:,} codes, not {count:,}")
-    if count > parsed.capacity:
-        raise BatchError(f"the pattern {pattern} can hold only {parsed.capacity:,} different codes, "
-                         f"fewer than the {count:,} asked for: add slots (# ? *) or ask for fewer",
-                         details={"capacity": parsed.capacity})
-    return parsed
-
-
-def normalise(code: str) -> str:
-    """What a member typed, as stored: upper case, no spaces."""
-    return "".join((code or "").split()).upper()
+    try:
+        return promo_patterns.parse_pattern(pattern, count)
+    except PatternError as exc:
+        raise BatchError(str(exc), details=exc.details) from None
 
 
 # --- batches ----------------------------------------------------------------------------------
@@ -162,15 +94,19 @@ def generate(session: Session, name: str, pattern: str, count: int, *, points=No
     parsed = parse_pattern(pattern, count)
     batch = _new_batch(session, name, pattern=parsed.text, points=points, valid_from=valid_from,
                        valid_until=valid_until, actor=actor, now=now)
-    wanted, rounds = count, 0
+    wanted, rounds, render = count, 0, parsed.renderer()
     while wanted:
-        # Another batch with the same pattern may hold some of the drawn codes: draw again for those.
+        # Another batch with the same pattern may hold some drawn codes: later rounds draw more and
+        # leave those out (in the end the whole space), so a crowded pattern still fills or says so.
         rounds += 1
-        if rounds > 8:
+        if rounds > 6:
             raise BatchError(f"other batches with the pattern {parsed.text} use most of its codes: "
                              f"{wanted:,} of {count:,} could not be drawn; choose a longer pattern")
-        drawn = _sample(range(parsed.capacity), min(wanted, parsed.capacity))
-        wanted -= _insert_codes(session, batch.id, map(parsed.render, drawn))
+        codes = list(map(render, draw(parsed.capacity, min(parsed.capacity, wanted * 4 ** (rounds - 1)))))
+        if rounds > 1:
+            taken = _existing(session, codes)
+            codes = [code for code in codes if code not in taken]
+        wanted -= _insert_codes(session, batch.id, codes[:wanted])
     batch.code_count = count
     session.flush()
     return batch
@@ -222,7 +158,15 @@ def read_csv(stream: io.TextIOBase) -> Iterator[str]:
 def _insert_codes(session: Session, batch_id: int, codes: Iterable[str]) -> int:
     """Insert codes skipping any the table holds already; returns how many went in."""
     if is_postgres(session):
-        # COPY into a scratch table, then one INSERT … ON CONFLICT: a million rows in one pass.
+        codes = list(codes)
+        try:
+            # Straight in: the unique index refuses the whole COPY if any code is taken (then see below).
+            with session.begin_nested():
+                return copy_text(session, "promo_codes", ("batch_id", "code"),
+                                 (f"{batch_id}\t{code}\n" for code in codes))
+        except psycopg.errors.UniqueViolation:
+            pass
+        # Some code exists already (another batch, same pattern): a scratch table and ON CONFLICT skip it.
         session.execute(text("CREATE TEMP TABLE IF NOT EXISTS promo_code_scratch (code text) ON COMMIT DROP"))
         session.execute(text("TRUNCATE promo_code_scratch"))
         copy_text(session, "promo_code_scratch", ("code",), (f"{code}\n" for code in codes))
@@ -235,6 +179,14 @@ def _insert_codes(session: Session, batch_id: int, codes: Iterable[str]) -> int:
     for start in range(0, len(rows), 10_000):
         session.execute(sqlite.insert(PromoCode).on_conflict_do_nothing(), rows[start:start + 10_000])
     return _count(session, batch_id) - before
+
+
+def _existing(session: Session, codes: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in bulk.batches(codes):
+        found.update(session.execute(select(PromoCode.code).where(bulk.one_of(session, PromoCode.code, chunk)))
+                     .scalars())
+    return found
 
 
 def _count(session: Session, batch_id: int) -> int:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import clock
-from engine.engagement import promo_codes
+from engine.engagement import promo_patterns
 from tests.conftest import auth
 
 
@@ -62,8 +62,8 @@ def test_a_generated_batch_is_exported_and_each_code_is_redeemed_once(call):
     assert (batch["count"], batch["active"], batch["points"]) == (20, True, "25")
     codes = codes_of(call, batch["id"])
     assert len(codes) == len(set(codes)) == 20
-    pattern = promo_codes.Pattern("MAL-####-??")
-    assert all(pattern.regex().fullmatch(c) and promo_codes.check_ok(pattern, c) for c in codes)
+    pattern = promo_patterns.Pattern("MAL-####-??")
+    assert all(pattern.regex().fullmatch(c) and promo_patterns.check_ok(pattern, c) for c in codes)
     assert not set("01IOBSZ") & set("".join(c[4:] for c in codes).replace("-", ""))
 
     anna, piotr = enrol(call, "anna"), enrol(call, "piotr")
@@ -93,7 +93,7 @@ def test_the_answers_unknown_mistyped_inactive_expired_not_yet_valid(call):
     anna = enrol(call, "anna")
     live = codes_of(call, make_batch(call, "live", points="5")["id"])
     code = live[0]
-    wrong_check = code[:-1] + next(c for c in promo_codes.EITHER if c != code[-1])
+    wrong_check = code[:-1] + next(c for c in promo_patterns.EITHER if c != code[-1])
     mistyped = redeem(call, wrong_check, anna)
     assert mistyped.status_code == 404
     assert mistyped.get_json()["code"] == "promo_unknown"
@@ -196,3 +196,41 @@ def test_fifty_parallel_redemptions_of_one_code_one_succeeds(pg_app, keys, fresh
         session = db.session()
         assert session.execute(select(func.count()).where(LedgerEntry.kind == "promo_code")).scalar_one() == 1
         assert session.execute(select(func.count()).where(PromoCode.redeemed_at.is_not(None))).scalar_one() == 1
+
+
+def test_the_cli_generates_exports_and_imports_batches(app, call, tmp_path):
+    cli = app.test_cli_runner()
+    made = cli.invoke(args=["promo", "generate", "--batch", "cans", "--pattern", "CAN-***", "--count", "30",
+                            "--points", "15", "--expires", "2999-01-01"])
+    assert made.exit_code == 0, made.output
+    assert "30 codes" in made.output
+    too_many = cli.invoke(args=["promo", "generate", "--batch", "big", "--pattern", "#", "--count", "9"])
+    assert too_many.exit_code != 0 and "can hold only 8 different codes" in too_many.output
+    out = tmp_path / "cans.csv"
+    assert cli.invoke(args=["promo", "export", "cans", str(out)]).exit_code == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 30 and {r["redeemed"] for r in rows} == {"no"}
+
+    partner = tmp_path / "partner.csv"
+    partner.write_text("code,note\nPARTNER-001,a\npartner-002 ,b\n", encoding="utf-8")
+    imported = cli.invoke(args=["promo", "import", str(partner), "--points", "7"])
+    assert imported.exit_code == 0, imported.output
+    again = cli.invoke(args=["promo", "import", str(partner), "--batch", "again"])
+    assert again.exit_code != 0 and "belong to another batch" in again.output
+    anna = enrol(call, "anna")
+    assert redeem(call, "partner-002", anna).get_json()["points"] == "7"
+    assert redeem(call, rows[0]["code"], anna).get_json()["points"] == "15"
+    listed = cli.invoke(args=["promo", "list"])
+    assert "partner\timported\t2 codes\t1 used" in listed.output
+    assert cli.invoke(args=["promo", "deactivate", "partner"]).exit_code == 0
+    assert redeem(call, "PARTNER-001", anna).get_json()["code"] == "promo_inactive"
+
+
+def test_batches_sharing_a_pattern_never_share_a_code(call):
+    first = codes_of(call, make_batch(call, "one", pattern="A-##", count=40, points="1")["id"])
+    second = codes_of(call, make_batch(call, "two", pattern="A-##", count=20, points="1")["id"])
+    assert len(set(first) | set(second)) == 60  # of the 64 the pattern holds
+    crowded = call("POST", "/api/v1/promo-codes/batches", key="admin",
+                   json={"name": "three", "pattern": "A-##", "count": 10, "points": "1"})
+    assert crowded.status_code == 422 and "other batches with the pattern A-##" in crowded.get_json()["message"]
+    assert [b["name"] for b in call("GET", "/api/v1/promo-codes/batches", key="admin").get_json()] == ["two", "one"]

@@ -57,10 +57,13 @@ def main() -> int:
         copy_text(session, "raw_codes", ("batch_id", "code"), lines)
         session.commit()
         raw_s = time.perf_counter() - started
+        db.session.remove()
+        db.engine.dispose()
     if not args.keep:
-        from sqlalchemy import create_engine
-        db_engine = create_engine(url)
-        db_engine.dispose()
+        admin = sa.create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text('DROP DATABASE IF EXISTS "loyalty_bench_promo"'))
+        admin.dispose()
     rate = args.count / generate_s
     print(f"promo generate: {args.count:,} codes ({args.pattern}) in {generate_s:.1f} s = {rate:,.0f} codes/s")
     print(f"raw COPY:       {args.count:,} rows in {raw_s:.1f} s = {args.count / raw_s:,.0f} rows/s")

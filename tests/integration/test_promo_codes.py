@@ -234,3 +234,12 @@ def test_batches_sharing_a_pattern_never_share_a_code(call):
                    json={"name": "three", "pattern": "A-##", "count": 10, "points": "1"})
     assert crowded.status_code == 422 and "other batches with the pattern A-##" in crowded.get_json()["message"]
     assert [b["name"] for b in call("GET", "/api/v1/promo-codes/batches", key="admin").get_json()] == ["two", "one"]
+
+
+def test_a_blocked_member_redeems_nothing_and_the_code_stays_good(call):
+    anna, piotr = enrol(call, "anna"), enrol(call, "piotr")
+    code = codes_of(call, make_batch(call, "b", points="3", count=1)["id"])[0]
+    assert call("PATCH", f"/api/v1/members/{anna}", json={"status": "blocked"}).status_code == 200
+    refused = redeem(call, code, anna)
+    assert (refused.status_code, refused.get_json()["code"]) == (422, "member_refused")
+    assert redeem(call, code, piotr).status_code == 201

@@ -30,6 +30,7 @@ SCOPES = {
     "exchange:1c": "the 1C exchange protocol",
     "outbox:read": "see notifications, webhook deliveries and subscriptions",
     "webhooks:write": "manage webhook subscriptions and message templates",
+    "promo:write": "generate, import, list, export and deactivate promo-code batches",
 }
 KIND_SCOPES = {
     "shop": ("members:read", "members:write", "orders:write", "redemptions:write",

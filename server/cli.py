@@ -34,6 +34,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(policies_group)
     from server.cli_imports import import_group
     app.cli.add_command(import_group)
+    from server.cli_promo import promo_group
+    app.cli.add_command(promo_group)
 
 
 @click.group()

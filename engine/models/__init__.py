@@ -3,6 +3,7 @@ from .access import ApiKey, IdempotencyRecord, JobRun, User
 from .base import Amount, Base, UTCDateTime, utcnow
 from .catalog import Product, ProductGroup
 from .documents import Document, DocumentLine, Redemption
+from .engagement import PromoBatch, PromoCode
 from .imports import ImportRun, QuarantinedRow
 from .ledger import Allocation, LedgerEntry, Lot
 from .members import Account, Company, Member, MemberCard

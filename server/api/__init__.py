@@ -13,6 +13,7 @@ from server.api import (
     orders,
     outbox,
     policies,
+    promo_codes,
     redemptions,
 )
 from server.extensions import api
@@ -21,6 +22,8 @@ from server.onec import views as onec_views
 
 def register(app: Flask) -> None:
     app.register_blueprint(health.blp)
-    for module in (members, companies, orders, redemptions, events, missions, policies, imports, outbox):
+    promo_codes.init_app(app)  # the rate limiter and the promo answers
+    for module in (members, companies, orders, redemptions, events, promo_codes, missions, policies, imports,
+                   outbox):
         api.register_blueprint(module.blp)
     onec_views.register(app)

@@ -7,6 +7,7 @@ never see each other's rows; tables are emptied after every test.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from datetime import UTC, datetime
@@ -33,9 +34,9 @@ def _pg_url(url: str, dbname: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + dbname
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    """A scratch PostgreSQL database for this test run (dropped at the end)."""
+@contextlib.contextmanager
+def scratch_database(prefix: str):
+    """A PostgreSQL database of its own (its URL), dropped afterwards; unreachable → skip, or fail in CI."""
     admin_url = _pg_url(PG_ADMIN_URL, PG_ADMIN_URL.rsplit("/", 1)[1])
     try:
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -43,15 +44,24 @@ def pg_url():
             conn.execute(sa.text("SELECT 1"))
     except Exception as exc:  # any failure means "not reachable"
         unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
-    name = f"loyalty_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield _pg_url(PG_ADMIN_URL, name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    try:
+        yield _pg_url(PG_ADMIN_URL, name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A scratch PostgreSQL database for this test run (dropped at the end)."""
+    with scratch_database("loyalty_t") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,19 +6,18 @@ length fails here before it can overflow something below the schema.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 
 import pytest
 import schemathesis
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 
 from engine import members
 from server.app import create_app
 from server.auth import create_key
 from server.extensions import db, session_factory, upgrade
-from tests.conftest import PG_ADMIN_URL, _pg_url, unavailable
+from tests.conftest import scratch_database
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))  # per operation; raise it to hunt
 
@@ -29,35 +28,20 @@ def fuzz_app(request, tmp_path_factory):
     integer widths that SQLite ignores) in its own scratch database, and on SQLite."""
     root = tmp_path_factory.mktemp("fuzz")
     os.environ.setdefault("LOYALTY_INSTANCE", str(root / "instance"))
-    url, admin, name = f"sqlite:///{root / 'fuzz.db'}", None, None
-    if request.param == "postgresql":
-        admin_url = _pg_url(PG_ADMIN_URL, PG_ADMIN_URL.rsplit("/", 1)[1])
-        try:
-            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except Exception as exc:  # any failure means "not reachable"
-            unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
-        name = f"loyalty_fuzz_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = _pg_url(PG_ADMIN_URL, name)
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "UPLOAD_FOLDER": str(root / "uploads"),
-                      "SECRET_KEY": "fuzz", "SECRET_KEY_IS_EPHEMERAL": False})
-    upgrade(app)
-    with app.app_context():
-        _row, key = create_key(db.session(), "fuzz", "admin")
-        members.create(db.session(), {"name": "Fuzz", "ext_id": "u1"})
-        db.session().commit()
-    app.config["FUZZ_KEY"] = key
-    yield app
-    if admin is not None:
-        session_factory(app).engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with contextlib.ExitStack() as stack:
+        url = f"sqlite:///{root / 'fuzz.db'}"
+        if request.param == "postgresql":
+            url = stack.enter_context(scratch_database("loyalty_fuzz"))
+        app = create_app({"TESTING": True, "DATABASE_URL": url, "UPLOAD_FOLDER": str(root / "uploads"),
+                          "SECRET_KEY": "fuzz", "SECRET_KEY_IS_EPHEMERAL": False})
+        upgrade(app)
+        with app.app_context():
+            _row, key = create_key(db.session(), "fuzz", "admin")
+            members.create(db.session(), {"name": "Fuzz", "ext_id": "u1"})
+            db.session().commit()
+        app.config["FUZZ_KEY"] = key
+        yield app
+        session_factory(app).engine.dispose()  # before the scratch database is dropped
 
 
 def _unbounded(spec: dict, schema: dict, path: str) -> list[str]:

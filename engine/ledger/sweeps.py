@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, String, and_, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from engine.ledger import rows
@@ -27,22 +28,26 @@ from engine.models.bulk import is_postgres, one_of, run
 ZERO = Decimal(0)
 # Lots per batch (whole accounts). Large on purpose: an account's lots lie all over the table, so each
 # batch reads most of its pages whatever its size; fewer batches, fewer passes.
-BATCH_LOTS = 200_000
+BATCH_LOTS = 500_000
 
 
-def _batches(session: Session, condition) -> Iterator[tuple[list[int], list[int]]]:
-    """(account ids, lot ids) of the lots matching ``condition``, whole accounts per batch, in id order."""
-    pairs = run(session, select(Lot.account_id, Lot.id).where(condition).order_by(Lot.account_id, Lot.id)).all()
+def _batches(session: Session, condition) -> Iterator[tuple[list[int], int]]:
+    """(account ids, lot count) of the lots matching ``condition``, whole accounts per batch, in id order.
+
+    One row per account (not per lot) comes back: the batch's statements select their lots again,
+    under the accounts' locks.
+    """
+    counts = run(session, select(Lot.account_id, func.count()).where(condition)
+                 .group_by(Lot.account_id).order_by(Lot.account_id)).all()
     accounts: list[int] = []
-    lots: list[int] = []
-    for account_id, lot_id in pairs:
-        if len(lots) >= BATCH_LOTS and account_id != accounts[-1]:
+    lots = 0
+    for account_id, count in counts:
+        if lots >= BATCH_LOTS:
             yield accounts, lots
-            accounts, lots = [], []
-        if not accounts or accounts[-1] != account_id:
-            accounts.append(account_id)
-        lots.append(lot_id)
-    if lots:
+            accounts, lots = [], 0
+        accounts.append(account_id)
+        lots += count
+    if accounts:
         yield accounts, lots
 
 
@@ -77,16 +82,18 @@ def expire(session: Session, now: datetime, *, actor: str = "system:expire") -> 
     """Turn the remainder of every lot past its expiry into an expiry entry, set-based."""
     session.flush()
     due = and_(Lot.remaining > 0, Lot.expires_at <= now)
-    write = _expire_batch_pg if is_postgres(session) else _expire_batch
+    postgres = is_postgres(session)
     expired = 0
     points = ZERO
-    for account_ids, _lot_ids in _batches(session, due):
+    for account_ids, _count in _batches(session, due):
         lock_accounts(session, account_ids)
-        # The accounts' own open lots (ix_lots_open), not yet expired by an earlier run.
-        already = exists().where(LedgerEntry.idempotency_key == _expiry_key(Lot.id))
         lots = select(Lot.id, Lot.account_id, Lot.remaining, Lot.expires_at).where(
-            one_of(session, Lot.account_id, account_ids), due, ~already)
-        count, total = write(session, lots, now, actor)
+            one_of(session, Lot.account_id, account_ids), due)
+        if postgres:  # a lot expired by an earlier run: its entry's key is taken (ON CONFLICT)
+            count, total = _expire_batch_pg(session, lots, now, actor)
+        else:
+            already = exists().where(LedgerEntry.idempotency_key == _expiry_key(Lot.id))
+            count, total = _expire_batch(session, lots.where(~already), now, actor)
         expired += count
         points += total
     _forget_lots(session)
@@ -118,20 +125,26 @@ ALLOCATION_COLUMNS = ["lot_id", "entry_id", "amount", "kind", "created_at"]
 def _expire_batch_pg(session: Session, lots, now: datetime, actor: str) -> tuple[int, Decimal]:
     """One statement: the due lots, their entries, allocations and emptied lots as data-modifying CTEs.
 
-    Nothing joins on a computed key (the planner cannot estimate one): allocations come from the
-    entries' RETURNING alone, and the lots are updated by primary key.
+    An entry whose key is taken (the lot expired in an earlier run) is not written, and so gets no
+    allocation and empties no lot: allocations come from the entries' RETURNING, and the lots
+    emptied are the allocations' (by primary key). No anti-join on a computed key: the unique
+    index the INSERT probes anyway decides.
     """
     due = lots.cte("due")
     entries = rows.ENTRY_TABLE
     columns = _entry_columns(session, due.c, now, actor)
-    written = (insert(entries)
+    written = (pg_insert(entries)
                .from_select(list(columns), select(*columns.values()).order_by(due.c.account_id, due.c.id))
+               .on_conflict_do_nothing(index_elements=["idempotency_key"])
                .returning(entries.c.id, entries.c.idempotency_key, entries.c.amount, entries.c.created_at)
                .cte("written"))
-    taken = insert(Allocation.__table__).from_select(ALLOCATION_COLUMNS, _allocation_rows(written)).cte("taken")
-    emptied = update(rows.LOT_TABLE).where(rows.LOT_TABLE.c.id == due.c.id).values(remaining=0).cte("emptied")
-    summary = (select(func.count(), func.coalesce(func.sum(due.c.remaining), 0)).select_from(due)
-               .add_cte(written, taken, emptied))
+    allocations = Allocation.__table__
+    taken = (insert(allocations).from_select(ALLOCATION_COLUMNS, _allocation_rows(written))
+             .returning(allocations.c.lot_id).cte("taken"))
+    lots_table = rows.LOT_TABLE
+    emptied = update(lots_table).where(lots_table.c.id == taken.c.lot_id).values(remaining=0).cte("emptied")
+    summary = (select(func.count(), func.coalesce(-func.sum(written.c.amount), 0)).select_from(written)
+               .add_cte(taken, emptied))
     count, total = run(session, summary).one()
     return count, Decimal(total)
 
@@ -160,9 +173,9 @@ def mature(session: Session, now: datetime) -> dict:
     due = and_(Lot.matured_at.is_(None), Lot.available_at <= now)
     matured = 0
     paid = ZERO
-    for account_ids, lot_ids in _batches(session, due):
+    for account_ids, _count in _batches(session, due):
         paid += settle_debts(session, lock_accounts(session, account_ids), now)
-        done = run(session, update(Lot).where(one_of(session, Lot.id, lot_ids), due)
+        done = run(session, update(Lot).where(one_of(session, Lot.account_id, account_ids), due)
                    .values(matured_at=now).execution_options(synchronize_session=False))
         matured += done.rowcount
     _forget_lots(session)

@@ -29,7 +29,7 @@ def member_out(session: Session, member: Member) -> dict:
 def balance_out(session: Session, member: Member) -> dict:
     now = clock.now()
     settings = policies.settings(session, now)
-    bal = ledger.balance(session, member.account, now)
+    bal = ledger.balance_of(session, member.account_id, now)
     # What the points would really pay: the redemption policy may value a point differently.
     point_value = redemptions.point_value(session, member, settings, now)
     value = (max(bal.available, Decimal(0)) * point_value).quantize(Decimal("0.01"), rounding=ROUND_DOWN)

@@ -34,7 +34,9 @@ def line(no, total, group="100", qty=1, sku=None, base_line_no=None):
 
 def bal(session, member, at):
     session.refresh(member.account)
-    return ledger.balance(session, member.account, at)
+    balance = ledger.balance(session, member.account, at)
+    assert ledger.balance_of(session, member.account_id, at) == balance  # the API's one-statement read
+    return balance
 
 
 def assert_ledger_ok(session):

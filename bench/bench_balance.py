@@ -7,15 +7,18 @@ baseline on the same data in the same run, with the index as it was before
 
     .venv/bin/python bench/bench_balance.py                       # 1M members, 10M entries
     .venv/bin/python bench/bench_balance.py --members 100000 --entries 1000000
+    .venv/bin/python bench/bench_balance.py --reuse       # again on the data the last run loaded
 """
 from __future__ import annotations
 
 import argparse
+import os
 
 import sqlalchemy as sa
 from bench_api import bench_balance, load_ledger
-from common import make_app, scratch_database
+from common import database_url, make_app, scratch_database
 
+NAME = "loyalty_bench_balance"
 COVERING = ("CREATE INDEX ix_lots_open ON lots (account_id, expires_at) INCLUDE (remaining, available_at) "
             "WHERE remaining > 0")
 PLAIN = "CREATE INDEX ix_lots_open ON lots (account_id, expires_at) WHERE remaining > 0"
@@ -42,17 +45,21 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--entries", type=int, default=10_000_000)
     parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--reuse", action="store_true", help="the database of an earlier run, as it was loaded")
     args = parser.parse_args()
 
-    app = make_app(scratch_database("loyalty_bench_balance"))
+    if args.reuse:
+        app = make_app(database_url(NAME))
+    else:
+        app = make_app(scratch_database(NAME))
+        seconds = load_ledger(app.config["DATABASE_URL"], args.members, args.entries)
+        print(f"loaded {args.members} members / {args.entries} entries and lots in {seconds:.0f} s")
     url = app.config["DATABASE_URL"]
-    seconds = load_ledger(url, args.members, args.entries)
-    print(f"loaded {args.members} members / {args.entries} entries and lots in {seconds:.0f} s")
     runs = (("covering index (0009)", COVERING), ("plain index (before)", PLAIN),
             ("covering index (0009), again", COVERING))
     for run, (name, ddl) in enumerate(runs):
         print(f"{name}:\n{use_index(url, ddl, args.members // 2)}")
-        r = bench_balance(app, args.members, args.lookups, key_name=f"bench-reader-{run}")
+        r = bench_balance(app, args.members, args.lookups, key_name=f"bench-reader-{run}-{os.getpid()}")
         print(f"  balance lookups ({r['lookups']}): p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms")
 
 

@@ -13,18 +13,26 @@ if str(ROOT) not in sys.path:
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def database_url(name: str) -> str:
+    """The SQLAlchemy URL of database ``name`` next to BENCH_DATABASE_URL."""
+    return _base().rsplit("/", 1)[0] + "/" + name
+
+
+def _base() -> str:
+    return ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
 def scratch_database(name: str) -> str:
     """(Re)create database ``name`` next to BENCH_DATABASE_URL; return its SQLAlchemy URL."""
     import sqlalchemy as sa
-    base = ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(_base(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return base.rsplit("/", 1)[0] + "/" + name
+    return database_url(name)
 
 
 def make_app(url: str):

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench_rules import GROUPS, program  # noqa: E402
-from common import make_app, scratch_database  # sets sys.path too
+from common import make_app, publish_accrual, scratch_database  # sets sys.path too
 
 WORK = Path("/tmp/loyalty-bench-documents")
 CUSTOMERS = 5_000
@@ -108,19 +108,15 @@ def main() -> int:
     app = make_app(url)
     from sqlalchemy import event
 
-    from engine import imports, policies
+    from engine import imports
     from engine.ledger.check import check
     from engine.onec import ExchangeConfig
     from importers.onec.apply import apply_sale
     from importers.onec.commerceml import parse_exchange
     from importers.sap_b1 import pipeline
     from server.extensions import db, session_factory
-    epoch = datetime(2020, 1, 1, tzinfo=UTC)
+    publish_accrual(app, program())
     with app.app_context():
-        session = db.session()
-        row = policies.save_draft(session, "accrual", program(), author="bench")
-        policies.publish(session, "accrual", by="bench", version=row.version, effective_from=epoch)
-        session.commit()
         engine = db.engine
     database = session_factory(app)
     statements = [0]

@@ -3,13 +3,15 @@
 SAP: imports 30,000 invoices (set-based path, timed as the same-run baseline) of
 5,000 customers under the 30-rule program of bench_rules.py, then 2,000
 credit notes (ORIN/RIN1, one or two lines each, each against a different
-invoice) through the real import run. 1C: 2,000 orders (shipped, so they
+invoice) through the real import run (the chunk path, `engine.documents.credit_notes`), and 300 more the
+per-document way (``use_bulk=False``, what every credit note took before) as a second baseline. 1C: 2,000 orders (shipped, so they
 accrue) of 500 buyer cards in one CommerceML file, parsed and applied through
 `importers.onec.apply.apply_sale`, committing every 200 documents as the
 exchange job does. Prints documents/s for each kind and the ratio to the
 set-based invoice path; checks every ledger invariant afterwards.
 
-    .venv/bin/python bench/bench_documents.py [--invoices 30000] [--credit-notes 2000] [--orders 2000]
+    .venv/bin/python bench/bench_documents.py [--invoices 30000] [--credit-notes 2000] [--per-document 300]
+        [--orders 2000]
 """
 from __future__ import annotations
 
@@ -29,9 +31,11 @@ SKUS = 500
 HEADER = "DocEntry;DocNum;DocDate;CardCode;DocCur;LineNum;ItemCode;Dscription;ItmsGrpCod;Quantity;Price;LineTotal"
 
 
-def write_sap(folder: Path, invoices: int, notes: int, rng: random.Random) -> tuple[Path, Path, Path]:
-    """Customers, invoices of 1-5 lines (quantity 2-5, so a credit note can return part), credit notes."""
-    customers, invoice_file, credit_file = folder / "OCRD.csv", folder / "OINV.csv", folder / "ORIN.csv"
+def write_sap(folder: Path, invoices: int, notes: int, before: int, rng: random.Random) -> tuple[Path, ...]:
+    """Customers, invoices of 1-5 lines (quantity 2-5, so a credit note can return part), and two files of credit
+    notes against different invoices: ``notes`` for the chunk path, ``before`` for the per-document one."""
+    customers, invoice_file = folder / "OCRD.csv", folder / "OINV.csv"
+    credit_file, before_file = folder / "ORIN.csv", folder / "ORIN_per_document.csv"
     with open(customers, "w", encoding="cp1250", newline="") as out:
         out.write("CardCode;CardName;LicTradNum;Phone1;Cellular;E_Mail;GroupCode;CreateDate\r\n")
         for n in range(1, CUSTOMERS + 1):
@@ -52,14 +56,17 @@ def write_sap(folder: Path, invoices: int, notes: int, rng: random.Random) -> tu
                 out.write(f"{entry};{100000 + entry};{day};{card};PLN;{line};{sku};Rura;{group};{quantity};"
                           f"{cents // 100},{cents % 100:02d};{total // 100},{total % 100:02d}\r\n")
     credit_day = (today - timedelta(days=5)).strftime("%Y%m%d")
-    with open(credit_file, "w", encoding="cp1250", newline="") as out:
-        out.write(HEADER + ";BaseType;BaseEntry;BaseLine\r\n")
-        for n, base in enumerate(rng.sample(range(1, invoices + 1), notes), start=1):
-            taken = lines_of[base][:rng.randint(1, 2)]
-            for position, (card, line, sku, group, _quantity, cents) in enumerate(taken):
-                out.write(f"{n};{900000 + n};{credit_day};{card};PLN;{position};{sku};Zwrot;{group};1;"
-                          f"{cents // 100},{cents % 100:02d};{cents // 100},{cents % 100:02d};13;{base};{line}\r\n")
-    return customers, invoice_file, credit_file
+    bases = rng.sample(range(1, invoices + 1), notes + before)
+    for path, first, chosen in ((credit_file, 1, bases[:notes]), (before_file, notes + 1, bases[notes:])):
+        with open(path, "w", encoding="cp1250", newline="") as out:
+            out.write(HEADER + ";BaseType;BaseEntry;BaseLine\r\n")
+            for n, base in enumerate(chosen, start=first):
+                taken = lines_of[base][:rng.randint(1, 2)]
+                for position, (card, line, sku, group, _quantity, cents) in enumerate(taken):
+                    out.write(f"{n};{900000 + n};{credit_day};{card};PLN;{position};{sku};Zwrot;{group};1;"
+                              f"{cents // 100},{cents % 100:02d};{cents // 100},{cents % 100:02d};13;{base};"
+                              f"{line}\r\n")
+    return customers, invoice_file, credit_file, before_file
 
 
 def onec_file(orders: int, buyers: int, rng: random.Random) -> bytes:
@@ -96,13 +103,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=30_000)
     parser.add_argument("--credit-notes", type=int, default=2_000)
+    parser.add_argument("--per-document", type=int, default=300,
+                        help="credit notes also imported the per-document way (use_bulk=False), as a baseline")
     parser.add_argument("--orders", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", help="write a cProfile of the timed per-document runs to this file")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     WORK.mkdir(exist_ok=True)
-    customers, invoice_file, credit_file = write_sap(WORK, args.invoices, args.credit_notes, rng)
+    customers, invoice_file, credit_file, before_file = write_sap(WORK, args.invoices, args.credit_notes,
+                                                                  args.per_document, rng)
 
     url = scratch_database("loyalty_bench_documents")
     app = make_app(url)
@@ -135,17 +145,19 @@ def main() -> int:
             profiler.disable()
         return result, time.perf_counter() - start, statements[0] - before
 
-    def sap(path: Path, kind: str, profile: bool = False):
+    def sap(path: Path, kind: str, profile: bool = False, use_bulk: bool = True):
         with database.new_session() as session:
             run, _ = pipeline.register(session, path, kind=kind, actor="bench")
             session.commit()
             run_id = run.id
-        return timed(lambda: pipeline.execute(database, run_id), profile)
+        return timed(lambda: pipeline.execute(database, run_id, use_bulk=use_bulk), profile)
 
     result, seconds, _ = sap(customers, "customers")
     print(f"customers:     {result.applied} cards in {seconds:.1f} s ({result.status})")
     invoices, inv_s, inv_q = sap(invoice_file, "invoices")
     notes, notes_s, notes_q = sap(credit_file, "credit_notes", profile=True)
+    before, before_s, before_q = sap(before_file, "credit_notes", use_bulk=False) if args.per_document else \
+        (None, 0, 0)
 
     config = ExchangeConfig()
     data = onec_file(args.orders, max(1, args.orders // 4), rng)
@@ -168,6 +180,11 @@ def main() -> int:
     print(f"credit notes:  {notes.status}, {notes.applied} documents in {notes_s:6.2f} s  {rate:8,.0f} documents/s"
           f"  ({notes_q / max(notes.applied, 1):.1f} statements/document, {notes.quarantined} quarantined)"
           f"   ratio to set-based {rate / set_based:.2f}")
+    if before is not None:
+        before_rate = before.applied / before_s
+        print(f"  per-document path, same run: {before.applied} documents in {before_s:6.2f} s  "
+              f"{before_rate:8,.0f} documents/s  ({before_q / max(before.applied, 1):.1f} statements/document)"
+              f"   chunk path / per-document path {rate / before_rate:.1f}x")
     applied = report.counts["documents_applied"]
     onec_rate = applied / onec_s
     print(f"1C orders:     {applied} documents (+{report.counts['customers']} cards) in {onec_s:6.2f} s  "
@@ -181,7 +198,7 @@ def main() -> int:
     with database.new_session() as session:
         violations = check(session)
         print(f"ledger check: {len(violations)} violations")
-    ok = notes.status == "done" and not violations and applied == args.orders
+    ok = notes.status == "done" and not violations and applied == args.orders and notes.applied == args.credit_notes
     return 0 if ok else 1
 
 

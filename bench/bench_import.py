@@ -19,11 +19,10 @@ import random
 import resource
 import sys
 import time
-from datetime import UTC
 from pathlib import Path
 
 from bench_rules import BRANDS, GROUPS, program  # noqa: E402
-from common import make_app, scratch_database  # sets sys.path too
+from common import make_app, publish_accrual, scratch_database  # sets sys.path too
 
 WORK = Path("/tmp/loyalty-bench-import")
 CUSTOMERS = 20_000
@@ -123,18 +122,10 @@ def main() -> int:
 
     url = scratch_database("loyalty_bench_import")
     app = make_app(url)
-    from datetime import datetime
-
-    from engine import policies
     from engine.ledger.check import check
     from importers.sap_b1 import pipeline
-    from server.extensions import db, session_factory
-    epoch = datetime(2020, 1, 1, tzinfo=UTC)
-    with app.app_context():
-        session = db.session()
-        row = policies.save_draft(session, "accrual", program(), author="bench")
-        policies.publish(session, "accrual", by="bench", version=row.version, effective_from=epoch)
-        session.commit()
+    from server.extensions import session_factory
+    publish_accrual(app, program())
     database = session_factory(app)
 
     def run(path: Path, kind: str, profile=None, workers: int = 1):

@@ -45,6 +45,20 @@ def make_app(url: str):
     return app
 
 
+def publish_accrual(app, document: dict) -> None:
+    """Store and publish ``document`` as the accrual policy, in force since 2020."""
+    from datetime import UTC, datetime
+
+    from engine import policies
+    from server.extensions import db
+    with app.app_context():
+        session = db.session()
+        row = policies.save_draft(session, "accrual", document, author="bench")
+        policies.publish(session, "accrual", by="bench", version=row.version,
+                         effective_from=datetime(2020, 1, 1, tzinfo=UTC))
+        session.commit()
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, any_, bindparam, text
+from sqlalchemy import ARRAY, any_, bindparam, insert, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 NULL = "\\N"
 BATCH = 5000  # keys per IN-list
@@ -112,3 +113,44 @@ def reserve_ids(session: Session, table: str, count: int) -> list[int]:
     rows = session.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
                                 "FROM generate_series(1, :n)"), {"n": count})
     return [row[0] for row in rows]
+
+
+def _bound(table, name: str, values: list, dialect) -> list:
+    """Values as the column's type binds them (an Amount quantised as the ORM would)."""
+    column_type = table.c[name].type
+    if isinstance(column_type, TypeDecorator):
+        return [column_type.process_bind_param(value, dialect) for value in values]
+    return values
+
+
+def insert_rows(session: Session, table, rows: list[dict]) -> None:
+    """INSERT rows that share their keys: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if not is_postgres(session):
+        session.connection().execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    dialect = session.get_bind().dialect
+    columns = [_bound(table, name, [row[name] for row in rows], dialect) for name in names]
+    copy_rows(session, table.name, names, zip(*columns, strict=True))
+
+
+def update_rows(session: Session, table, rows: list[dict], key: str = "id") -> None:
+    """Set each row's columns where ``key`` matches: one ``UPDATE … FROM unnest(arrays)`` on PostgreSQL (one
+    statement, so statement triggers fire once), executemany elsewhere. The rows share their keys."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if not is_postgres(session):
+        stmt = update(table).where(table.c[key] == bindparam(f"p_{key}")).values(
+            {name: bindparam(f"p_{name}") for name in names if name != key})
+        session.connection().execute(stmt, [{f"p_{name}": row[name] for name in names} for row in rows])
+        return
+    dialect = session.get_bind().dialect
+    arrays = [_bound(table, name, [row[name] for row in rows], dialect) for name in names]
+    casts = ", ".join(f"%s::{table.c[name].type.compile(dialect=dialect)}[]" for name in names)
+    sets = ", ".join(f"{name} = v.{name}" for name in names if name != key)
+    with driver_cursor(session) as cursor:
+        cursor.execute(f"UPDATE {table.name} AS t SET {sets} FROM unnest({casts}) AS v({', '.join(names)}) "
+                       f"WHERE t.{key} = v.{key}", arrays)

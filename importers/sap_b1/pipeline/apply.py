@@ -9,8 +9,10 @@ locked in id order and each account goes one of two ways:
 
 * the set-based path (`engine.accrual.batch`, COPY) for new invoices of an
   account without debt, on PostgreSQL;
+* new credit notes planned a chunk at a time (`engine.documents.credit_notes`,
+  on SQLite too), which declines the accounts it cannot plan;
 * the per-document path (`orders.record_purchase` in a savepoint) for the
-  rest: corrections, documents already known (duplicates, conflicts,
+  rest: declined credit notes, documents already known (duplicates, conflicts,
   cancellations of imported invoices), accounts in debt, SQLite.
 
 Cancelling documents (CANCELED=C naming their invoice) go last, after the
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, imports, ledger
 from engine.accrual import batch
-from engine.documents import invoices, orders, store
+from engine.documents import credit_notes, invoices, orders, store
 from engine.documents.fingerprint import content_hash
 from engine.domain import Origin, RowError
 from engine.members.lookup import find_members
@@ -156,6 +158,7 @@ class _Chunk:
     def __init__(self, session: Session, run: ImportRun, *, actor: str, now: datetime, use_bulk: bool):
         self.session, self.run, self.actor, self.now = session, run, actor, now
         self.use_bulk = use_bulk and session.get_bind().dialect.name == "postgresql"
+        self.use_batches = use_bulk  # credit notes are planned a chunk at a time on SQLite too
         self.applied = self.duplicates = self.quarantined = self.bulk_documents = 0
 
     def hold_back(self, doc: _Doc, reason: str, code: str) -> None:
@@ -208,18 +211,34 @@ class _Chunk:
         cancelling = [(doc, member) for doc, member in known if doc.lines[0].document_type == "cancellation"]
         known = [(doc, member) for doc, member in known if doc.lines[0].document_type != "cancellation"]
         existing = store.existing_documents(session, SOURCE, [doc.key for doc, _m in known])
-        slow_accounts = set()
+        ways: dict[int, set[str]] = {}  # account → the ways its documents could go
         for doc, member in known:
-            first = doc.lines[0]
-            if (first.document_type != "invoice" or debts.get(member.account_id, 0) > 0
+            first, account = doc.lines[0], member.account_id
+            if first.document_type == "correction" and doc.key not in existing and self.use_batches:
+                way = "notes"  # `engine.documents.credit_notes` declines what it cannot plan
+            elif (first.document_type != "invoice" or debts.get(account, 0) > 0
                     or member.referred_by_id is not None or not self.use_bulk):
-                slow_accounts.add(member.account_id)
+                way = "slow"
             elif doc.key in existing and not self._duplicate(doc, existing[doc.key]):
-                slow_accounts.add(member.account_id)
+                way = "slow"
+            else:
+                way = "fast"
+            ways.setdefault(account, set()).add(way)
+        slow_accounts = {account for account, found in ways.items() if found != {"fast"} and found != {"notes"}}
+        notes = [(next(iter(whole_document(doc.key, doc.lines, []))), member) for doc, member in known
+                 if ways[member.account_id] == {"notes"}]
+        if notes:
+            stored, declined = credit_notes.post_credit_notes(session, notes, source=SOURCE, actor=self.actor,
+                                                              now=self.now, debts=debts)
+            self.applied += stored
+            self.bulk_documents += stored
+            slow_accounts |= declined
         fast = []
         for doc, member in known:
             if member.account_id in slow_accounts:
                 self.one_by_one(doc, existing.get(doc.key, (None, None))[1])
+            elif ways[member.account_id] == {"notes"}:
+                continue
             elif doc.key in existing:
                 self.duplicates += 1
             else:

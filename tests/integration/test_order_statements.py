@@ -11,7 +11,7 @@ from tests.integration.test_api import PLACED
 # (member, pending), idempotency record: 16 (19 before the hot path was trimmed), and since the
 # outbox, its lookup of who subscribes to credited points (the SMS needs no query without consent), and
 # since missions, the missions running at the order's date (nothing more when none runs): 18.
-BUDGET = 18
+BUDGET = 13
 
 
 def test_an_accruing_order_runs_at_most_its_statement_budget(app, client, keys, publish):

@@ -89,15 +89,14 @@ def credit(session: Session, account: Account, *, kind: str, key: str, actor: st
     # One statement: the insert itself tells whether the key was used (then the first entry answers).
     row = rows.entry_row(account_id=account.id, kind=kind, amount=amount, key=key, actor=actor, now=now,
                          **entry_fields)
-    entry_id = rows.insert_entry(session, row)
+    entry_id = rows.insert_entry(session, row, [
+        rows.lot_row(account_id=account.id, entry_id=None, amount=spec.amount, available_at=spec.available_at,
+                     expires_at=spec.expires_at) for spec in lots])
     if entry_id is None:
         return _replay(find_entry(session, key), account, kind, amount)
     entry = LedgerEntry(id=entry_id, **row)
     make_transient_to_detached(entry)  # as if loaded: callers read it back without a query
     session.add(entry)
-    session.execute(insert(Lot), [rows.lot_row(account_id=account.id, entry_id=entry.id, amount=spec.amount,
-                                               available_at=spec.available_at, expires_at=spec.expires_at)
-                                  for spec in lots])
     made = _new_lots(session) if entry_fields.get("document_id") is not None else None
     if made is not None:
         made.setdefault(entry_fields["document_id"], []).extend((spec.amount, spec.available_at) for spec in lots)

@@ -6,13 +6,19 @@ evaluating; the trace names each failing condition by its path once per rule
 (``conditions``) rather than repeating it per line, which keeps it small
 enough to store with every ledger entry. Everything is JSON-serialisable
 (Decimals as text). ``rule_check`` serves the other policies' evaluators.
+
+What does not depend on the document is prepared once per policy and line
+key (``_line_plan``): a rule whose index key the line misses always fails on
+the same condition, so its path and description are constants; the trace is
+built from JSON-ready values (text, not Decimals) as it goes, with no second
+pass over it.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from .compiler import CompiledPolicy, CompiledRule
+from .compiler import INDEXED, CompiledPolicy, CompiledRule
 from .earning import DocTotals, accrual_actions
 from .facts import ZERO, DocumentFacts, MemberFacts
 from .limits import checked, checked_lines
@@ -20,6 +26,8 @@ from .results import AccrualResult, LineResult
 from .settings import ProgramSettings
 from .values import to_jsonable
 from .variables import Context
+
+_PLAN_LIMIT = 50_000
 
 
 def rule_check(r: CompiledRule, line, values: dict, flags: list[bool] | None) -> dict | None:
@@ -34,58 +42,146 @@ def rule_check(r: CompiledRule, line, values: dict, flags: list[bool] | None) ->
 
 
 def _describe(failure: dict) -> dict:
-    """A failing condition without the actual value (the facts are stored elsewhere)."""
+    """A failing condition without the actual value (the facts are stored elsewhere), JSON-ready."""
     if "any_failed" in failure:
         return {"any": [_describe(f) for f in failure["any_failed"]]}
-    return {"name": failure["name"], "operator": failure["operator"], "value": failure["value"]}
+    return {"name": failure["name"], "operator": failure["operator"], "value": to_jsonable(failure["value"])}
 
 
-class _Notes:
-    """Failing conditions, described once per (rule, path) for the whole trace."""
-
-    def __init__(self):
-        self.conditions: dict[str, dict[str, dict]] = {}
-
-    def path(self, r: CompiledRule, failure: dict | None) -> str:
-        if failure is None:  # cannot happen while fast and explaining paths agree
-            return "conditions"
-        self.conditions.setdefault(r.rule.id, {})[failure["path"]] = _describe(failure)
-        return failure["path"]
+def _note(conditions: dict, rule_id: str, path: str, description: dict) -> None:
+    """Record a failing condition per (rule, path); a later line's failure of the same part wins."""
+    found = conditions.get(rule_id)
+    if found is None:
+        conditions[rule_id] = {path: description}
+    else:
+        found[path] = description
 
 
-def _apply_traced(r: CompiledRule, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
+def _failure_note(conditions: dict, r: CompiledRule, failure: dict | None, leaves: dict) -> str:
+    """Note ``failure`` and return its path; a leaf's description (it never shows the actual value)
+    is the same every time its path fails, so it is kept in ``leaves`` (per policy)."""
+    if failure is None:  # cannot happen while fast and explaining paths agree
+        return "conditions"
+    path = failure["path"]
+    if "any_failed" in failure:
+        description = _describe(failure)
+    else:
+        description = leaves.get((r.n, path))
+        if description is None:
+            description = leaves[(r.n, path)] = _describe(failure)
+    _note(conditions, r.rule.id, path, description)
+    return path
+
+
+def _index_miss(r: CompiledRule) -> tuple[str, dict]:
+    """The path and description of the condition a line fails when it misses the rule's index key:
+    every value of the index is unequal, so it is the same for every such line."""
+    node = r.index_node
+    if hasattr(node, "leaf"):
+        leaf = node.leaf
+        return node.path, {"name": node.name, "operator": leaf.operator, "value": to_jsonable(leaf.value)}
+    return node.path, {"any": [{"name": c.name, "operator": c.leaf.operator, "value": to_jsonable(c.leaf.value)}
+                               for c in node.children]}
+
+
+def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
+    """The line-scope rules for lines with this ``line_key`` when the rules of ``mask`` are ruled out:
+    runs of rules the line misses by index key merged into one constant item (None, {id: path},
+    their bits: `_miss_run`); the others as (n, id, dynamic check, rule, action names, closures, stop)."""
+    plans = policy.cache.setdefault("explain_plans", {})
+    plan = plans.get((key, mask))
+    if plan is None:
+        actions = accrual_actions(policy)
+        out, run = [], []
+        for r in policy.by_scope.get("line", ()):
+            if (mask >> r.n) & 1:
+                continue
+            if r.index is not None:
+                value = key[INDEXED.index(r.index[0])]
+                if value is None or value not in r.index_values:
+                    run.append((r.n, r.rule.id, *_index_miss(r)))
+                    continue
+            if run:
+                out.append(_miss_run(run))
+                run = []
+            out.append((r.n, r.rule.id, r.dynamic, r, tuple(a.name for a in r.rule.actions),
+                        actions[r.n][1], r.rule.stop_processing))
+        if run:
+            out.append(_miss_run(run))
+        if len(plans) >= _PLAN_LIMIT:
+            plans.clear()
+        plan = plans[(key, mask)] = tuple(out)
+    return plan
+
+
+def _miss_run(run: list) -> tuple:
+    # The shape of a rule item, so the hot loop unpacks one kind: (None, ids → paths, the rules' bits).
+    return (None, {rid: path for _n, rid, path, _d in run}, sum(1 << n for n, *_ in run), None, None, None, None)
+
+
+def _apply(names, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
     steps = []
-    for action, fn in zip(r.rule.actions, fns):
+    for name, fn in zip(names, fns):
         after = fn(v, target)
         if after is None:
-            steps.append({"action": action.name, "contribution": -v, "after": ZERO, "excluded": True})
+            steps.append({"action": name, "contribution": str(-v), "after": "0", "excluded": True})
             return ZERO, True, steps
-        steps.append({"action": action.name, "contribution": after - v, "after": after})
+        steps.append({"action": name, "contribution": str(after - v), "after": str(after)})
         v = after
     return v, False, steps
 
 
-def _run(rules, line, values, ruled_out, notes, actions, target, start):
-    """One line's (or the document's) rules, with the same semantics as the fast path."""
-    v, excluded, stopped_by = start, False, None
+def _run_line(plan, line, values, conditions, leaves):
+    """One line's rules, with the same semantics as the fast path; also the bits of the rules it
+    missed by index key (their conditions are noted once per trace, `_note_misses`)."""
+    v, excluded, stopped_by, missed = ZERO, False, None, 0
     matched, matched_ids, not_matched = [], [], {}
-    for r in rules:
-        rid = r.rule.id
-        if r.n in ruled_out:
+    for n, rid, dynamic, r, names, fns, stop in plan:
+        if n is None:  # rules the line misses by index key: constant paths
+            not_matched.update(rid)
+            missed |= dynamic
             continue
-        if line is not None and (r.index_node is not None or r.dynamic is not None):
-            key_ok = r.index is None or (getattr(line, r.index[0]) or "") in r.index_values
-            if not key_ok or (r.dynamic is not None and not r.dynamic(line, values)):
-                not_matched[rid] = notes.path(r, r.explain_line(line, values))
-                continue
+        if dynamic is not None and not dynamic(line, values):
+            not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), leaves)
+            continue
         matched_ids.append(rid)
-        v, excluded, steps = _apply_traced(r, actions[r.n][1], v, target)
+        v, excluded, steps = _apply(names, fns, v, line)
+        matched.append({"rule": rid, "actions": steps})
+        if excluded or stop:
+            stopped_by = rid
+            break
+    return v, excluded, matched_ids, missed, {"matched": matched, "not_matched": not_matched,
+                                              "stopped_by": stopped_by, "excluded": excluded}
+
+
+def _note_misses(policy: CompiledPolicy, conditions: dict, missed: int) -> None:
+    """The index conditions of the rules in ``missed``, in ``conditions`` (once each)."""
+    notes = policy.cache.setdefault("explain_misses", {})
+    found = notes.get(missed)
+    if found is None:
+        if len(notes) >= _PLAN_LIMIT:
+            notes.clear()
+        found = notes[missed] = tuple((r.rule.id, *_index_miss(r)) for r in policy.rules if (missed >> r.n) & 1)
+    for rid, path, description in found:
+        _note(conditions, rid, path, description)
+
+
+def _run_document(policy, mask, totals, v):
+    """The document-scope rules on the lines' sum (their conditions are all static: ruled out by ``mask``)."""
+    actions = accrual_actions(policy)
+    excluded, stopped_by, matched, matched_ids = False, None, [], []
+    for r in policy.by_scope.get("document", ()):
+        if (mask >> r.n) & 1:
+            continue
+        rid = r.rule.id
+        matched_ids.append(rid)
+        v, excluded, steps = _apply(tuple(a.name for a in r.rule.actions), actions[r.n][1], v, totals)
         matched.append({"rule": rid, "actions": steps})
         if excluded or r.rule.stop_processing:
             stopped_by = rid
             break
-    entry = {"matched": matched, "not_matched": not_matched, "stopped_by": stopped_by, "excluded": excluded}
-    return v, excluded, matched_ids, entry
+    return v, matched_ids, {"matched": matched, "not_matched": {}, "stopped_by": stopped_by,
+                            "excluded": excluded}
 
 
 def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFacts,
@@ -105,27 +201,35 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
     ctx = Context(doc=doc, member=member, tz=settings.tz)
     values = policy.values(ctx)
     flags = policy.active_flags(at, settings.tz)
-    actions = accrual_actions(policy)
-    notes = _Notes()
-    ruled_out: dict[int, str] = {}
+    conditions: dict[str, dict] = {}
+    leaves = policy.cache.setdefault("explain_leaves", {})
+    mask = 0
+    ruled_out_ids: dict[str, str] = {}
     for r in policy.rules:
         if flags is not None and not flags[r.n]:
-            ruled_out[r.n] = "inactive"
-        else:
-            failure = r.explain_static(values)
-            if failure is not None:
-                ruled_out[r.n] = notes.path(r, failure)
+            mask |= 1 << r.n
+            ruled_out_ids[r.rule.id] = "inactive"
+        elif r.static is not None and not r.static(None, values):
+            mask |= 1 << r.n
+            ruled_out_ids[r.rule.id] = _failure_note(conditions, r, r.explain_static(values), leaves)
+    by_sku, by_group, by_brand = policy.bucket_keys
     results, line_traces = [], []
+    missed = 0
     total = ZERO
     for line in doc.lines:
-        v, excluded, matched, entry = _run(policy.by_scope.get("line", ()), line, values, ruled_out, notes,
-                                           actions, line, ZERO)
+        sku, group, brand = line.sku or "", line.product_group or "", line.brand or ""
+        key = (sku if sku in by_sku else None, group if group in by_group else None,
+               brand if brand in by_brand else None)
+        v, excluded, matched, line_missed, entry = _run_line(_line_plan(policy, key, mask), line, values,
+                                                             conditions, leaves)
+        missed |= line_missed
         total += v
         results.append(LineResult(line.line_id, v, excluded, tuple(matched)))
-        line_traces.append({"line_id": line.line_id, "points": v, **entry})
+        line_traces.append({"line_id": line.line_id, "points": str(v), **entry})
     lines_sum = total
-    total, _excluded, doc_matched, doc_entry = _run(policy.by_scope.get("document", ()), None, values, ruled_out,
-                                                    notes, actions, DocTotals(doc, ctx), lines_sum)
+    if missed:
+        _note_misses(policy, conditions, missed)
+    total, doc_matched, doc_entry = _run_document(policy, mask, DocTotals(doc, ctx), lines_sum)
     checked_lines(results, policy)
     unrounded = checked(total * multiplier, "the document's points", policy)
     points = checked(settings.round_points(unrounded), "the document's rounded points", policy)
@@ -133,16 +237,16 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
     trace = {
         "policy": policy.policy,
         "policy_version": policy.version,
-        "at": at,
-        "variables": values,
-        "ruled_out": {policy.rules[n].rule.id: reason for n, reason in sorted(ruled_out.items())},
+        "at": at.isoformat(),
+        "variables": to_jsonable(values),
+        "ruled_out": ruled_out_ids,
         "lines": line_traces,
-        "document": {"lines_total": lines_sum, "points": total, **doc_entry},
-        "conditions": notes.conditions,
-        "tier_multiplier": multiplier,
-        "unrounded": unrounded,
-        "rounding": {"precision": settings.precision, "mode": settings.rounding},
-        "points": points,
+        "document": {"lines_total": str(lines_sum), "points": str(total), **doc_entry},
+        "conditions": conditions,
+        "tier_multiplier": str(multiplier),
+        "unrounded": str(unrounded),
+        "rounding": to_jsonable({"precision": settings.precision, "mode": settings.rounding}),
+        "points": str(points),
     }
     return AccrualResult(points, unrounded, tuple(results), document_points, policy.version,
-                         tuple(doc_matched), False, to_jsonable(trace))
+                         tuple(doc_matched), False, trace)

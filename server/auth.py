@@ -5,10 +5,11 @@ import functools
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import g, request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -71,31 +72,60 @@ def create_key(session: Session, name: str, kind: str,
     return row, plain
 
 
-def authenticate(session: Session, token: str) -> ApiKey | None:
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a request needs of its key, detached from any session (it is cached across requests)."""
+
+    id: int
+    name: str
+    kind: str
+    scope_set: frozenset[str]
+    last_used_at: datetime | None
+
+
+def authenticate(session: Session, token: str) -> KeyInfo | None:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "lk":
         return None
-    row = session.execute(select(ApiKey).where(ApiKey.prefix == parts[1])).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
-    if not hmac.compare_digest(row.key_hash, _hash(token)):
-        return None
     now = clock.now()
+    digest = _hash(token)
+    cached = _KEYS.get(digest)
+    if cached is not None and now - cached[1] < KEY_TTL:
+        key = cached[0]
+    else:
+        row = session.execute(select(ApiKey).where(ApiKey.prefix == parts[1])).scalar_one_or_none()
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
+            _KEYS.pop(digest, None)
+            return None
+        key = KeyInfo(row.id, row.name, row.kind, row.scope_set, row.last_used_at)
+        if len(_KEYS) >= 1000:  # keys are few; a flood of other tokens never gets here (they fail above)
+            _KEYS.clear()
+        _KEYS[digest] = (key, now)
     # A read's transaction is rolled back, so the row's stamp alone cannot throttle: remember in the
     # process when this key was last stamped, or every GET would lock the key's row until it ends.
-    stamped = _STAMPED.get(row.id)
-    if (row.last_used_at is None or now - row.last_used_at > STAMP_EVERY) and \
+    stamped = _STAMPED.get(key.id)
+    if (key.last_used_at is None or now - key.last_used_at > STAMP_EVERY) and \
             (stamped is None or now - stamped > STAMP_EVERY):
-        row.last_used_at = now  # committed with the request's own transaction (writes commit)
-        _STAMPED[row.id] = now
-    return row
+        # Sent with the request's own transaction (writes commit).
+        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        _STAMPED[key.id] = now
+    return key
+
+
+def forget_keys() -> None:
+    """Drop this process's cached keys (after a key is revoked or changed here)."""
+    _KEYS.clear()
 
 
 STAMP_EVERY = timedelta(minutes=5)
+# A verified key is trusted for KEY_TTL without a query: a revoked key stops working on every
+# node within that time (and at once in the process that calls `forget_keys`).
+KEY_TTL = timedelta(seconds=5)
 _STAMPED: dict[int, object] = {}  # key id → when this process last stamped it
+_KEYS: dict[str, tuple[KeyInfo, datetime]] = {}  # SHA-256 of the token → (key, when it was read)
 
 
-def current_key() -> ApiKey:
+def current_key() -> KeyInfo:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

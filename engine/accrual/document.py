@@ -55,8 +55,29 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
     """First accrual of a document; returns the entry (None when nothing is earned)."""
     if document.accrued_at is not None:
         return None
+    # Reads only, up to the lock: a new document is not in the database yet, and its INSERT (or a
+    # stored one's UPDATE) goes out once, at the lock's flush, with everything set here.
+    with session.no_autoflush:
+        planned = _plan(session, document, actor=actor, now=now, available_from=available_from)
+    if planned is None:
+        return None
+    member, version, member_facts, result, available_at, expires_at = planned
+    account = ledger.lock_account(session, document.account_id)
+    entry = ledger.credit(
+        session, account, kind="accrual", key=f"{document.source}:{document.external_id}:accrual",
+        actor=actor, now=now, lots=[ledger.LotSpec(result.points, available_at, expires_at)],
+        member_id=member.id, document_id=document.id, policy_version_id=version.id,
+        effective_at=document.placed_at, trace=_trace(result, version, member_facts))
+    outbox.points_credited(session, member, entry, now)  # the SMS and webhook, in this transaction
+    referrals.after_first_purchase(session, member, actor=actor, now=now, document=document,
+                                   available_at=available_at)
+    return entry
+
+
+def _plan(session: Session, document: Document, *, actor: str, now: datetime, available_from: datetime):
+    """What the first accrual posts, set on the document; None when it posts nothing."""
     settings = policies.settings(session, document.placed_at)
-    member = session.get(Member, document.member_id)
+    member = document.fresh_member or session.get(Member, document.member_id)
     version = terms.policy_for(session, document.placed_at)
     document.accrued_at = now
     active = members.effective_status(member, settings) == "active"
@@ -68,6 +89,7 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
                                  actor=actor, now=now, first=True)
         return None
     needed = _member_variables(session, version, document.placed_at, settings)
+    # A document not inserted yet has no id, and no history to leave out of the member's.
     member_facts = members.facts(session, member, document.placed_at, settings,
                                  exclude_document_id=document.id, needed=needed)
     document.member_snapshot = member_facts.to_dict()
@@ -80,19 +102,9 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
         return None
     available_at = available_from + timedelta(days=settings.holding_days)
     expires_at = terms.lot_expiry(session, "accrual", available_at, member_facts, settings,
-                            document=document)
-    # Set before the lock's flush, so the document's changes go out in one UPDATE.
+                                  document=document)
     document.earned = result.points
-    account = ledger.lock_account(session, document.account_id)
-    entry = ledger.credit(
-        session, account, kind="accrual", key=f"{document.source}:{document.external_id}:accrual",
-        actor=actor, now=now, lots=[ledger.LotSpec(result.points, available_at, expires_at)],
-        member_id=member.id, document_id=document.id, policy_version_id=version.id,
-        effective_at=document.placed_at, trace=_trace(result, version, member_facts))
-    outbox.points_credited(session, member, entry, now)  # the SMS and webhook, in this transaction
-    referrals.after_first_purchase(session, member, actor=actor, now=now, document=document,
-                                   available_at=available_at)
-    return entry
+    return member, version, member_facts, result, available_at, expires_at
 
 
 def _store_line_points(document: Document, result) -> None:

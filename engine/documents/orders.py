@@ -85,16 +85,21 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
         channel=doc.channel, store=doc.store, currency=doc.currency, placed_at=doc.placed_at,
         status="placed", shipping_total=doc.shipping_total, version=doc.version,
         total=sum((line.line_total for line in doc.lines), ZERO), content_hash=fingerprint,
-        created_at=now)
+        earned=ZERO, absorbed=ZERO, created_at=now)  # set, not defaulted: read before the INSERT
     document.lines.extend(_document_lines(session, doc))
+    document.fresh_member = member  # see the model: the answer reads it back
     session.add(document)
-    session.flush()
     if doc.document_type == "correction":
+        session.flush()
         apply_correction(session, document, doc.base_external_id, actor=actor, now=now)
-    elif doc.cancelled:
-        document.status = "cancelled"
-    elif doc.status and doc.status != "placed":
+    elif doc.status and doc.status != "placed" and not doc.cancelled:
+        # Not flushed yet: the accrual's lock inserts the document with its status, points and lines'
+        # points in one go (no UPDATE after the INSERT); nothing in between needs it in the database.
         set_status(session, document, doc.status, actor=actor, now=now, accrue_from=accrue_from)
+    else:
+        if doc.cancelled:
+            document.status = "cancelled"
+        session.flush()
     return document, True
 
 
@@ -122,7 +127,7 @@ def _document_lines(session: Session, doc: PurchaseDoc) -> list[DocumentLine]:
             brand=line.brand or (product.brand if product else ""), quantity=line.quantity,
             unit_price=line.unit_price, line_total=line.line_total, is_promo=line.is_promo,
             points_per_unit=product.points_per_unit if product else None,
-            base_line_no=line.base_line_no))
+            base_line_no=line.base_line_no, returned_quantity=ZERO, returned_total=ZERO))
     return out
 
 
@@ -168,8 +173,9 @@ def set_status(session: Session, document: Document, status: str, *, actor: str,
     if status == document.status:
         return document
     states.check_transition(document, status)
-    # Settings first: their lookup autoflushes, and the status then goes out with the accrual's UPDATE.
-    settings = policies.settings(session, document.placed_at) if status in ("paid", "fulfilled") else None
+    # The status goes out with the accrual's own write (a new document's INSERT, or one UPDATE).
+    with session.no_autoflush:
+        settings = policies.settings(session, document.placed_at) if status in ("paid", "fulfilled") else None
     previous, document.status = document.status, status
     if settings is not None:
         if status == settings.accrue_on or (status == "fulfilled" and previous == "placed"):

@@ -123,6 +123,8 @@ def on_document(session: Session, document: Document, doc: DocumentFacts, member
     excluded, parts = evaluate(session, document.placed_at, doc, member, member_facts, settings)
     if not previous and not parts:
         return excluded
+    if document.id is None:  # a new document its accrual has not inserted yet: the rows point at it
+        session.flush()
     session.execute(delete(MissionProgress).where(MissionProgress.document_id == document.id))
     for mission, period, amount, quantity in parts:
         session.add(MissionProgress(mission_id=mission.id, member_id=member.id, document_id=document.id,

@@ -66,6 +66,20 @@ def _replay(existing: LedgerEntry, account: Account, kind: str, amount: Decimal)
     return existing
 
 
+def _new_lots(session: Session) -> dict | None:
+    """Document id → [(amount, available_at)] of the lots this transaction's credits made; None once
+    a lot was spent or settled in it (then the lots are read from the database)."""
+    transaction = session.get_transaction()
+    held = session.info.get("ledger_new_lots")
+    if held is None or held[0] is not transaction:
+        held = session.info["ledger_new_lots"] = (transaction, {})
+    return held[1]
+
+
+def _lots_changed(session: Session) -> None:
+    session.info["ledger_new_lots"] = (session.get_transaction(), None)
+
+
 def credit(session: Session, account: Account, *, kind: str, key: str, actor: str,
            lots: Sequence[LotSpec], now: datetime, **entry_fields) -> LedgerEntry:
     """Post a positive entry creating ``lots``. The account must be locked."""
@@ -75,15 +89,17 @@ def credit(session: Session, account: Account, *, kind: str, key: str, actor: st
     # One statement: the insert itself tells whether the key was used (then the first entry answers).
     row = rows.entry_row(account_id=account.id, kind=kind, amount=amount, key=key, actor=actor, now=now,
                          **entry_fields)
-    entry_id = rows.insert_entry(session, row)
+    entry_id = rows.insert_entry(session, row, [
+        rows.lot_row(account_id=account.id, entry_id=None, amount=spec.amount, available_at=spec.available_at,
+                     expires_at=spec.expires_at) for spec in lots])
     if entry_id is None:
         return _replay(find_entry(session, key), account, kind, amount)
     entry = LedgerEntry(id=entry_id, **row)
     make_transient_to_detached(entry)  # as if loaded: callers read it back without a query
     session.add(entry)
-    session.execute(insert(Lot), [rows.lot_row(account_id=account.id, entry_id=entry.id, amount=spec.amount,
-                                               available_at=spec.available_at, expires_at=spec.expires_at)
-                                  for spec in lots])
+    made = _new_lots(session) if entry_fields.get("document_id") is not None else None
+    if made is not None:
+        made.setdefault(entry_fields["document_id"], []).extend((spec.amount, spec.available_at) for spec in lots)
     settle_debt(session, account, now)
     return entry
 
@@ -111,6 +127,7 @@ def _open_lots(session: Session, account_id: int, now: datetime, *, available_on
 def _take(session: Session, entry: LedgerEntry, lots: Iterable[Lot], wanted: Decimal,
           kind: str = "spend") -> Decimal:
     """Consume up to ``wanted`` from ``lots`` in order; return what is still wanted."""
+    _lots_changed(session)
     for lot in lots:
         if wanted <= 0:
             break
@@ -174,6 +191,7 @@ def settle_debt(session: Session, account: Account, now: datetime) -> Decimal:
     """Pay the account's debt from its available lots; return what was paid."""
     if account.debt <= 0:
         return ZERO
+    _lots_changed(session)
     paid = ZERO
     for lot in _open_lots(session, account.id, now, available_only=True):
         if account.debt <= 0:
@@ -208,6 +226,7 @@ def settle_debts(session: Session, debts: dict[int, Decimal], now: datetime) -> 
                           "created_at": now})
     if not takes:
         return ZERO
+    _lots_changed(session)
     lots, accounts = Lot.__table__, Account.__table__
     connection = session.connection()
     connection.execute(insert(Allocation.__table__), takes)
@@ -290,8 +309,12 @@ def collectable(session: Session, account: Account, own_ids: Sequence[int], now:
     return max(available_points(session, account, now), ZERO) + own_pending
 
 
-def document_pending(session: Session, document_id: int, now: datetime) -> Decimal:
-    """What a document earned that is still held (its lots not yet available)."""
+def document_pending(session: Session, document_id: int, now: datetime, *, new: bool = False) -> Decimal:
+    """What a document earned that is still held (its lots not yet available). ``new``: the document
+    was created in this transaction, so its lots are the ones this transaction's credits made."""
+    made = _new_lots(session) if new else None
+    if made is not None:
+        return sum((amount for amount, available_at in made.get(document_id, ()) if available_at > now), ZERO)
     total = session.execute(
         select(func.coalesce(func.sum(Lot.remaining), 0)).join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
         .where(LedgerEntry.document_id == document_id, Lot.available_at > now)).scalar_one()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, literal
+from sqlalchemy import insert, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -54,7 +54,7 @@ def entry_columns(*, now: datetime, **values) -> dict:
     return {name: value for name, value in row.items() if value is not None}
 
 
-def lot_row(*, account_id: int, entry_id: int, amount: Decimal, available_at: datetime,
+def lot_row(*, account_id: int, entry_id: int | None, amount: Decimal, available_at: datetime,
             expires_at: datetime | None) -> dict:
     """Every column of a new lot: it starts full."""
     return {"account_id": account_id, "entry_id": entry_id, "amount": amount, "remaining": amount,
@@ -79,12 +79,24 @@ def write_batch(session: Session, entries: Sequence[dict], lots: Sequence[dict])
             session.execute(insert(LOT_TABLE), list(lots))
 
 
-def insert_entry(session: Session, row: dict) -> int | None:
-    """Insert one entry in one statement; its id, or None when its idempotency key is taken."""
-    dialect_insert = pg_insert if is_postgres(session) else sqlite_insert
-    stmt = (dialect_insert(ENTRY_TABLE).values(**row)
+def insert_entry(session: Session, row: dict, lots: Sequence[dict] = ()) -> int | None:
+    """Insert one entry and its ``lots`` (`lot_row`s without ``entry_id``); the entry's id, or None when
+    its idempotency key is taken (then nothing is written). One statement on PostgreSQL (the lots are
+    inserted from the entry's RETURNING), two elsewhere."""
+    postgres = is_postgres(session)
+    stmt = ((pg_insert if postgres else sqlite_insert)(ENTRY_TABLE).values(**row)
             .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ENTRY_TABLE.c.id))
-    return session.execute(stmt).scalar_one_or_none()
+    if postgres and lots:
+        entry = stmt.cte("new_entry")
+        columns = [c for c in LOT_COLUMNS if c != "entry_id"]
+        rows_ = [select(entry.c.id, *(literal(lot[c], LOT_TABLE.c[c].type) for c in columns)) for lot in lots]
+        new_lots = insert(LOT_TABLE).from_select(["entry_id", *columns], union_all(*rows_) if len(rows_) > 1
+                                                 else rows_[0]).cte("new_lots")
+        return session.execute(select(entry.c.id).add_cte(new_lots)).scalar_one_or_none()
+    entry_id = session.execute(stmt).scalar_one_or_none()
+    if entry_id is not None and lots:
+        session.execute(insert(LOT_TABLE), [{**lot, "entry_id": entry_id} for lot in lots])
+    return entry_id
 
 
 def reserve_entry_ids(session: Session, count: int) -> list[int]:

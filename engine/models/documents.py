@@ -54,6 +54,11 @@ class Document(Base):
     lines: Mapped[list[DocumentLine]] = relationship(
         back_populates="document", order_by="DocumentLine.line_no")
 
+    # Not a column. On a document this transaction created (`record_purchase`): its Member, held so the
+    # answer reads it back without a query (the identity map holds objects weakly); it also tells that
+    # every lot of the document is this transaction's (`ledger.document_pending`).
+    fresh_member = None
+
 
 class DocumentLine(Base):
     __tablename__ = "document_lines"

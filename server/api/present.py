@@ -59,9 +59,9 @@ def entries_out(session: Session, rows: list[LedgerEntry], explain: bool) -> lis
 
 
 def order_out(session: Session, document: Document) -> dict:
-    member = session.get(Member, document.member_id)
+    member = document.fresh_member or session.get(Member, document.member_id)
     now = clock.now()
-    pending = ledger.document_pending(session, document.id, now)
+    pending = ledger.document_pending(session, document.id, now, new=document.fresh_member is not None)
     return {
         "order_id": document.external_id, "member": member.loyalty_id,
         "status": document.status, "placed_at": document.placed_at,

@@ -6,12 +6,13 @@ from sqlalchemy import event
 from tests.conftest import ACCRUAL_BASIC, auth
 from tests.integration.test_api import PLACED
 
-# auth, idempotency record, document lookup, member, catalog, document and lines, policies,
-# one UPDATE of the document and one of its lines, account lock, entry, lot, the answer
-# (member, pending), idempotency record: 16 (19 before the hot path was trimmed), and since the
-# outbox, its lookup of who subscribes to credited points (the SMS needs no query without consent), and
-# since missions, the missions running at the order's date (nothing more when none runs): 18.
-BUDGET = 18
+# idempotency record, document lookup, member, catalog, policies, missions running at the order's date,
+# the document and its lines (inserted once, with status and points), account lock, the entry with its
+# lot (one statement on PostgreSQL: the lot is inserted from the entry's RETURNING), who subscribes to
+# credited points, the idempotency record: 12 on PostgreSQL, 13 on SQLite. It ran 19 before the hot path
+# was trimmed, then 18 with the outbox and missions; the API key (trusted for a few seconds per process),
+# the document's UPDATEs, the answer's member and pending sum went since.
+BUDGET = {"postgresql": 12, "sqlite": 13}
 
 
 def test_an_accruing_order_runs_at_most_its_statement_budget(app, client, keys, publish):
@@ -42,9 +43,9 @@ def test_an_accruing_order_runs_at_most_its_statement_budget(app, client, keys, 
         event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["earned"] == "36"
-    writes = [s for s in statements if s.split()[0] in ("INSERT", "UPDATE")]
+    writes = [s for s in statements if s.split()[0] in ("INSERT", "UPDATE", "WITH")]
     assert any("ledger_entries" in s for s in writes) and any("INTO lots" in s for s in writes)
-    assert len(statements) <= BUDGET, "\n".join(statements)
+    assert len(statements) <= BUDGET[engine.dialect.name], "\n".join(statements)
 
 
 def test_reads_do_not_stamp_their_key_every_time(app, client, keys):
@@ -75,3 +76,25 @@ def test_reads_do_not_stamp_their_key_every_time(app, client, keys):
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len([s for s in statements if s.startswith("UPDATE api_keys")]) == 1  # the first read only
+
+
+def test_a_revoked_key_stops_working_within_the_key_ttl(app, client, keys):
+    from datetime import timedelta
+
+    from engine import clock
+    from engine.models import ApiKey
+    from server import auth as auth_module
+    from server.extensions import db
+    headers = auth(keys["shop"])
+    member = client.post("/api/v1/members", json={"name": "Ola"}, headers=headers).get_json()["loyalty_id"]
+    with app.app_context():  # revoked behind this process's back (another node, a script)
+        session = db.session()
+        session.query(ApiKey).filter(ApiKey.name == "test-shop").update({"revoked_at": clock.now()})
+        session.commit()
+    balance = f"/api/v1/members/{member}/balance"
+    assert client.get(balance, headers=headers).status_code == 200  # trusted for KEY_TTL, no query
+    with clock.travel(auth_module.KEY_TTL + timedelta(seconds=1)):
+        assert client.get(balance, headers=headers).status_code == 401
+    assert client.get(balance, headers=headers).status_code == 401  # not cached as valid again
+    auth_module.forget_keys()
+    assert client.get(balance, headers=headers).status_code == 401

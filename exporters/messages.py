@@ -15,41 +15,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
 from engine import outbox
+from exporters.message_defaults import DEFAULTS
 
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 LANGUAGES = ("en", "pl", "ru")
 CHANNELS = ("sms", "email")
-
-# (trigger, channel, language) → (subject, body)
-DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
-    ("points.credited", "sms", "en"): ("", "You earned {{ amount }} points. Your balance: {{ balance }} points."),
-    ("points.credited", "sms", "pl"): ("", "Otrzymujesz {{ amount }} pkt. Twoje saldo: {{ balance }} pkt."),
-    ("points.credited", "sms", "ru"): ("", "Вам начислено {{ amount }} баллов. Ваш баланс: {{ balance }} баллов."),
-    ("points.credited", "email", "en"): (
-        "You earned {{ amount }} points",
-        "Hello {{ member_name }},\n\nyou earned {{ amount }} points. Your balance is now {{ balance }} points."),
-    ("points.credited", "email", "pl"): (
-        "Otrzymujesz {{ amount }} pkt",
-        "Dzień dobry {{ member_name }},\n\notrzymujesz {{ amount }} pkt. Twoje saldo: {{ balance }} pkt."),
-    ("points.credited", "email", "ru"): (
-        "Вам начислено {{ amount }} баллов",
-        "Здравствуйте, {{ member_name }}!\n\nВам начислено {{ amount }} баллов. Ваш баланс: {{ balance }} баллов."),
-    ("points.expiring", "sms", "en"): ("", "{{ points }} of your points expire on {{ expires_on }}."),
-    ("points.expiring", "sms", "pl"): ("", "{{ points }} Twoich pkt wygaśnie {{ expires_on }}."),
-    ("points.expiring", "sms", "ru"): ("", "{{ points }} ваших баллов сгорят {{ expires_on }}."),
-    ("points.expiring", "email", "en"): (
-        "{{ points }} points expire on {{ expires_on }}",
-        "Hello {{ member_name }},\n\n{{ points }} of your points expire on {{ expires_on }}. "
-        "Your balance is {{ balance }} points."),
-    ("points.expiring", "email", "pl"): (
-        "{{ points }} pkt wygaśnie {{ expires_on }}",
-        "Dzień dobry {{ member_name }},\n\n{{ points }} Twoich pkt wygaśnie {{ expires_on }}. "
-        "Twoje saldo: {{ balance }} pkt."),
-    ("points.expiring", "email", "ru"): (
-        "{{ points }} баллов сгорят {{ expires_on }}",
-        "Здравствуйте, {{ member_name }}!\n\n{{ points }} ваших баллов сгорят {{ expires_on }}. "
-        "Ваш баланс: {{ balance }} баллов."),
-}
+__all__ = ["CHANNELS", "DEFAULTS", "LANGUAGES", "TemplateError", "check", "render", "render_text", "save", "source"]
 
 
 class TemplateError(ValueError):

@@ -109,3 +109,10 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         "Здравствуйте, {{ member_name }}!\n\nСтатус заказа {{ order_number }} ({{ reward }}): {{ status }} "
         "(был {{ previous_status }})."),
 }
+
+# What a preview and a test message show for each documented variable.
+SAMPLES = {"member_name": "Anna Nowak", "loyalty_id": "1000001", "amount": "25", "balance": "120",
+           "available": "95", "points": "40", "expires_on": "2026-12-31", "month": "2026-11", "earned": "60",
+           "spent": "30", "expired": "0", "expiring": "40", "mission": "Buy 300 PLN of tools", "reward": "50",
+           "tier": "Gold", "previous_tier": "Silver", "direction": "up", "order_number": "R-1024",
+           "status": "shipped", "previous_status": "paid"}

@@ -15,45 +15,23 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
 from engine import outbox
+from exporters.message_defaults import DEFAULTS, SAMPLES
 
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 LANGUAGES = ("en", "pl", "ru")
 CHANNELS = ("sms", "email")
-
-# (trigger, channel, language) → (subject, body)
-DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
-    ("points.credited", "sms", "en"): ("", "You earned {{ amount }} points. Your balance: {{ balance }} points."),
-    ("points.credited", "sms", "pl"): ("", "Otrzymujesz {{ amount }} pkt. Twoje saldo: {{ balance }} pkt."),
-    ("points.credited", "sms", "ru"): ("", "Вам начислено {{ amount }} баллов. Ваш баланс: {{ balance }} баллов."),
-    ("points.credited", "email", "en"): (
-        "You earned {{ amount }} points",
-        "Hello {{ member_name }},\n\nyou earned {{ amount }} points. Your balance is now {{ balance }} points."),
-    ("points.credited", "email", "pl"): (
-        "Otrzymujesz {{ amount }} pkt",
-        "Dzień dobry {{ member_name }},\n\notrzymujesz {{ amount }} pkt. Twoje saldo: {{ balance }} pkt."),
-    ("points.credited", "email", "ru"): (
-        "Вам начислено {{ amount }} баллов",
-        "Здравствуйте, {{ member_name }}!\n\nВам начислено {{ amount }} баллов. Ваш баланс: {{ balance }} баллов."),
-    ("points.expiring", "sms", "en"): ("", "{{ points }} of your points expire on {{ expires_on }}."),
-    ("points.expiring", "sms", "pl"): ("", "{{ points }} Twoich pkt wygaśnie {{ expires_on }}."),
-    ("points.expiring", "sms", "ru"): ("", "{{ points }} ваших баллов сгорят {{ expires_on }}."),
-    ("points.expiring", "email", "en"): (
-        "{{ points }} points expire on {{ expires_on }}",
-        "Hello {{ member_name }},\n\n{{ points }} of your points expire on {{ expires_on }}. "
-        "Your balance is {{ balance }} points."),
-    ("points.expiring", "email", "pl"): (
-        "{{ points }} pkt wygaśnie {{ expires_on }}",
-        "Dzień dobry {{ member_name }},\n\n{{ points }} Twoich pkt wygaśnie {{ expires_on }}. "
-        "Twoje saldo: {{ balance }} pkt."),
-    ("points.expiring", "email", "ru"): (
-        "{{ points }} баллов сгорят {{ expires_on }}",
-        "Здравствуйте, {{ member_name }}!\n\n{{ points }} ваших баллов сгорят {{ expires_on }}. "
-        "Ваш баланс: {{ balance }} баллов."),
-}
+__all__ = ["CHANNELS", "DEFAULTS", "LANGUAGES", "TemplateError", "check", "render", "render_text", "preview", "samples",
+           "save", "source"]
 
 
 class TemplateError(ValueError):
-    """A template that cannot be saved; the message says why in plain words."""
+    """A template that cannot be saved; the message says why in plain words, and the fields say it to a
+    page that words it in the reader's language (``part``: subject or text; ``unknown``, ``allowed``:
+    variable names; ``line``: where a syntax error is)."""
+
+    def __init__(self, message: str, *, part: str = "", unknown=(), allowed=(), line: int | None = None):
+        super().__init__(message)
+        self.part, self.unknown, self.allowed, self.line = part, tuple(unknown), tuple(allowed), line
 
 
 def check(trigger: str, channel: str, language: str, body: str, subject: str = "") -> None:
@@ -71,12 +49,13 @@ def check(trigger: str, channel: str, language: str, body: str, subject: str = "
         try:
             names = meta.find_undeclared_variables(_env.parse(source))
         except TemplateSyntaxError as exc:
-            raise TemplateError(f"the {part} has a mistake on line {exc.lineno}: {exc.message}") from None
+            raise TemplateError(f"the {part} has a mistake on line {exc.lineno}: {exc.message}",
+                                part=part, line=exc.lineno) from None
         unknown = sorted(names - set(allowed))
         if unknown:
             raise TemplateError(
                 f"the {part} uses {', '.join(unknown)}, which {trigger} does not provide; "
-                f"you can use: {', '.join(allowed)}")
+                f"you can use: {', '.join(allowed)}", part=part, unknown=unknown, allowed=allowed)
 
 
 def save(session: Session, *, trigger: str, channel: str, language: str, body: str, subject: str = "",
@@ -108,3 +87,18 @@ def render(session: Session, trigger: str, channel: str, language: str, variable
     subject, body = source(session, trigger, channel, language)
     allowed = {k: v for k, v in variables.items() if k in outbox.TRIGGERS.get(trigger, {})}
     return render_text(subject, allowed), render_text(body, allowed)
+
+
+def samples(trigger: str) -> dict:
+    """Sample values of the trigger's variables, for a preview or a test message."""
+    return {name: SAMPLES.get(name, name) for name in outbox.TRIGGERS.get(trigger, {})}
+
+
+def preview(trigger: str, channel: str, language: str, body: str, subject: str = "") -> tuple[str, str]:
+    """A draft checked as `save` checks it, rendered with the sample values (TemplateError when refused)."""
+    check(trigger, channel, language, body, subject)
+    variables = samples(trigger)
+    try:
+        return render_text(subject, variables), render_text(body, variables)
+    except Exception as exc:  # the sandbox refusing an attribute, a filter given the wrong type
+        raise TemplateError(f"the template does not render: {exc}") from None

@@ -37,6 +37,12 @@ def _outbox() -> dict:
         # Addresses or networks webhooks may reach although they are private or loopback.
         "WEBHOOK_ALLOW_PRIVATE": _list("WEBHOOK_ALLOW_PRIVATE"),
         "OUTBOX_CRON": os.environ.get("OUTBOX_CRON", "* * * * *"),
+        # The monthly digest: 06:00 on the 1st (the cron's clock), about the month before.
+        "DIGEST_CRON": os.environ.get("DIGEST_CRON", "0 6 1 * *"),
+        # Messages a second per gateway, shared by all workers (0: no limit); deliveries wait for a slot.
+        "SMS_RATE": float(os.environ.get("SMS_RATE", "10")),
+        "SMTP_RATE": float(os.environ.get("SMTP_RATE", "10")),
+        "WEBHOOK_RATE": float(os.environ.get("WEBHOOK_RATE", "0")),
     }
 
 

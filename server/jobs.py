@@ -22,6 +22,9 @@ COMMIT, so every message a transaction wrote is queued (or, without Redis,
 delivered inline) right after it commits, and dropped with a rollback;
 `deliver_message` claims one attempt, commits, sends, records, commits;
 `deliver_due` (cron, every minute) picks up retries and claims that ran out.
+Before each send the worker takes a slot of the gateway's rate
+(``SMS_RATE``, ``SMTP_RATE``, ``WEBHOOK_RATE`` messages a second; `server.pacing`,
+shared through Redis by every worker). `run_digest` is the monthly digest.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from engine.models import ImportRun
 from exporters.channels import dispatch
 from importers.sap_b1 import pipeline
 from importers.transports import polling, sources
+from server import pacing
 from server.extensions import db, rq, session_factory
 
 log = logging.getLogger(__name__)
@@ -148,6 +152,7 @@ def deliver_message(message_id: int) -> dict:
     session.commit()
     if claim is None:
         return {"message": message_id, "attempted": False}
+    _pacer().wait(*pacing.limit_for(claim.channel, current_app.config))  # the gateway's rate: wait, never drop
     try:
         outcome = dispatch.send(session, claim, dispatch.from_config(current_app.config))
     except Exception as exc:  # a bug or a bad setting: recorded on the attempt and retried, never stuck
@@ -159,6 +164,29 @@ def deliver_message(message_id: int) -> dict:
     session.commit()
     log.info("outbox message %s attempt %s: %s", message_id, claim.number, message.state)
     return {"message": message_id, "attempted": True, "state": message.state}
+
+
+_INLINE_PACER = pacing.Pacer()  # without Redis: this process paces itself
+
+
+def _pacer() -> pacing.Pacer:
+    app = current_app._get_current_object()
+    if app.config.get("JOBS_INLINE", True):
+        return _INLINE_PACER
+    if "outbox_pacer" not in app.extensions:
+        app.extensions["outbox_pacer"] = pacing.Pacer(rq.get_queue(OUTBOX).connection)
+    return app.extensions["outbox_pacer"]
+
+
+def run_digest(month: str | None = None, at: str | None = None) -> dict:
+    """The monthly digest (``DIGEST_CRON``, the 1st): the month before by default; a batch commits at a time,
+    and each batch's messages are queued as it commits."""
+    session = db.session()
+    now = datetime.fromisoformat(at) if at else clock.now()
+    report = outbox.send_digest(session, now, month, commit=session.commit)
+    session.commit()
+    log.info("digest %s: %s", report["month"], report)
+    return report
 
 
 def deliver_due() -> dict:

@@ -1,4 +1,4 @@
-"""The schedule `loyalty cron` runs (RQ's built-in cron): import poll and nightly jobs."""
+"""The schedule `loyalty cron` runs (RQ's built-in cron): import poll, nightly jobs, the monthly digest, retries."""
 from __future__ import annotations
 
 from flask import Flask
@@ -9,6 +9,7 @@ from server.extensions import rq
 def register(app: Flask) -> None:
     from server import jobs
     rq.cron_register(jobs.run_daily, app.config["DAILY_JOBS_CRON"], queue="default")
+    rq.cron_register(jobs.run_digest, app.config.get("DIGEST_CRON", "0 6 1 * *"), queue="default")
     rq.cron_register(jobs.deliver_due, app.config.get("OUTBOX_CRON", "* * * * *"), queue=jobs.OUTBOX)
     if app.config.get("IMPORT_SOURCES"):
         rq.cron_register(jobs.poll_sources, app.config["IMPORT_POLL_CRON"], queue=jobs.IMPORTS)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from engine import outbox
 from engine.accrual import batch
 from engine.accrual.batch import BulkInvoice, Postings
 from engine.documents import store
@@ -27,5 +28,6 @@ def post_invoices(session: Session, invoices: list[BulkInvoice], *, source: str,
                                    channel=channel, debts=debts)
     store.write_documents(session, postings.documents, postings.lines, source=source, now=now)
     rows.write_batch(session, postings.entries, postings.lots)
+    outbox.runs.note_entries(session, postings.entries)  # announced per member when the import run ends
     missions.record_batch(session, postings.missions, actor=actor, now=now)  # after the documents they cite
     return postings

@@ -28,7 +28,7 @@ from sqlalchemy import delete, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 import rules
-from engine import ledger, members, policies, terms
+from engine import ledger, members, outbox, policies, terms
 from engine.models import Document, Lot, Member, Mission, MissionAward, MissionMember, MissionProgress
 from engine.models.bulk import batches
 from rules.facts import DocumentFacts, MemberFacts
@@ -228,6 +228,7 @@ def settle(session: Session, mission: Mission, member: Member, period: str, *, a
         session.add(MissionAward(mission_id=mission.id, member_id=member.id, period_key=period, round=round_,
                                  entry_id=entry.id, awarded_at=now))
         session.flush()
+        outbox.mission_completed(session, member, mission, entry, now)  # the message and webhook, this transaction
     elif reached < mission.target and rewarded:
         own = list(session.execute(select(Lot.id).where(Lot.entry_id == award.entry_id)).scalars())
         take = mission.reward_points

@@ -18,6 +18,6 @@ from .onec import (
                    ExchangeSession,
                    MemberMerge,
 )
-from .outbox import MessageTemplate, OutboxAttempt, OutboxMessage, WebhookSubscription
+from .outbox import MessageTemplate, OutboxAttempt, OutboxMessage, OutboxRunCredit, WebhookSubscription
 from .policies import PolicyVersion
 from .staging import ImportChunk, StagedLine

@@ -10,11 +10,12 @@ key, so a channel that deduplicates shows the message once.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, BigId, JSONDoc, UTCDateTime, utcnow
+from .base import Amount, Base, BigId, JSONDoc, UTCDateTime, utcnow
 
 MESSAGE_STATES = ("queued", "sent", "failed", "gave_up")
 CHANNELS = ("sms", "email", "webhook")
@@ -103,3 +104,16 @@ class MessageTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxRunCredit(Base):
+    """Points an import run credited to a member, a chunk at a time; summed into one message per member
+    when the run finishes (so a million-line import sends one SMS per member, not one per invoice)."""
+
+    __tablename__ = "outbox_run_credits"
+    __table_args__ = (Index("ix_outbox_run_credits_run_member", "run_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    amount: Mapped[Decimal] = mapped_column(Amount)

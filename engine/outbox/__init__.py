@@ -11,19 +11,25 @@ attempt carries the same ``delivery_key``, so a channel that deduplicates
 no message is lost. Rendering and the channels themselves live in
 ``exporters`` (bytes out); nothing here imports Flask.
 """
+from engine.outbox import runs
+from engine.outbox.digest import DigestError, send_digest
 from engine.outbox.queue import (
     BACKOFF,
     Claim,
     claim,
     due_ids,
     enqueue,
+    enqueue_many,
     pending_ids,
     record,
 )
 from engine.outbox.templates import latest_template, save_template
 from engine.outbox.triggers import (
     EVENT_TYPES,
+    TRIGGER_CHANNELS,
     TRIGGERS,
+    mission_completed,
+    notify,
     points_credited,
     publish_event,
     warn_expiring,
@@ -31,7 +37,8 @@ from engine.outbox.triggers import (
 from engine.outbox.webhooks import SubscriptionError, create_subscription, rotate_secret
 
 __all__ = [
-    "BACKOFF", "EVENT_TYPES", "TRIGGERS", "Claim", "SubscriptionError", "claim", "create_subscription",
-    "due_ids", "enqueue", "latest_template", "pending_ids", "points_credited", "publish_event",
-    "record", "rotate_secret", "save_template", "warn_expiring",
+    "BACKOFF", "EVENT_TYPES", "TRIGGERS", "TRIGGER_CHANNELS", "Claim", "DigestError", "SubscriptionError",
+    "claim", "create_subscription", "due_ids", "enqueue", "enqueue_many", "latest_template",
+    "mission_completed", "notify", "pending_ids", "points_credited", "publish_event", "record",
+    "rotate_secret", "runs", "save_template", "send_digest", "warn_expiring",
 ]

@@ -51,6 +51,21 @@ def enqueue(session: Session, *, trigger: str, channel: str, cause_key: str, rec
     return message
 
 
+def enqueue_many(session: Session, messages: list[dict], now: datetime) -> int:
+    """`enqueue` for a batch (the digest, an import run's credits): one read of the cause keys already
+    there, one multi-row INSERT of the rest; each dict has `enqueue`'s keyword arguments. Returns how
+    many were new."""
+    keys = [m["cause_key"] for m in messages]
+    taken = set(session.execute(select(OutboxMessage.cause_key).where(OutboxMessage.cause_key.in_(keys))).scalars())
+    fresh = [OutboxMessage(**{**m, "variables": _plain(m["variables"])}, delivery_key=f"msg_{uuid.uuid4().hex}",
+                           state="queued", attempts=0, next_attempt_at=now, created_at=now)
+             for m in dict((m["cause_key"], m) for m in messages if m["cause_key"] not in taken).values()]
+    session.add_all(fresh)
+    session.flush()
+    session.info.setdefault(_PENDING, []).extend(m.id for m in fresh)
+    return len(fresh)
+
+
 def pending_ids(session: Session) -> list[int]:
     """The ids written since the last call (the after-commit hook delivers them, a rollback drops them)."""
     return session.info.pop(_PENDING, [])

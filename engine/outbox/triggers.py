@@ -16,19 +16,33 @@ from sqlalchemy.orm import Session
 from engine import ledger, policies
 from engine.ledger import warnings
 from engine.models import LedgerEntry, Member, WebhookSubscription
+from engine.outbox import runs
 from engine.outbox.queue import enqueue
 
 _MEMBER = {"member_name": "the member's name", "loyalty_id": "the member's loyalty number"}
+_BALANCE = {"balance": "all the member's points (available and pending)"}
 TRIGGERS: dict[str, dict[str, str]] = {
-    "points.credited": {**_MEMBER, "amount": "the points credited by this accrual",
+    "points.credited": {**_MEMBER, "amount": "the points credited by this accrual (or by one import run, summed)",
                         "balance": "all the member's points after it (available and pending)",
                         "available": "the points the member can spend now"},
     "points.expiring": {**_MEMBER, "points": "the points that expire soon",
-                        "expires_on": "the date they expire (program time zone)",
-                        "balance": "all the member's points (available and pending)"},
+                        "expires_on": "the date they expire (program time zone)", **_BALANCE},
+    "digest.monthly": {**_MEMBER, "month": "the month the digest is about (YYYY-MM)",
+                       "earned": "the points earned in that month", "spent": "the points spent in that month",
+                       "expired": "the points that expired in that month",
+                       "expiring": "the points that expire in the next 30 days",
+                       "available": "the points the member can spend now", **_BALANCE},
+    "mission.completed": {**_MEMBER, "mission": "the mission's name", "reward": "the points it rewards",
+                          **_BALANCE},
+    "tier.changed": {**_MEMBER, "tier": "the member's new tier", "previous_tier": "the tier before the change",
+                     "direction": "up or down"},
+    "reward_order.status_changed": {**_MEMBER, "reward": "the reward's name", "order_number": "the reward order",
+                                    "status": "its new status", "previous_status": "its status before"},
 }
-# Which channels each trigger uses when the member consented ([004] wants SMS after accrual).
-TRIGGER_CHANNELS = {"points.credited": ("sms",), "points.expiring": ("email", "sms")}
+# Which channels each trigger uses when the member consented ([004] wants SMS after accrual and the digest).
+TRIGGER_CHANNELS = {"points.credited": ("sms",), "points.expiring": ("email", "sms"),
+                    "digest.monthly": ("email", "sms"), "mission.completed": ("email", "sms"),
+                    "tier.changed": ("email", "sms"), "reward_order.status_changed": ("email", "sms")}
 EVENT_TYPES = ("member.created", "points.credited", "points.debited", "points.expired",
                "points.expiring", "order.status_changed", "reward_order.status_changed",
                "mission.completed", "tier.changed", "import.finished")
@@ -50,14 +64,26 @@ def _recipients(member: Member, channels) -> list[tuple[str, str]]:
 
 def notify(session: Session, member: Member, trigger: str, cause: str, variables: dict,
            now: datetime) -> int:
-    """Write ``trigger``'s messages for ``member`` on every consented channel; returns how many."""
-    count = 0
-    for channel, address in _recipients(member, TRIGGER_CHANNELS[trigger]):
-        enqueue(session, trigger=trigger, channel=channel, cause_key=f"{cause}:{channel}", recipient=address,
-                variables={**variables, "member_name": member.name, "loyalty_id": member.loyalty_id},
-                now=now, member_id=member.id, language=_language(member))
-        count += 1
-    return count
+    """Write ``trigger``'s messages for ``member`` on every consented channel; returns how many.
+
+    The call for other rooms: ``notify(session, member, "tier.changed", f"tier:{member.id}:{n}",
+    {"tier": "Gold", "previous_tier": "Silver", "direction": "up"}, now)`` next to
+    ``publish_event(session, "tier.changed", data, cause, now)``; ``cause`` makes it once-only,
+    ``member_name`` and ``loyalty_id`` are filled in here, and the variables are `TRIGGERS`'."""
+    rows = messages_for(member, trigger, cause, variables)
+    for row in rows:
+        enqueue(session, **row, now=now)
+    return len(rows)
+
+
+def messages_for(member: Member, trigger: str, cause: str, variables: dict) -> list[dict]:
+    """`enqueue`'s arguments for ``trigger``'s messages to ``member`` (consented channels only)."""
+    if trigger not in TRIGGER_CHANNELS:
+        raise ValueError(f"there is no trigger {trigger!r}; known: {', '.join(TRIGGER_CHANNELS)}")
+    return [{"trigger": trigger, "channel": channel, "cause_key": f"{cause}:{channel}", "recipient": address,
+             "variables": {**variables, "member_name": member.name, "loyalty_id": member.loyalty_id},
+             "member_id": member.id, "language": _language(member)}
+            for channel, address in _recipients(member, TRIGGER_CHANNELS[trigger])]
 
 
 def _subscriptions(session: Session, event_type: str) -> list[WebhookSubscription]:
@@ -77,7 +103,10 @@ def publish_event(session: Session, event_type: str, data: dict, cause: str, now
 
 
 def points_credited(session: Session, member: Member, entry: LedgerEntry, now: datetime) -> None:
-    """An accrual posted: one SMS with the amount and the new balance, and the webhook event."""
+    """An accrual posted: one SMS with the amount and the new balance, and the webhook event. Inside an
+    import run (`runs.batched`) the credit is noted instead, and announced per member when the run ends."""
+    if runs.note(session, entry.id, member.id, entry.amount):
+        return
     subscriptions = _subscriptions(session, "points.credited")
     if not subscriptions and not _recipients(member, TRIGGER_CHANNELS["points.credited"]):
         return  # nobody to tell: spare the accrual the balance query
@@ -110,3 +139,16 @@ def warn_expiring(session: Session, now: datetime) -> dict:
         lots += len(member_lots)
         points += total
     return {"lots_warned": lots, "members": len(due), "messages": messages, "points": points}
+
+
+def mission_completed(session: Session, member: Member, mission, entry: LedgerEntry, now: datetime) -> None:
+    """A mission's reward posted: the member hears of it, subscribers get ``mission.completed``."""
+    subscriptions = _subscriptions(session, "mission.completed")
+    if not subscriptions and not _recipients(member, TRIGGER_CHANNELS["mission.completed"]):
+        return
+    balance = ledger.balance(session, member.account, now)
+    notify(session, member, "mission.completed", f"mission:{entry.id}", {
+        "mission": mission.name, "reward": entry.amount, "balance": balance.available + balance.pending}, now)
+    publish_event(session, "mission.completed", {
+        "member": member.loyalty_id, "mission": mission.code, "entry_id": entry.id, "reward": str(entry.amount)},
+        f"mission:{entry.id}", now, subscriptions=subscriptions)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -21,6 +22,7 @@ class Request:
     path: str
     headers: dict
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the pacing tests measure spacing)
 
     @property
     def form(self) -> dict:

@@ -31,7 +31,7 @@ from typing import NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import clock, imports, ledger
+from engine import clock, imports, ledger, outbox
 from engine.accrual import batch
 from engine.documents import credit_notes, invoices, orders, store
 from engine.documents.fingerprint import content_hash
@@ -303,7 +303,8 @@ def _apply_chunk(session: Session, run: ImportRun, chunk: ImportChunk, *, filena
     mapper = Mapper(Header.from_dict((run.details or {})["header"]), filename)
     docs, skipped = _documents(_staged_rows(session, run.id, chunk.chunk_no, chunk.lines), mapper)
     work = _Chunk(session, run, actor=actor, now=now, use_bulk=use_bulk)
-    work.apply(docs)
+    with outbox.runs.batched(session, run.id):  # one message per member when the run ends, not per invoice
+        work.apply(docs)
     session.flush()
     outcome = Outcome(len(docs), work.applied, work.duplicates, work.quarantined, skipped, work.bulk_documents)
     session.execute(update(ImportChunk).where(ImportChunk.id == chunk.id).values(

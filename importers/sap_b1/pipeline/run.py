@@ -32,7 +32,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import clock, imports
+from engine import clock, imports, outbox
 from engine.models import ImportChunk, ImportRun
 from importers.sap_b1 import TextFileError, open_file, profile_from_dict
 from importers.sap_b1.pipeline import parts, stage
@@ -199,6 +199,8 @@ def finish(database: Database, run_id: int) -> bool:
         details["timing"] = timing
         run.details, run.status, run.error, run.finished_at = details, "done", None, now
         run.progress = {"phase": "done", "done": details.get("lines", 0), "total": details.get("lines", 0)}
+        outbox.runs.announce(session, run_id, now, summary={
+            "kind": run.kind, "file": run.filename, "applied": run.applied, "quarantined": run.quarantined})
         session.commit()
         return True
 

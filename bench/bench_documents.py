@@ -3,8 +3,9 @@
 SAP: imports 30,000 invoices (set-based path, timed as the same-run baseline) of
 5,000 customers under the 30-rule program of bench_rules.py, then 2,000
 credit notes (ORIN/RIN1, one or two lines each, each against a different
-invoice) through the real import run (the chunk path, `engine.documents.credit_notes`), and 300 more the
-per-document way (``use_bulk=False``, what every credit note took before) as a second baseline. 1C: 2,000 orders (shipped, so they
+invoice) through the real import run (the chunk path, `engine.documents.credit_notes`), and 300
+more the per-document way (``use_bulk=False``, what every credit note took before) as a second
+baseline. 1C: 2,000 orders (shipped, so they
 accrue) of 500 buyer cards in one CommerceML file, parsed and applied through
 `importers.onec.apply.apply_sale`, committing every 200 documents as the
 exchange job does. Prints documents/s for each kind and the ratio to the

@@ -1,4 +1,4 @@
-"""Rows and keys in bulk: PostgreSQL COPY in text format, sequence ids, and IN-lists as array parameters.
+"""Rows and keys in bulk: PostgreSQL COPY in text format, UPDATE from arrays, sequence ids, IN-lists as arrays.
 
 psycopg 3's ``cursor.copy`` takes the text; building it here (rather than
 ``write_row`` per value) lets hot tables use one f-string per row and skip

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import ledger, members
 from engine.ledger import daily, sweeps
@@ -92,3 +92,25 @@ def test_sweeps_split_batches_at_account_boundaries(session, monkeypatch):
     assert seen == sorted(set(seen))  # each account in exactly one batch, in id order
     assert sweeps.expire(session, NOW)["lots"] == 9
     assert check(session) == []
+
+
+def test_a_lot_whose_expiry_entry_exists_is_left_alone(session):
+    """The key decides, not the remainder: a lot expired before and somehow open again writes nothing twice."""
+    member = members.create(session, {"name": "Again"}, now=T0 - DAY)
+    account = ledger.lock_account(session, member.account.id)
+    ledger.credit(session, account, kind="accrual", key="again", actor="t", now=T0,
+                  lots=[ledger.LotSpec(D(10), T0, T0 + 30 * DAY)])
+    assert sweeps.expire(session, NOW) == {"lots": 1, "points": D(10)}
+    lot = session.execute(select(Lot).where(Lot.account_id == account.id)).scalar_one()
+    lot.remaining = D(10)  # open again, balanced by a debt of the same size
+    session.get(Account, account.id).debt = D(10)
+    session.commit()
+    entries = session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one()
+    violations = check(session)  # the hand-made state itself: the lot's allocations no longer add up
+    assert sweeps.expire(session, NOW + DAY) == {"lots": 0, "points": 0}
+    assert daily.expire_per_lot(session, NOW + DAY) == {"lots": 0, "points": 0}
+    session.refresh(lot)
+    assert lot.remaining == D(10)
+    assert session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == entries
+    assert check(session) == violations
+    session.commit()

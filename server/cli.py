@@ -36,6 +36,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_group)
     from server.cli_promo import promo_group
     app.cli.add_command(promo_group)
+    from server.cli_rewards import rewards_group
+    app.cli.add_command(rewards_group)
 
 
 @click.group()

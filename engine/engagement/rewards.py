@@ -19,22 +19,16 @@ from sqlalchemy.orm import Session
 
 from engine import policies
 from engine.domain import ProductDoc
+from engine.engagement.refusals import Refusal
 from engine.models import Reward, RewardPicture
 
 MAX_STOCK = 1_000_000_000
 
 
-class RewardError(ValueError):
-    """A refusal with a stable ``code`` and the HTTP status the API answers with."""
+class RewardError(Refusal, ValueError):
+    """A refusal (a ValueError too, so a catalog row refused here is quarantined by the import)."""
 
     code, status = "reward_error", 422
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 details: dict | None = None):
-        super().__init__(message)
-        self.code = code or self.code
-        self.status = status or self.status
-        self.details = details
 
 
 def points_for(price: Decimal | None, settings) -> Decimal:

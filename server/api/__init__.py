@@ -25,7 +25,6 @@ from server.onec import views as onec_views
 def register(app: Flask) -> None:
     app.register_blueprint(health.blp)
     promo_codes.init_app(app)  # the rate limiter and the promo answers
-    rewards.init_app(app)  # the reward answers
     for module in (members, companies, orders, redemptions, events, promo_codes, rewards, reward_orders, missions,
                    policies, imports, outbox):
         api.register_blueprint(module.blp)

@@ -1,7 +1,7 @@
 """Reward orders over HTTP: buy rewards with points, follow and move an order on, export them for shipping."""
 from __future__ import annotations
 
-from flask import Response, g, stream_with_context
+from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -13,7 +13,7 @@ from server.api import present
 from server.api.bounds import REF, Text
 from server.api.schemas import BalanceBrief, MemberRefField, Points
 from server.auth import require
-from server.extensions import db, session_factory
+from server.extensions import db
 from server.formats import xml_document, xml_root
 from server.idempotency import idempotent
 
@@ -152,13 +152,4 @@ def change_status(data, reward_order_id):
 def export(args):
     """Reward orders as CSV for whoever ships them: one row per item with the recipient and address."""
     statuses = tuple(args.get("status") or ())
-    db.session().commit()  # the rows stream from a session of their own: no request transaction stays open
-
-    def rows():
-        own = session_factory().new_session()
-        try:
-            yield from reward_orders.export_csv(own, statuses)
-        finally:
-            own.close()
-    return Response(stream_with_context(rows()), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="reward-orders.csv"'})
+    return present.csv_download(lambda own: reward_orders.export_csv(own, statuses), "reward-orders.csv")

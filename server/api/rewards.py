@@ -1,7 +1,7 @@
 """The reward catalog over HTTP: list what members can buy with points, the pictures we keep, operator edits."""
 from __future__ import annotations
 
-from flask import Flask, Response, g, jsonify, request, url_for
+from flask import Response, g, request, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -10,7 +10,7 @@ from engine.engagement import rewards
 from server.api.bounds import Exact, positive
 from server.api.schemas import MemberRefField, Points
 from server.auth import require
-from server.errors import ApiError, error_body
+from server.errors import ApiError
 from server.extensions import db
 from server.formats import xml_document, xml_root
 from server.idempotency import idempotent
@@ -129,13 +129,3 @@ def picture(reward_id):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     return response
-
-
-def _refused(exc: rewards.RewardError):
-    response = jsonify(error_body(exc.code, str(exc), exc.details))
-    response.status_code = exc.status
-    return response
-
-
-def init_app(app: Flask) -> None:
-    app.register_error_handler(rewards.RewardError, _refused)

@@ -115,7 +115,7 @@ def _content_type(header: str | None, head: bytes) -> str:
 def _read(response, limit: int, deadline: float) -> bytes:
     length = response.getheader("Content-Length")
     if length and length.isdigit() and int(length) > limit:
-        raise Refused(f"the picture is {int(length):,} bytes, more than the limit of {limit:,}")
+        raise Refused(f"the picture is {int(length):,} bytes, more than the limit of {limit:,} bytes")
     chunks, size = [], 0
     while True:
         if time.monotonic() > deadline:

@@ -110,7 +110,13 @@ def test_the_catalog_file_creates_updates_withdraws_rewards_and_quarantines_bad_
     assert refused.status_code == 403
 
 
-def test_an_order_spends_points_takes_stock_moves_on_and_a_cancel_refunds_once(client, keys):
+def test_an_order_spends_points_takes_stock_moves_on_and_a_cancel_refunds_once(app, client, keys):
+    from engine.models import OutboxMessage, WebhookSubscription
+    from server.extensions import db
+    with app.app_context():
+        db.session().add(WebhookSubscription(name="shipper", url="http://127.0.0.1:9/hook",
+                                             event_types=["reward_order.status_changed"], secret="whsec_dGVzdA=="))
+        db.session().commit()
     upload(client, keys["erp"], catalog_file("R1;Kubek;900;;PLN;;100", "R2;Plecak;900;;PLN;;250"))
     stock(client, keys, "R1", 5)
     anna = enrol(client, keys, "anna", points="1000")
@@ -147,6 +153,13 @@ def test_an_order_spends_points_takes_stock_moves_on_and_a_cancel_refunds_once(c
     assert late.status_code == 409 and late.get_json()["code"] == "reward_order_status"
     history = call(client, keys, "GET", f"/api/v1/members/{anna}/history").get_json()["entries"]
     assert sorted(e["kind"] for e in history) == ["bonus", "redemption", "refund"]
+    with app.app_context():
+        events = db.session().execute(select(OutboxMessage).where(
+            OutboxMessage.trigger == "reward_order.status_changed").order_by(OutboxMessage.id)).scalars().all()
+        assert [e.variables["data"]["status"] for e in events] == ["placed", "confirmed", "cancelled"]
+        assert events[0].variables["data"]["reward_order_id"] == "RO-1"
+    xml = call(client, keys, "GET", "/api/v1/reward-orders/RO-1?format=xml")
+    assert xml.mimetype == "application/xml" and b"<reward_order>" in xml.data and b"cancelled" in xml.data
     assert call(client, keys, "POST", "/api/v1/reward-orders/RO-1/status",
                 json={"status": "confirmed"}).status_code == 403  # a shop key does not move orders on
 

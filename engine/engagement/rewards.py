@@ -67,8 +67,13 @@ def from_catalog(session: Session, doc: ProductDoc, *, now: datetime) -> str:
     values = {"name": doc.name, "price": doc.price, "currency": doc.currency, "picture_url": doc.picture_url,
               "active": True, "source": doc.source}
     if reward is None or not reward.points_manual:
-        values["points_price"] = doc.redeemable_for_points if doc.redeemable_for_points is not None \
-            else points_for(doc.price, policies.settings(session, now))
+        settings = policies.settings(session, now)
+        points = doc.redeemable_for_points
+        if points is None:
+            points = points_for(doc.price, settings)
+        elif settings.round_points(points) != points:
+            raise RewardError(f"the points price {points} has more than {settings.precision} decimal places")
+        values["points_price"] = points
     if doc.stock is not None:
         values["stock"] = doc.stock
     if reward is None:

@@ -30,6 +30,9 @@ from importers.sap_b1.rows import Mapper, SkippedRow, column_reader
 from importers.sap_b1.values import CARD_TYPE, BadValue, make_date_parser, make_decimal_parser, make_enum
 
 _EMAIL = re.compile(r"[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+")
+# The catalog's columns as long as the products and rewards tables keep them.
+_CATALOG_LENGTHS = {"item_code": 64, "item_name": 200, "item_group": 64, "brand": 64, "picture_url": 500,
+                    "currency": 3}
 _REDEEM_FLAG = make_enum("yes/no", {"Y": "Y", "N": "N", "tYES": "Y", "tNO": "N"}, empty="N")
 
 
@@ -99,21 +102,30 @@ def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str)
     rate = profile.points_per_price_unit
     has_flag = index.get("redeemable") is not None  # a file without the column says nothing about rewards
 
+    def fit(fields: list[str], logical: str) -> str:
+        value = text(fields, logical)
+        if len(value) > _CATALOG_LENGTHS[logical]:
+            raise BadValue(f"{h[logical]} is longer than {_CATALOG_LENGTHS[logical]} characters")
+        return value
+
     def map_row(line_no: int, raw: str, fields: list[str]):
         sku = text(fields, "item_code")
         if not sku:
             raise BadValue(f"missing key {h['item_code']}")
         try:
+            sku = fit(fields, "item_code")
+            name, group, brand, picture = (fit(fields, key) for key in ("item_name", "item_group", "brand",
+                                                                         "picture_url"))
+            currency = fit(fields, "currency").upper()
             price = number(text(fields, "price"), h["price"] or "")
             reward, redeemable = _points_price(text(fields, "redeemable"), h["redeemable"] or "", price, number,
                                                rate) if has_flag else (None, None)
             points_per_unit = number(text(fields, "points_per_unit"), h["points_per_unit"] or "")
             stock = _stock(number(text(fields, "stock"), h["stock"] or ""), h["stock"] or "")
             return ProductDoc(
-                source=SOURCE, sku=sku, name=text(fields, "item_name"), product_group=text(fields, "item_group"),
-                brand=text(fields, "brand"), price=price,
-                currency=(text(fields, "currency").upper() or profile.currency) if price is not None else "",
-                picture_url=text(fields, "picture_url"), redeemable_for_points=redeemable,
+                source=SOURCE, sku=sku, name=name, product_group=group, brand=brand, price=price,
+                currency=(currency or profile.currency) if price is not None else "",
+                picture_url=picture, redeemable_for_points=redeemable,
                 points_per_unit=points_per_unit, reward=reward, stock=stock, origin=Origin(SOURCE, name, line_no))
         except BadValue as exc:
             exc.extra.setdefault("sku", sku)

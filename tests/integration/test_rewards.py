@@ -76,13 +76,17 @@ def test_the_catalog_file_creates_updates_withdraws_rewards_and_quarantines_bad_
         "P1;Rura;110;3,50;PLN;;N",
         "R3;Zły;900;10,00;PLN;;-5",
         "R4;Bez ceny;900;;PLN;;Y",
-        "R5;Darmowy;900;0,00;PLN;;Y"))
-    assert run["counts"]["applied"] == 3 and run["counts"]["quarantined"] == 3, run
+        "R5;Darmowy;900;0,00;PLN;;Y",
+        "R7;Ułamek;900;;PLN;;12,5",
+        "R8;" + "x" * 201 + ";900;;PLN;;10"))
+    assert run["counts"]["applied"] == 3 and run["counts"]["quarantined"] == 5, run
     rows = call(client, keys, "GET", f"/api/v1/imports/{run['id']}/rows", key="erp").get_json()["rows"]
     assert [(r["line_no"], r["reason"]) for r in rows] == [
         (5, 'negative points price "-5" in column RedeemableForPoints'),
         (6, "RedeemableForPoints is Y but the row has no price to turn into points"),
-        (7, "the price 0.00 is worth no points at 0.5 per point")]
+        (7, "the price 0.00 is worth no points at 0.5 per point"),
+        (8, "the points price 12.5 has more than 0 decimal places"),
+        (9, "ItemName is longer than 200 characters")]
     rewards = by_sku(client, keys)
     assert set(rewards) == {"R1", "R2"}  # P1 is a product only
     trip, mug = rewards["R1"], rewards["R2"]

@@ -162,3 +162,33 @@ def test_a_loopback_address_is_refused_unless_the_operator_allows_it(app, client
         app.config.pop("PICTURE_ALLOW_HOSTS")
     assert done.exit_code == 0 and "1 pictures queued" in done.output
     assert rewards(client, keys)["P"]["picture_state"] == "stored" and source.hits["/ok.png"] == 1
+
+
+def test_the_fetch_runs_on_a_real_rq_worker(pg_app, keys, redis_url, source):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from redis import Redis
+
+    from server import jobs
+    from server.app import create_app
+    client = pg_app.test_client()
+    upload(client, keys["erp"], catalog_file(row("W", source.url("/ok.png"))))  # inline: loopback refused
+    assert rewards(client, keys)["W"]["picture_state"] == "failed"
+    Redis.from_url(redis_url).flushdb()
+    queued_app = create_app({"TESTING": True, "DATABASE_URL": pg_app.config["DATABASE_URL"],
+                             "REDIS_URL": redis_url, "SECRET_KEY": "t"})
+    with queued_app.app_context():
+        assert jobs.queue_pictures(retry_failed=True) == 1
+    assert rewards(client, keys)["W"]["picture_state"] == "pending"  # queued, not run inline
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_URL": pg_app.config["DATABASE_URL"], "REDIS_URL": redis_url,
+           "LOYALTY_INSTANCE": "/tmp/loyalty-worker-test", "PICTURE_ALLOW_HOSTS": "127.0.0.1",
+           "PICTURE_RETRY_DELAYS": "0"}
+    worker = subprocess.run([str(Path(sys.executable).with_name("loyalty")), "worker", "--burst", "-q", "default"],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    got = rewards(client, keys)["W"]
+    assert got["picture_state"] == "stored" and client.get(got["picture_url"]).data == PNG

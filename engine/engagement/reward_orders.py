@@ -200,6 +200,11 @@ def _loyalty_id(session: Session, member_id: int) -> str:
     return session.get(Member, member_id).loyalty_id
 
 
+def _cell(text: str) -> str:
+    """Text as a spreadsheet shows it, never as a formula (names and addresses come from outside)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 EXPORT_COLUMNS = ("reward_order_id", "status", "placed_at", "member", "recipient", "recipient_name",
                   *(f"address_{key}" for key in ADDRESS_FIELDS), "sku", "item", "quantity", "points")
 
@@ -225,8 +230,10 @@ def export_csv(session: Session, statuses: tuple[str, ...] = ()) -> Iterator[str
         stmt = stmt.where(RewardOrder.status.in_(statuses))
     for order in session.execute(stmt).scalars():
         member, recipient = session.get(Member, order.member_id), session.get(Member, order.recipient_id)
-        head = [order.external_id, order.status, order.placed_at.isoformat(), member.loyalty_id,
-                recipient.loyalty_id, recipient.name, *((order.address or {}).get(k, "") for k in ADDRESS_FIELDS)]
+        head = [_cell(order.external_id), order.status, order.placed_at.isoformat(), member.loyalty_id,
+                recipient.loyalty_id, _cell(recipient.name),
+                *(_cell((order.address or {}).get(k, "")) for k in ADDRESS_FIELDS)]
         for item in order.items:
-            writer.writerow([*head, item.sku, item.name, item.quantity, str(item.unit_points * item.quantity)])
+            writer.writerow([*head, _cell(item.sku), _cell(item.name), item.quantity,
+                             str(item.unit_points * item.quantity)])
         yield flush()

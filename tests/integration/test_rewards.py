@@ -206,7 +206,7 @@ def test_a_company_employee_receives_what_the_company_account_pays(client, keys)
 
 
 def test_the_shipping_export_by_api_and_cli(app, client, keys, tmp_path):
-    upload(client, keys["erp"], catalog_file('R1;"Kubek; duży";900;;PLN;;100', "R2;Plecak;900;;PLN;;50"))
+    upload(client, keys["erp"], catalog_file('R1;"Kubek; duży";900;;PLN;;100', "R2;=HYPERLINK(1);900;;PLN;;50"))
     anna = enrol(client, keys, "anna", points="500")
     assert order(client, keys, "RO-1", anna, [("R1", 1), ("R2", 2)]).status_code == 201
     assert order(client, keys, "RO-2", anna, [("R2", 1)]).status_code == 201
@@ -217,7 +217,7 @@ def test_the_shipping_export_by_api_and_cli(app, client, keys, tmp_path):
     rows = list(csv.DictReader(io.StringIO(got.get_data(as_text=True))))
     got.close()
     assert [(r["reward_order_id"], r["sku"], r["item"], r["quantity"], r["points"]) for r in rows] == [
-        ("RO-1", "R1", "Kubek; duży", "1", "100"), ("RO-1", "R2", "Plecak", "2", "100")]
+        ("RO-1", "R1", "Kubek; duży", "1", "100"), ("RO-1", "R2", "'=HYPERLINK(1)", "2", "100")]
     assert rows[0]["address_city"] == "Warszawa" and rows[0]["recipient_name"] == "anna"
     assert call(client, keys, "GET", "/api/v1/reward-orders/export.csv").status_code == 403
 

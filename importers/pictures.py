@@ -63,8 +63,8 @@ def _allowed(host: str, address, allow: tuple[str, ...]) -> bool:
     return False
 
 
-def resolve(url: str, allow: tuple[str, ...] = ()) -> tuple[str, str, int, str]:
-    """(scheme, host, port, address to connect to) for a URL the guard accepts."""
+def resolve(url: str, allow: tuple[str, ...] = ()) -> tuple[str, str, int, list[str]]:
+    """(scheme, host, port, the checked addresses to connect to) for a URL the guard accepts."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"{url!r} is not an http(s) URL with a host")
@@ -81,26 +81,38 @@ def resolve(url: str, allow: tuple[str, ...] = ()) -> tuple[str, str, int, str]:
         if not address.is_global and not _allowed(parts.hostname, address, allow):
             raise Refused(f"{parts.hostname} resolves to {address}, a private or loopback address; "
                           "the operator can allow the host with PICTURE_ALLOW_HOSTS")
-    return parts.scheme, parts.hostname, port, str(addresses[0])
+    return parts.scheme, parts.hostname, port, list(dict.fromkeys(str(a) for a in addresses))
+
+
+def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
+    """A connection to the first of the checked addresses that answers (never a fresh lookup)."""
+    error: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no address to connect to")
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float):
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float, cafile: str | None = None):
         super().__init__(host, port, timeout=timeout)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float, cafile: str | None = None):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context(cafile=cafile))
+        self._addresses = addresses
 
     def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        # The socket goes to a checked address; the certificate must still name the host.
+        self.sock = self._context.wrap_socket(_connect(self._addresses, self.port, self.timeout),
+                                              server_hostname=self.host)
 
 
 def _content_type(header: str | None, head: bytes) -> str:
@@ -129,16 +141,17 @@ def _read(response, limit: int, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
-def fetch(url: str, *, allow: tuple[str, ...] = (), max_bytes: int = MAX_BYTES,
-          timeout: float = TIMEOUT) -> Picture:
-    """The picture at ``url``, or `Refused` / `Unavailable` with a sentence that says why."""
+def fetch(url: str, *, allow: tuple[str, ...] = (), max_bytes: int = MAX_BYTES, timeout: float = TIMEOUT,
+          cafile: str | None = None) -> Picture:
+    """The picture at ``url``, or `Refused` / `Unavailable` with a sentence that says why (``cafile``:
+    certificate authorities to trust instead of the system's)."""
     deadline = time.monotonic() + timeout
     for _hop in range(MAX_REDIRECTS + 1):
-        scheme, host, port, address = resolve(url, allow)
+        scheme, host, port, addresses = resolve(url, allow)
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         pinned = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-        connection = pinned(host, port, address, timeout)
+        connection = pinned(host, port, addresses, timeout, cafile)
         try:
             connection.request("GET", target, headers={
                 "Host": parts.netloc.rsplit("@", 1)[-1], "Accept": ", ".join(TYPES),

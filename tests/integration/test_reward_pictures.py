@@ -192,3 +192,32 @@ def test_the_fetch_runs_on_a_real_rq_worker(pg_app, keys, redis_url, source):
     assert worker.returncode == 0, worker.stdout + worker.stderr
     got = rewards(client, keys)["W"]
     assert got["picture_state"] == "stored" and client.get(got["picture_url"]).data == PNG
+
+
+def _tls_source(tmp_path, source: Pictures, **names):
+    import ssl
+
+    from tests.support.servers import make_tls_files
+    files = make_tls_files(tmp_path, **names)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(files.cert, files.key)
+    source.server.socket = context.wrap_socket(source.server.socket, server_side=True)
+    return files
+
+
+def test_https_connects_to_the_checked_address_and_still_verifies_the_name(tmp_path, source):
+    from importers import pictures
+    files = _tls_source(tmp_path, source)
+    port = source.server.server_address[1]
+    got = pictures.fetch(f"https://localhost:{port}/ok.png", allow=("localhost",), cafile=files.ca_cert)
+    assert (got.content_type, got.data) == ("image/png", PNG)
+    with pytest.raises(pictures.Refused, match="private or loopback"):
+        pictures.fetch(f"https://localhost:{port}/ok.png", cafile=files.ca_cert)
+
+
+def test_https_with_a_certificate_for_another_name_is_not_taken(tmp_path, source):
+    from importers import pictures
+    files = _tls_source(tmp_path, source, dns_names=("other.example",), ips=())
+    with pytest.raises(pictures.Unavailable, match="certificate|CERTIFICATE"):
+        pictures.fetch(f"https://127.0.0.1:{source.server.server_address[1]}/ok.png", allow=("127.0.0.1",),
+                       cafile=files.ca_cert)

@@ -22,9 +22,9 @@ def test_only_http_urls_with_a_host_and_a_valid_port(url):
 
 
 def test_the_operator_allows_a_host_an_address_or_a_network():
-    assert pictures.resolve("http://10.1.2.3/a.png", ("10.0.0.0/8",))[3] == "10.1.2.3"
-    assert pictures.resolve("http://127.0.0.1/a.png", ("127.0.0.1",))[3] == "127.0.0.1"
-    assert pictures.resolve("http://localhost/a.png", ("localhost",))[3] in ("127.0.0.1", "::1")
+    assert pictures.resolve("http://10.1.2.3/a.png", ("10.0.0.0/8",))[3] == ["10.1.2.3"]
+    assert pictures.resolve("http://127.0.0.1/a.png", ("127.0.0.1",))[3] == ["127.0.0.1"]
+    assert set(pictures.resolve("http://localhost/a.png", ("localhost",))[3]) <= {"127.0.0.1", "::1"}
     with pytest.raises(pictures.Refused):
         pictures.resolve("http://10.1.2.3/a.png", ("192.168.0.0/16", "cdn.example"))
 

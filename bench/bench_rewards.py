@@ -67,7 +67,7 @@ def main() -> int:
         call("POST", "/api/v1/redemptions", json={"redemption_id": f"RD-{n}", "member": member, "points": "10"})
         middle = time.perf_counter()
         call("POST", "/api/v1/reward-orders", json={"reward_order_id": f"RO-{n}", "member": member,
-                                                    "items": [{"reward": "R1"}], "address": ADDRESS})
+                                                    "items": [{"sku": "R1"}], "address": ADDRESS})
         redemption_s += middle - started
         order_s += time.perf_counter() - middle
 
@@ -83,7 +83,7 @@ def main() -> int:
         gate.wait()
         answers.append(own.post("/api/v1/reward-orders", headers={"Authorization": f"Bearer {keys['shop']}"},
                                 json={"reward_order_id": f"BURST-{n}", "member": person,
-                                      "items": [{"reward": "R2"}], "address": ADDRESS}).status_code)
+                                      "items": [{"sku": "R2"}], "address": ADDRESS}).status_code)
     threads = [threading.Thread(target=attempt, args=(n, p)) for n, p in enumerate(people)]
     for t in threads:
         t.start()

@@ -42,7 +42,7 @@ MAX_ITEMS, MAX_QUANTITY = 50, 1000
 
 @dataclass(frozen=True)
 class Item:
-    reward: str  # id or SKU
+    reward: int | str  # the reward's id, or its SKU
     quantity: int
 
 
@@ -154,10 +154,9 @@ def place(session: Session, request: OrderRequest, *, actor: str, now: datetime)
 
 def _replay(session: Session, order: RewardOrder, request: OrderRequest) -> RewardOrder:
     member = members.resolve(session, request.member_ref)
-    asked = sorted((str(item.reward), item.quantity) for item in request.items)
-    had = sorted((item.sku, item.quantity) for item in order.items)
-    had_ids = sorted((str(item.reward_id), item.quantity) for item in order.items)
-    if member is None or member.id != order.member_id or asked not in (had, had_ids):
+    asked = sorted((get_reward(session, item.reward).id, item.quantity) for item in request.items)
+    had = sorted((item.reward_id, item.quantity) for item in order.items)
+    if member is None or member.id != order.member_id or asked != had:
         raise _refuse(f"reward order {order.external_id!r} was already placed with different details",
                       "reward_order_conflict", 409)
     return order

@@ -46,9 +46,8 @@ def by_sku(session: Session, sku: str) -> Reward | None:
 
 
 def get(session: Session, ref: str | int) -> Reward:
-    """A reward by id or SKU."""
-    reward = session.get(Reward, int(ref)) if str(ref).isdigit() else None
-    reward = reward or by_sku(session, str(ref))
+    """A reward by id (an int) or SKU (a str: SAP item codes are often digits, never taken for ids)."""
+    reward = session.get(Reward, ref) if isinstance(ref, int) else by_sku(session, ref)
     if reward is None:
         raise RewardError(f"there is no reward {ref}", code="reward_unknown", status=404)
     return reward

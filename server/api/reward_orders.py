@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import g
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from engine import clock
 from engine.engagement import reward_orders
 from engine.engagement.reward_orders import ADDRESS_FIELDS, MAX_ITEMS, MAX_QUANTITY, STATUSES
 from engine.models import Member
 from server.api import present
-from server.api.bounds import REF, Text
+from server.api.bounds import REF, Id, Text
 from server.api.schemas import BalanceBrief, MemberRefField, Points
 from server.auth import require
 from server.extensions import db
@@ -22,9 +22,14 @@ blp = Blueprint("reward_orders", __name__, url_prefix="/api/v1/reward-orders",
 
 
 class RewardItemIn(Schema):
-    reward = fields.String(required=True, validate=validate.Length(1, 64),
-                           metadata={"description": "the reward's id or SKU"})
+    sku = fields.String(validate=validate.Length(1, 64), metadata={"description": "the reward's SKU, or"})
+    reward_id = Id(metadata={"description": "the reward's id"})
     quantity = fields.Integer(load_default=1, validate=validate.Range(1, MAX_QUANTITY))
+
+    @validates_schema
+    def _one(self, data, **_kw):
+        if ("sku" in data) == ("reward_id" in data):
+            raise ValidationError("name the reward by sku or by reward_id (one of them)", "sku")
 
 
 class DeliveryAddressIn(Schema):
@@ -112,7 +117,7 @@ def place(data):
     session = db.session()
     request = reward_orders.OrderRequest(
         external_id=data["reward_order_id"], member_ref=data["member"], recipient_ref=data.get("recipient"),
-        items=tuple(reward_orders.Item(i["reward"], i["quantity"]) for i in data["items"]),
+        items=tuple(reward_orders.Item(i.get("reward_id") or i["sku"], i["quantity"]) for i in data["items"]),
         address=data["address"])
     order, _created = reward_orders.place(session, request, actor=g.actor, now=clock.now())
     return order_out(session, order)

@@ -54,7 +54,8 @@ def by_sku(client, keys, **query) -> dict:
 def order(client, keys, order_id: str, member: str, items, key="shop", **extra):
     return call(client, keys, "POST", "/api/v1/reward-orders", key=key, json={
         "reward_order_id": order_id, "member": member, "address": ADDRESS,
-        "items": [{"reward": sku, "quantity": quantity} for sku, quantity in items], **extra})
+        "items": [{"sku" if isinstance(ref, str) else "reward_id": ref, "quantity": quantity}
+                  for ref, quantity in items], **extra})
 
 
 def stock(client, keys, sku: str, count):
@@ -170,7 +171,7 @@ def test_an_order_spends_points_takes_stock_moves_on_and_a_cancel_refunds_once(a
 
 def test_no_overdraft_no_stock_and_the_refusals_change_nothing(client, keys):
     upload(client, keys["erp"], catalog_file("R1;Kubek;900;;PLN;;100", "R2;Rower;900;;PLN;;5000",
-                                             "R3;Stary;900;;PLN;;10"))
+                                             "R3;Stary;900;;PLN;;10", "2;Numer;900;;PLN;;7"))
     stock(client, keys, "R1", 1)
     call(client, keys, "PATCH", f"/api/v1/rewards/{by_sku(client, keys)['R3']['id']}", key="admin",
          json={"active": False})
@@ -182,15 +183,23 @@ def test_no_overdraft_no_stock_and_the_refusals_change_nothing(client, keys):
     assert order(client, keys, "RO-4", anna, [("NOPE", 1)]).status_code == 404
     assert order(client, keys, "RO-5", anna, [("R1", 1), ("R1", 1)]).status_code == 422
     bad_address = call(client, keys, "POST", "/api/v1/reward-orders", json={
-        "reward_order_id": "RO-6", "member": anna, "items": [{"reward": "R1"}], "address": {"name": "x"}})
+        "reward_order_id": "RO-6", "member": anna, "items": [{"sku": "R1"}], "address": {"name": "x"}})
     assert bad_address.status_code == 422 and "line1" in bad_address.get_data(as_text=True)
     piotr = enrol(client, keys, "piotr")
     stranger = order(client, keys, "RO-7", anna, [("R1", 1)], recipient=piotr)
     assert stranger.status_code == 422 and stranger.get_json()["code"] == "reward_recipient_refused"
+    both = call(client, keys, "POST", "/api/v1/reward-orders", json={
+        "reward_order_id": "RO-8", "member": anna, "items": [{"sku": "R1", "reward_id": 1}], "address": ADDRESS})
+    assert both.status_code == 422
     assert balance(client, keys, anna) == "300" and by_sku(client, keys)["R1"]["stock"] == 1
     assert call(client, keys, "GET", "/api/v1/reward-orders/RO-1").status_code == 404
     affordable = call(client, keys, "GET", "/api/v1/rewards", query_string={"member": anna}).get_json()
-    assert [r["sku"] for r in affordable["rewards"]] == ["R1"] and affordable["total"] == 1
+    assert [r["sku"] for r in affordable["rewards"]] == ["R1", "2"] and affordable["total"] == 2
+
+    # A SKU of digits is a SKU, never another reward's id; an id is given as reward_id.
+    numeric = order(client, keys, "RO-9", anna, [("2", 1), (by_sku(client, keys)["R1"]["id"], 1)])
+    assert numeric.status_code == 201, numeric.get_json()
+    assert [(i["sku"], i["unit_points"]) for i in numeric.get_json()["items"]] == [("R1", "100"), ("2", "7")]
 
 
 def test_a_company_employee_receives_what_the_company_account_pays(client, keys):

@@ -221,3 +221,16 @@ def test_https_with_a_certificate_for_another_name_is_not_taken(tmp_path, source
     with pytest.raises(pictures.Unavailable, match="certificate|CERTIFICATE"):
         pictures.fetch(f"https://127.0.0.1:{source.server.server_address[1]}/ok.png", allow=("127.0.0.1",),
                        cafile=files.ca_cert)
+
+
+def test_the_cron_schedule_tries_failed_pictures_again_daily(redis_url, tmp_path):
+    from server import schedule
+    from server.app import create_app
+    from server.extensions import rq
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'cron.db'}", "REDIS_URL": redis_url,
+                      "SECRET_KEY": "t", "SECRET_KEY_IS_EPHEMERAL": False})
+    with app.app_context():
+        schedule.register(app)
+        jobs = {job.func.__name__: job for job in rq.make_cron_scheduler().get_jobs()}
+    assert jobs["queue_pictures"].kwargs == {"retry_failed": True}
+    assert jobs["queue_pictures"].cron == app.config["PICTURE_RETRY_CRON"] == "45 4 * * *"

@@ -106,6 +106,10 @@ class ProductDoc:
     picture_url: str = ""
     redeemable_for_points: Decimal | None = None  # price in points; None = not a reward
     points_per_unit: Decimal | None = None  # accrual points per unit [002]
+    # True: a reward (priced by redeemable_for_points, or when that is None by the program's point
+    # value); False: not a reward, so a reward of this SKU is withdrawn; None: the source says nothing.
+    reward: bool | None = None
+    stock: int | None = None  # the reward's stock, when the file carries it
     origin: Origin | None = None
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine import ledger, members
 from engine.documents import catalog, orders, redemptions
 from engine.domain import CustomerDoc, ProductDoc, PurchaseDoc, RowError, WriteOffDoc
+from engine.engagement import rewards
 from engine.members import customers
 from engine.models import ImportChunk, ImportRun, QuarantinedRow
 
@@ -104,7 +105,9 @@ def _apply(session: Session, item, *, actor: str, now: datetime) -> str:
     if isinstance(item, CustomerDoc):
         return customers.upsert(session, item, now=now)
     if isinstance(item, ProductDoc):
-        return catalog.upsert(session, item, now=now)
+        product = catalog.upsert(session, item, now=now)
+        reward = rewards.from_catalog(session, item, now=now)
+        return "applied" if "applied" in (product, reward) else "duplicate"
     if isinstance(item, WriteOffDoc):
         request = redemptions.RedemptionRequest(
             source=item.source, external_id=item.external_id, member_ref=item.member_ref,

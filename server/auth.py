@@ -32,11 +32,13 @@ SCOPES = {
     "outbox:read": "see notifications, webhook deliveries and subscriptions",
     "webhooks:write": "manage webhook subscriptions and message templates",
     "promo:write": "generate, import, list, export and deactivate promo-code batches",
+    "rewards:read": "see the reward catalog",
+    "rewards:write": "edit rewards (points price, stock), move reward orders on, export them for shipping",
 }
 KIND_SCOPES = {
     "shop": ("members:read", "members:write", "orders:write", "redemptions:write",
-             "events:write"),
-    "pos": ("members:read", "orders:write", "redemptions:write"),
+             "events:write", "rewards:read"),
+    "pos": ("members:read", "orders:write", "redemptions:write", "rewards:read"),
     "erp": ("members:read", "imports:read", "imports:write", "orders:write"),
     "onec": ("exchange:1c", "members:read"),
     "admin": tuple(SCOPES),

@@ -38,6 +38,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(promo_group)
     from server.cli_notify import notify_group
     app.cli.add_command(notify_group)
+    from server.cli_rewards import rewards_group
+    app.cli.add_command(rewards_group)
 
 
 @click.group()

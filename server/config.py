@@ -46,6 +46,17 @@ def _outbox() -> dict:
     }
 
 
+def _pictures() -> dict:
+    """Reward pictures fetched from the catalog's URLs (README: Rewards)."""
+    settings: dict = {"PICTURE_ALLOW_HOSTS": _list("PICTURE_ALLOW_HOSTS"),  # hosts, addresses, networks
+                      "PICTURE_MAX_BYTES": int(os.environ.get("PICTURE_MAX_BYTES", str(5 * 1024**2))),
+                      "PICTURE_TIMEOUT": float(os.environ.get("PICTURE_TIMEOUT", "10")),
+                      "PICTURE_RETRY_CRON": os.environ.get("PICTURE_RETRY_CRON", "45 4 * * *")}
+    if os.environ.get("PICTURE_RETRY_DELAYS") is not None:  # else 2,10,30 s on a worker, none inline
+        settings["PICTURE_RETRY_DELAYS"] = os.environ["PICTURE_RETRY_DELAYS"]
+    return settings
+
+
 def from_env(instance: Path) -> dict:
     secret = os.environ.get("SECRET_KEY")
     return {
@@ -79,4 +90,5 @@ def from_env(instance: Path) -> dict:
         "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         "JSON_SORT_KEYS": False,
         **_outbox(),
+        **_pictures(),
     }

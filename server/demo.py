@@ -1,5 +1,5 @@
 """Demo program and data for a newcomer's first run: the [000] wholesaler, a few
-members, a catalog, orders in every state, an admin user and an API key."""
+members, a catalog with two rewards, orders in every state, an admin user and an API key."""
 from __future__ import annotations
 
 import secrets
@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from engine import clock, members, policies
 from engine.documents import orders
-from engine.domain import LineDoc, PurchaseDoc
+from engine.domain import LineDoc, ProductDoc, PurchaseDoc
+from engine.engagement import rewards
 from engine.models import ApiKey, Product, User
 
 DEMO_KEY_NAME = "demo-shop"
@@ -50,6 +51,10 @@ def seed(session: Session, base_url: str = "http://127.0.0.1:5000") -> dict:
         session.add(Product(sku=sku, name=name, product_group=group, price=Decimal(price),
                             currency="PLN", points_price=Decimal(points_price) if points_price else None,
                             points_per_unit=Decimal(per_unit) if per_unit else None, source="demo"))
+        if points_price:  # the catalog's rewards, as the daily file would offer them
+            rewards.from_catalog(session, ProductDoc(source="demo", sku=sku, name=name, price=Decimal(price),
+                                                     currency="PLN", redeemable_for_points=Decimal(points_price),
+                                                     reward=True, stock=10 if sku == "NAG-1" else None), now=now)
     created = []
     for name, code, phone, email, group in MEMBERS:
         created.append(members.create(session, {"name": name, "erp_code": code, "phone": phone,

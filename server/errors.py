@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 import rules
 from engine import ledger, members, policies, simulations
 from engine.documents import orders, redemptions
+from engine.engagement.refusals import Refusal
 from engine.members import adjustments
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,11 @@ def handle_domain(exc: Exception):
     raise exc
 
 
+def handle_refusal(exc: Refusal):
+    """A program's refusal (promo codes, rewards) carries its own code and status."""
+    return _response(exc.status, error_body(exc.code, str(exc), exc.details))
+
+
 def handle_http(exc: HTTPException):
     original = getattr(exc, "original_exception", None)
     if original is not None and not isinstance(original, HTTPException):
@@ -122,6 +128,7 @@ def handle_unexpected(exc: Exception):
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Refusal, handle_refusal)
     for cls, _status in STATUS_BY_EXCEPTION:
         app.register_error_handler(cls, handle_domain)
     app.register_error_handler(Exception, handle_unexpected)

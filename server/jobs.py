@@ -25,10 +25,17 @@ delivered inline) right after it commits, and dropped with a rollback;
 Before each send the worker takes a slot of the gateway's rate
 (``SMS_RATE``, ``SMTP_RATE``, ``WEBHOOK_RATE`` messages a second; `server.pacing`,
 shared through Redis by every worker). `run_digest` is the monthly digest.
+
+Reward pictures (queue ``default``): a finished catalog import queues
+`fetch_picture` for every pending picture; ``PICTURE_ALLOW_HOSTS`` (host
+names, addresses or networks the SSRF guard lets through), ``PICTURE_MAX_BYTES``,
+``PICTURE_TIMEOUT`` (seconds) and ``PICTURE_RETRY_DELAYS`` (seconds between
+tries of a source that did not answer: "2,10,30" on a worker, none inline) set how.
 """
 from __future__ import annotations
 
 import logging
+import time as clocktime
 from datetime import datetime, time
 from pathlib import Path
 
@@ -37,10 +44,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from engine import clock, outbox
-from engine.engagement import birthdays, tiers
+from engine.engagement import birthdays, rewards, tiers
 from engine.ledger import daily
-from engine.models import ImportRun
+from engine.models import ImportRun, RewardPicture
 from exporters.channels import dispatch
+from importers import pictures
 from importers.sap_b1 import pipeline
 from importers.transports import polling, sources
 from server import pacing
@@ -101,6 +109,8 @@ def run_import(run_id: int) -> dict:
         **_settings())
     if run.status == "done":
         polling.tidy_source(run.details, configured_sources())
+        if run.kind == "catalog":
+            queue_pictures()
     return summary(run)
 
 
@@ -219,3 +229,60 @@ def init_outbox(app: Flask) -> None:
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _after_rollback)
+
+
+def _setting_list(value, default: str = "") -> tuple[str, ...]:
+    if value is None:
+        value = default
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def fetch_picture(reward_id: int) -> dict:
+    """Fetch and keep one reward's pending picture; a source that does not answer is tried again after
+    each of ``PICTURE_RETRY_DELAYS``, a refusal (unsafe address, not an image, too large) is final."""
+    session = db.session()
+    picture = session.get(RewardPicture, reward_id)
+    if picture is None or picture.state != "pending":
+        return {"reward": reward_id, "state": picture.state if picture else "none", "attempts": 0}
+    url = picture.source_url
+    session.commit()  # no transaction stays open while a remote server answers
+    config = current_app.config
+    options = {"allow": _setting_list(config.get("PICTURE_ALLOW_HOSTS")),
+               "max_bytes": int(config.get("PICTURE_MAX_BYTES", pictures.MAX_BYTES)),
+               "timeout": float(config.get("PICTURE_TIMEOUT", pictures.TIMEOUT))}
+    # Inline (no Redis) a fetch holds up the request that queued it: one try, unless delays are set.
+    waits = "" if config.get("JOBS_INLINE", True) else "2,10,30"
+    delays = [float(d) for d in _setting_list(config.get("PICTURE_RETRY_DELAYS"), waits)]
+    attempts, error = 0, ""
+    for delay in (0.0, *delays):
+        clocktime.sleep(delay)
+        attempts += 1
+        try:
+            got = pictures.fetch(url, **options)
+        except pictures.Refused as exc:
+            error = str(exc)
+            break
+        except pictures.Unavailable as exc:
+            error = str(exc)
+            continue
+        rewards.keep_picture(session, reward_id, url, content_type=got.content_type, data=got.data,
+                             sha256=got.sha256, now=clock.now())
+        session.commit()
+        return {"reward": reward_id, "state": "stored", "attempts": attempts}
+    rewards.picture_failed(session, reward_id, url, error, attempts=attempts, now=clock.now())
+    session.commit()
+    log.warning("reward %s picture %s: %s", reward_id, url, error)
+    return {"reward": reward_id, "state": "failed", "attempts": attempts, "error": error}
+
+
+def queue_pictures(retry_failed: bool = False) -> int:
+    """Queue a fetch for every pending reward picture (and, asked to, the failed ones again)."""
+    session = db.session()
+    if retry_failed:
+        rewards.retry_failed_pictures(session)
+    ids = rewards.pictures_to_fetch(session)
+    session.commit()
+    for reward_id in ids:
+        enqueue(fetch_picture, reward_id, job_id=f"reward-picture-{reward_id}")
+    return len(ids)

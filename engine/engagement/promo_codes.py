@@ -32,22 +32,16 @@ from engine.engagement.promo_patterns import (
     draw,
     normalise,
 )
+from engine.engagement.refusals import Refusal
 from engine.models import Member, PromoBatch, PromoCode, bulk
 from engine.models.bulk import copy_text, is_postgres
 from rules.facts import EventFacts
 
 
-class PromoError(Exception):
+class PromoError(Refusal):
     """A refusal with a stable ``code`` and the HTTP status the API answers with."""
 
     code, status = "promo_error", 422
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 details: dict | None = None):
-        super().__init__(message)
-        self.code = code or self.code
-        self.status = status or self.status
-        self.details = details
 
 
 class BatchError(PromoError):

@@ -20,4 +20,5 @@ from .onec import (
 )
 from .outbox import MessageTemplate, OutboxAttempt, OutboxMessage, OutboxRunCredit, WebhookSubscription
 from .policies import PolicyVersion
+from .rewards import Reward, RewardOrder, RewardOrderItem, RewardOrderStatus, RewardPicture
 from .staging import ImportChunk, StagedLine

@@ -3,9 +3,12 @@
 Decisions taken here (SAP documents none of them; README, "What happens to each kind"):
 
 - ``RedeemableForPoints``: a number is the reward's price in points (0 or
-  empty: not a reward); ``Y``/``tYES`` means "price it from ``Price``" and
-  needs the profile's ``points_per_price_unit`` (rounded up to whole points,
-  so a reward never costs less than its price); ``N``/``tNO``: not a reward.
+  empty: not a reward); ``Y``/``tYES`` means "price it from ``Price``": by the
+  profile's ``points_per_price_unit`` when it has one (rounded up to whole
+  points, so a reward never costs less than its price), else by the program's
+  point value and rounding when the row is applied (`engine.engagement.rewards`);
+  ``N``/``tNO``: not a reward. An optional ``stock`` column (SAP ``OnHand``)
+  sets the reward's stock.
 - Customers of ``CardType`` S (supplier) or L (lead) are skipped, not errors.
 - Phone: ``Cellular``, then ``Phone1``, then ``Phone2``; the first that is a
   valid personal number wins. A number Excel stripped of its ``+``
@@ -27,6 +30,9 @@ from importers.sap_b1.rows import Mapper, SkippedRow, column_reader
 from importers.sap_b1.values import CARD_TYPE, BadValue, make_date_parser, make_decimal_parser, make_enum
 
 _EMAIL = re.compile(r"[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+")
+# The catalog's columns as long as the products and rewards tables keep them.
+_CATALOG_LENGTHS = {"item_code": 64, "item_name": 200, "item_group": 64, "brand": 64, "picture_url": 500,
+                    "currency": 3}
 _REDEEM_FLAG = make_enum("yes/no", {"Y": "Y", "N": "N", "tYES": "Y", "tNO": "N"}, empty="N")
 
 
@@ -94,23 +100,33 @@ def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str)
     text = column_reader(index)
     number = make_decimal_parser(profile.decimal_separator)
     rate = profile.points_per_price_unit
+    has_flag = index.get("redeemable") is not None  # a file without the column says nothing about rewards
+
+    def fit(fields: list[str], logical: str) -> str:
+        value = text(fields, logical)
+        if len(value) > _CATALOG_LENGTHS[logical]:
+            raise BadValue(f"{h[logical]} is longer than {_CATALOG_LENGTHS[logical]} characters")
+        return value
 
     def map_row(line_no: int, raw: str, fields: list[str]):
         sku = text(fields, "item_code")
         if not sku:
             raise BadValue(f"missing key {h['item_code']}")
         try:
+            sku = fit(fields, "item_code")
+            name, group, brand, picture = (fit(fields, key) for key in ("item_name", "item_group", "brand",
+                                                                         "picture_url"))
+            currency = fit(fields, "currency").upper()
             price = number(text(fields, "price"), h["price"] or "")
-            redeemable = _points_price(text(fields, "redeemable"), h["redeemable"] or "", price, number, rate)
+            reward, redeemable = _points_price(text(fields, "redeemable"), h["redeemable"] or "", price, number,
+                                               rate) if has_flag else (None, None)
             points_per_unit = number(text(fields, "points_per_unit"), h["points_per_unit"] or "")
-            if redeemable is not None and redeemable <= 0:
-                redeemable = None
+            stock = _stock(number(text(fields, "stock"), h["stock"] or ""), h["stock"] or "")
             return ProductDoc(
-                source=SOURCE, sku=sku, name=text(fields, "item_name"), product_group=text(fields, "item_group"),
-                brand=text(fields, "brand"), price=price,
-                currency=(text(fields, "currency").upper() or profile.currency) if price is not None else "",
-                picture_url=text(fields, "picture_url"), redeemable_for_points=redeemable,
-                points_per_unit=points_per_unit, origin=Origin(SOURCE, name, line_no))
+                source=SOURCE, sku=sku, name=name, product_group=group, brand=brand, price=price,
+                currency=(currency or profile.currency) if price is not None else "",
+                picture_url=picture, redeemable_for_points=redeemable,
+                points_per_unit=points_per_unit, reward=reward, stock=stock, origin=Origin(SOURCE, name, line_no))
         except BadValue as exc:
             exc.extra.setdefault("sku", sku)
             raise
@@ -118,17 +134,25 @@ def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str)
     return map_row
 
 
-def _points_price(value: str, column: str, price, number, rate) -> Decimal | None:
+def _points_price(value: str, column: str, price, number, rate) -> tuple[bool, Decimal | None]:
+    """(is a reward, its points price); a reward without a price in points is priced by the program."""
     if not value or value[0].isdigit() or value[0] in "+-,.":
         points = number(value, column)
         if points is not None and points < 0:
             raise BadValue(f'negative points price "{value}" in column {column}')
-        return points
+        return (True, points) if points else (False, None)
     if _REDEEM_FLAG(value, column) == "N":
-        return None
+        return False, None
     if price is None:
         raise BadValue(f"{column} is {value} but the row has no price to turn into points")
     if rate is None:
-        raise BadValue(f"{column} is {value} but the source's profile does not say how many points one unit "
-                       "of price is worth (points_per_price_unit); set it, or export the price in points")
-    return (price * rate).to_integral_value(rounding=ROUND_CEILING)
+        return True, None
+    return True, (price * rate).to_integral_value(rounding=ROUND_CEILING)
+
+
+def _stock(value: Decimal | None, column: str) -> int | None:
+    if value is None:
+        return None
+    if value < 0 or value != value.to_integral_value():
+        raise BadValue(f'stock "{value}" in column {column} is not a whole number of at least 0')
+    return int(value)

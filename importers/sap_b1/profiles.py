@@ -89,6 +89,7 @@ COLUMNS: Mapping[str, Mapping[str, Column]] = MappingProxyType({
         "redeemable": Column("RedeemableForPoints"),
         "points_per_unit": Column(None, required=False),
         "brand": Column(None, required=False),
+        "stock": Column(None, required=False),  # e.g. OnHand: the reward's stock
     }),
 })
 

@@ -1,8 +1,10 @@
 """Turn domain rows into the plain dicts the schemas dump (and XML renders)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from decimal import ROUND_DOWN, Decimal
 
+from flask import Response, stream_with_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -81,3 +83,19 @@ def redemption_out(session: Session, redemption: Redemption) -> dict:
         "value": redemption.value, "currency": redemption.currency,
         "status": redemption.status, "balance": balance_out(session, member),
     }
+
+
+def csv_download(rows: Callable[[Session], Iterator[str]], filename: str) -> Response:
+    """A CSV file streamed from a session of its own: the request's transaction ends first, so a
+    million rows going out never hold it open."""
+    from server.extensions import db, session_factory
+    db.session().commit()
+
+    def produce():
+        own = session_factory().new_session()
+        try:
+            yield from rows(own)
+        finally:
+            own.close()
+    return Response(stream_with_context(produce()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,7 +1,7 @@
 """Promo codes over HTTP: redeem a code (rate-limited), and create, list, export and deactivate batches."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
@@ -13,8 +13,7 @@ from server.api import present
 from server.api.bounds import Exact, Instant, positive
 from server.api.schemas import BalanceBrief, MemberRefField, Points
 from server.auth import require
-from server.errors import error_body
-from server.extensions import db, session_factory
+from server.extensions import db
 from server.formats import xml_document, xml_root
 from server.idempotency import idempotent, transactional
 
@@ -156,28 +155,11 @@ def deactivate_batch(batch_id):
 @blp.response(200, content_type="text/csv")
 def export_batch(batch_id):
     """The batch's codes as CSV for the printer (code, batch, redeemed)."""
-    session = db.session()
-    batch = promo_codes.get_batch(session, batch_id)
-    session.commit()  # a million rows stream out: no transaction of the request stays open meanwhile
-
-    def rows():
-        own = session_factory().new_session()
-        try:
-            yield from promo_codes.export_csv(own, batch)
-        finally:
-            own.close()
-    return Response(stream_with_context(rows()), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="promo-{batch.id}.csv"'})
-
-
-def _refused(exc: promo_codes.PromoError):
-    response = jsonify(error_body(exc.code, str(exc), exc.details))
-    response.status_code = exc.status
-    return response
+    batch = promo_codes.get_batch(db.session(), batch_id)
+    return present.csv_download(lambda own: promo_codes.export_csv(own, batch), f"promo-{batch.id}.csv")
 
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "loyalty-limits")
     limiter.init_app(app)
-    app.register_error_handler(promo_codes.PromoError, _refused)

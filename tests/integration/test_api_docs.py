@@ -40,3 +40,21 @@ def test_the_home_page_leads_to_the_admin_ui_or_else_the_docs(tmp_path):
     del app.blueprints["admin"]  # a server without the admin UI sends people to the API docs
     plain = app.test_client().get("/")
     assert plain.status_code == 302 and plain.headers["Location"] == "/api/v1/docs"
+
+
+def test_the_openapi_document_has_every_endpoint_and_the_reward_ones_say_what_they_do(tmp_path):
+    app = _app(tmp_path)
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.rule in ("/api/v1/openapi.json", "/api/v1/docs"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            if method.lower() not in spec["paths"].get(path, {}):
+                missing.append(f"{method} {path}")
+    assert missing == []
+    rewards = {path: ops for path, ops in spec["paths"].items() if "/reward" in path}
+    assert len(rewards) == 7
+    assert all(op.get("description") or op.get("summary") for ops in rewards.values() for op in ops.values()
+               if isinstance(op, dict) and "responses" in op)

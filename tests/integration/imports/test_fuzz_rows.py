@@ -25,6 +25,10 @@ FILES = {
         f"1;1001;{D1};C001;PLN;1;ZK-12;Zawór;120;3;34,80;104,40;N;;;",
         f"2;1002;{D2};C002;PLN;0;KL-2;Kolano;120;1;55,00;55,00;N;;;",
         f"3;1003;{D2};C001;PLN;0;RM-15;Rura;110;2;1 234,50;2 469,00;C;13;1;0"]),
+    "catalog": ("ItemCode;ItemName;ItmsGrpCod;Price;Currency;PictureURL;RedeemableForPoints", [
+        "R1;Kubek;900;20,01;PLN;https://cdn.example/k.jpg;Y",
+        "R2;Wycieczka;900;5 000,00;;;25 000",
+        "P1;Rura;110;3,50;PLN;;N"]),
     "credit_notes": (samples.CREDIT_HEADER, [
         f"7;501;{D2};C001;PLN;0;RM-15;Rura;110;1;1 234,50;1 234,50;13;1;0",
         f"8;502;{D2};C002;PLN;0;KL-2;Kolano;120;1;55,00;55,00;13;2;0"]),

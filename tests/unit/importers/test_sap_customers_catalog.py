@@ -135,7 +135,21 @@ def test_catalog_rows_with_points_prices(tmp_path):
     ]
 
 
-def test_catalog_yes_flag_needs_a_conversion_rate(tmp_path):
+def test_catalog_yes_flag_without_a_profile_rate_is_priced_by_the_program(tmp_path):
     rows = catalog_rows(tmp_path, default_profile("catalog"))
-    assert isinstance(rows[1], RowError) and "points_per_price_unit" in rows[1].reason
-    assert isinstance(rows[0], ProductDoc)
+    trip, mug, pipe, elbow = rows[:4]
+    assert (mug.reward, mug.redeemable_for_points, mug.price) == (True, None, Decimal("20.01"))
+    assert (trip.reward, trip.redeemable_for_points) == (True, Decimal("25000"))
+    assert pipe.reward is False and elbow.reward is False  # N, and an empty flag: not rewards
+    assert rows[-1].reward is False  # 0 points: not a reward
+
+
+def test_catalog_stock_column_when_the_profile_maps_it(tmp_path):
+    path = tmp_path / "STOCK.csv"
+    path.write_bytes(b"ItemCode;ItemName;ItmsGrpCod;Price;Currency;PictureURL;RedeemableForPoints;OnHand\r\n"
+                     b"R1;Kubek;900;;PLN;;100;7\r\nR2;Plecak;900;;PLN;;50;-1\r\nR3;Rower;900;;PLN;;50;2,5\r\n")
+    with open_file(path, profile_from_dict({"columns": {"stock": "OnHand"}}, kind="catalog")) as f:
+        rows = list(f)
+    assert rows[0].stock == 7
+    assert [r.reason for r in rows[1:]] == ['stock "-1" in column OnHand is not a whole number of at least 0',
+                                           'stock "2.5" in column OnHand is not a whole number of at least 0']

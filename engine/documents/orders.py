@@ -39,7 +39,7 @@ def content_hash(doc: PurchaseDoc) -> str:
     return fingerprint.content_hash(
         document_type=doc.document_type, member_ref=doc.member_ref, placed_at=doc.placed_at,
         currency=doc.currency, lines=doc.lines, channel=doc.channel, store=doc.store,
-        shipping=str(doc.shipping_total), base=doc.base_external_id)
+        shipping=str(doc.shipping_total), base=doc.base_external_id, codes=doc.codes)
 
 
 def find(session: Session, source: str, external_id: str) -> Document | None:
@@ -85,7 +85,7 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
         channel=doc.channel, store=doc.store, currency=doc.currency, placed_at=doc.placed_at,
         status="placed", shipping_total=doc.shipping_total, version=doc.version,
         total=sum((line.line_total for line in doc.lines), ZERO), content_hash=fingerprint,
-        created_at=now)
+        codes=list(doc.codes) or None, created_at=now)
     document.lines.extend(_document_lines(session, doc))
     session.add(document)
     session.flush()
@@ -122,6 +122,7 @@ def _document_lines(session: Session, doc: PurchaseDoc) -> list[DocumentLine]:
             brand=line.brand or (product.brand if product else ""), quantity=line.quantity,
             unit_price=line.unit_price, line_total=line.line_total, is_promo=line.is_promo,
             points_per_unit=product.points_per_unit if product else None,
+            tags=(product.tags or None) if product else None,
             base_line_no=line.base_line_no))
     return out
 

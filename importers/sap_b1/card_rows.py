@@ -20,7 +20,7 @@ from decimal import ROUND_CEILING, Decimal
 
 import phonenumbers
 
-from engine.domain import CustomerDoc, Origin, ProductDoc
+from engine.domain import CustomerDoc, Origin, ProductDoc, tags_from
 from engine.members.phones import normalize_phone
 from importers.sap_b1.profiles import SOURCE, Profile
 from importers.sap_b1.rows import Mapper, SkippedRow, column_reader
@@ -89,6 +89,13 @@ def first_email(value: str) -> str | None:
     return None
 
 
+def _tags(fields: list[str], text, header: str | None) -> tuple[str, ...]:
+    try:
+        return tags_from(re.split(r"[,|]", text(fields, "tags")))
+    except ValueError as exc:
+        raise BadValue(f"{header}: {exc}") from None
+
+
 def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str) -> Mapper:
     h = profile.columns
     text = column_reader(index)
@@ -105,12 +112,13 @@ def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str)
             points_per_unit = number(text(fields, "points_per_unit"), h["points_per_unit"] or "")
             if redeemable is not None and redeemable <= 0:
                 redeemable = None
+            tags = _tags(fields, text, h["tags"]) if index.get("tags") is not None else None
             return ProductDoc(
                 source=SOURCE, sku=sku, name=text(fields, "item_name"), product_group=text(fields, "item_group"),
                 brand=text(fields, "brand"), price=price,
                 currency=(text(fields, "currency").upper() or profile.currency) if price is not None else "",
                 picture_url=text(fields, "picture_url"), redeemable_for_points=redeemable,
-                points_per_unit=points_per_unit, origin=Origin(SOURCE, name, line_no))
+                points_per_unit=points_per_unit, origin=Origin(SOURCE, name, line_no), tags=tags)
         except BadValue as exc:
             exc.extra.setdefault("sku", sku)
             raise

@@ -89,6 +89,8 @@ COLUMNS: Mapping[str, Mapping[str, Column]] = MappingProxyType({
         "redeemable": Column("RedeemableForPoints"),
         "points_per_unit": Column(None, required=False),
         "brand": Column(None, required=False),
+        # Labels for the rules' line_tags, separated by "," or "|" (e.g. "eco|new"); optional.
+        "tags": Column("Tags", required=False),
     }),
 })
 

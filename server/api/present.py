@@ -66,7 +66,7 @@ def order_out(session: Session, document: Document) -> dict:
         "order_id": document.external_id, "member": member.loyalty_id,
         "status": document.status, "placed_at": document.placed_at,
         "currency": document.currency, "total": document.total, "earned": document.earned,
-        "pending": pending,
+        "pending": pending, "codes": list(document.codes or ()),
         "lines": [{"line_no": l.line_no, "sku": l.sku, "quantity": l.quantity,
                    "line_total": l.line_total, "returned_quantity": l.returned_quantity,
                    "points": l.points} for l in document.lines],

@@ -189,3 +189,23 @@ def test_the_new_names_are_exported_with_their_types_ranges_and_options():
     assert (params["points"]["minimum"], params["points"]["maximum"]) == ("0.0001", "1000000")
     assert (params["units"]["min"], params["units"]["max"], params["units"]["integer"]) == (1, 10000, True)
     assert params["rounding"]["options"] == ["up", "down"] and params["rounding"]["fieldType"] == "select"
+
+
+def test_a_list_condition_survives_the_round_trip_through_its_json_form():
+    doc = accrual(rule("t", act("earn_fixed", points=1),
+                       conditions={"all": [cond("line_tags", "contains_all", ["eco", "new"])]}))
+    stored = rules.validate_policy(doc).to_json()
+    assert stored["rules"][0]["conditions"]["all"][0]["value"] == ["eco", "new"]
+    assert rules.validate_policy(stored).to_json() == stored
+
+
+def test_the_default_program_earns_by_a_tag_and_a_code_and_offers_a_bundle():
+    defaults = rules.default_policies()
+    line = make_line("1", total="100", product_group="100", line_tags=("Eco",))
+    plain = make_doc(make_line("1", total="100", product_group="100"))
+    # 10 points for 100 PLN, +2 for the eco unit, fittings ×2 → 24; the code adds 100 to the order.
+    assert both(defaults["accrual"], make_doc(line)) == (D(24), D(24))
+    assert both(defaults["accrual"], make_doc(line, codes=("lato2026",))) == (D(124), D(124))
+    assert both(defaults["accrual"], plain) == (D(20), D(20))
+    spend = rules.compile_policy(rules.validate_policy(defaults["redemption"]))
+    assert offers(spend, make_line("1", quantity=D(3), line_tags=("reward-bundle",))) == {"1": (D(2), D(3), D(6))}

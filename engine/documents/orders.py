@@ -130,18 +130,18 @@ def _document_lines(session: Session, doc: PurchaseDoc) -> list[DocumentLine]:
 def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
     """A newer revision of a stored document from its source (1C's НомерВерсии).
 
-    "same": its lines did not change. "replaced": they changed before the
+    "same": its lines (and promo codes) did not change. "replaced": they changed before the
     document earned anything, so the new lines count. "kept": they changed
     after it earned points, or its status takes no revision (a correction, a
     cancelled or returned order: `states`); then only a correction changes
     what it earns, so the stored lines stay.
     """
-    def shape(lines, shipping, currency):
+    def shape(lines, shipping, currency, codes):
         return ([(l.line_no, l.sku, l.quantity, l.unit_price, l.line_total, l.is_promo)
-                 for l in lines], shipping, currency)
+                 for l in lines], shipping, currency, tuple(codes or ()))
 
-    if shape(doc.lines, doc.shipping_total, doc.currency) == \
-            shape(document.lines, document.shipping_total, document.currency):
+    if shape(doc.lines, doc.shipping_total, doc.currency, doc.codes) == \
+            shape(document.lines, document.shipping_total, document.currency, document.codes):
         return "same"
     if document.accrued_at is not None or not states.allows(document, "revise"):
         return "kept"
@@ -152,6 +152,7 @@ def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
     document.lines.extend(_document_lines(session, doc))
     document.total = sum((line.line_total for line in doc.lines), ZERO)
     document.shipping_total, document.currency = doc.shipping_total, doc.currency
+    document.codes = list(doc.codes) or None
     document.content_hash = content_hash(doc)
     session.flush()
     return "replaced"

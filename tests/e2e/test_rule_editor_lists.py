@@ -14,12 +14,21 @@ REDEMPTION = {"policy": "redemption", "rules": [
     {"id": "half", "scope": "document", "actions": [{"name": "max_percent_of_order", "params": {"percent": 50}}]}]}
 
 
-def login(page, live_server):  # noqa: F811
-    page.goto(live_server + "/admin/login")
-    page.get_by_label("E-mail").fill("m@example.com")
-    page.get_by_label("Password").fill("pw-12345")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(live_server + "/admin/")
+def new_rule(page, live_server, policy: str, position: int, rule_id: str):  # noqa: F811
+    """Open the policy's editor, add a rule and name it; the rule's fieldset."""
+    page.goto(f"{live_server}/admin/rules/{policy}")
+    editor = page.locator("#rule-editor")
+    editor.get_by_role("button", name="Add a rule").click()
+    rule = editor.locator("fieldset.re-rule").nth(position)
+    rule.get_by_label("Id").fill(rule_id)
+    return rule
+
+
+def validate_and_save(page, policy: str) -> None:  # noqa: F811
+    page.get_by_role("button", name="Validate").click()
+    page.get_by_text("The document is valid.").wait_for()
+    page.get_by_role("button", name="Save as a draft").click()
+    page.get_by_text(f"{policy} v2 saved as a draft.").wait_for()
 
 
 def test_tags_and_a_bundle_price_are_built_without_typing_json(pg_app, live_server, page, publish):  # noqa: F811
@@ -29,29 +38,22 @@ def test_tags_and_a_bundle_price_are_built_without_typing_json(pg_app, live_serv
         session = db.session()
         session.add(User(email="m@example.com", password_hash=generate_password_hash("pw-12345"), role="marketer"))
         session.commit()
-    login(page, live_server)
+    page.goto(live_server + "/admin/login")
+    page.get_by_label("E-mail").fill("m@example.com")
+    page.get_by_label("Password").fill("pw-12345")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(live_server + "/admin/")
 
-    page.goto(live_server + "/admin/rules/accrual")
-    editor = page.locator("#rule-editor")
-    editor.get_by_role("button", name="Add a rule").click()
-    rule = editor.locator("fieldset.re-rule").nth(2)
-    rule.get_by_label("Id").fill("eco")
+    rule = new_rule(page, live_server, "accrual", 2, "eco")
     rule.get_by_role("button", name="Add a condition").click()
     rule.get_by_label("Variable").select_option("line_tags")
     rule.get_by_label("Operator").select_option("shares_at_least_one_element_with")
     rule.get_by_label("Value").fill("eco, new")
     rule.get_by_label("Action").select_option("earn_fixed")
     rule.get_by_label("Points").fill("5")
-    page.get_by_role("button", name="Validate").click()
-    page.get_by_text("The document is valid.").wait_for()
-    page.get_by_role("button", name="Save as a draft").click()
-    page.get_by_text("accrual v2 saved as a draft.").wait_for()
+    validate_and_save(page, "accrual")
 
-    page.goto(live_server + "/admin/rules/redemption")
-    editor = page.locator("#rule-editor")
-    editor.get_by_role("button", name="Add a rule").click()
-    rule = editor.locator("fieldset.re-rule").nth(1)
-    rule.get_by_label("Id").fill("brush")
+    rule = new_rule(page, live_server, "redemption", 1, "brush")
     rule.get_by_label("Scope").select_option("line")
     rule.get_by_label("Action").select_option("free_for_points")
     rule.get_by_label("Points").fill("3")
@@ -62,10 +64,7 @@ def test_tags_and_a_bundle_price_are_built_without_typing_json(pg_app, live_serv
     message.wait_for()
     assert "between 1 and 10000" in message.inner_text()
     rule.get_by_label("Units").fill("2")
-    page.get_by_role("button", name="Validate").click()
-    page.get_by_text("The document is valid.").wait_for()
-    page.get_by_role("button", name="Save as a draft").click()
-    page.get_by_text("redemption v2 saved as a draft.").wait_for()
+    validate_and_save(page, "redemption")
 
     with pg_app.app_context():
         session = db.session()

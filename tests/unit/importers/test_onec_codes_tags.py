@@ -3,13 +3,7 @@ from __future__ import annotations
 
 from importers.onec.catalog import parse_catalog
 from importers.onec.commerceml import parse_exchange
-from tests.integration.onec.cml import card, commerce, item, order
-
-
-def with_requisite(document: str, name: str, value: str) -> str:
-    extra = f"<ЗначениеРеквизита><Наименование>{name}</Наименование><Значение>{value}</Значение></ЗначениеРеквизита>"
-    head, _sep, tail = document.rpartition("<ЗначенияРеквизитов>")  # the document's own (items have some too)
-    return f"{head}<ЗначенияРеквизитов>{extra}{tail}"
+from tests.integration.onec.cml import card, commerce, item, order, with_requisite
 
 
 def documents(*docs: str):

@@ -140,3 +140,22 @@ def test_a_bundle_beyond_the_balance_is_refused_and_spends_nothing(shop):
                                                         "cart": cart, "free_lines": [1]})
     assert refused.status_code == 422, refused.get_json()
     assert shop("GET", f"/api/v1/members/{member}/balance").get_json()["available"] == "5"
+
+
+def test_a_source_without_tags_leaves_the_catalog_s_tags_and_an_empty_list_clears_them(app):
+    from sqlalchemy import select
+
+    from engine.documents import catalog
+    from engine.domain import ProductDoc
+    from engine.models import Product
+    from server.extensions import db
+
+    with app.app_context():
+        session = db.session()
+        stored = select(Product.tags).where(Product.sku == "T-1")
+        for tags in (("eco", "new"), None):
+            catalog.upsert(session, ProductDoc(source="sap_b1", sku="T-1", name="T", tags=tags), now=clock.now())
+            assert session.execute(stored).scalar_one() == ["eco", "new"]
+        catalog.upsert(session, ProductDoc(source="sap_b1", sku="T-1", name="T", tags=()), now=clock.now())
+        assert session.execute(stored).scalar_one() is None
+        session.rollback()

@@ -78,6 +78,7 @@ def redemption_out(session: Session, redemption: Redemption) -> dict:
     return {
         "redemption_id": redemption.external_id, "member": member.loyalty_id,
         "order_id": redemption.order_external_id, "points": redemption.points,
+        "free_lines": [int(line) for line in (redemption.details or {}).get("free_lines", ())],
         "value": redemption.value, "currency": redemption.currency,
         "status": redemption.status, "balance": balance_out(session, member),
     }

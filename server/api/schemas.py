@@ -279,6 +279,7 @@ class RedemptionOut(Schema):
     member = fields.String()
     order_id = fields.String(allow_none=True)
     points = Points()
+    free_lines = fields.List(fields.Integer(), metadata={"description": "lines taken free for points"})
     value = Money()
     currency = fields.String()
     status = fields.String()

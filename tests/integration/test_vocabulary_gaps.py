@@ -122,7 +122,7 @@ def test_a_bundle_of_three_points_per_two_units_costs_six_for_three_units(shop):
     taken = shop("POST", "/api/v1/redemptions", json={"redemption_id": "R-1", "member": member, "points": 6,
                                                       "cart": cart, "free_lines": [1], "order_id": "C-1"})
     assert taken.status_code == 201, taken.get_json()
-    assert taken.get_json()["balance"]["available"] == "14"
+    assert taken.get_json()["balance"]["available"] == "14" and taken.get_json()["free_lines"] == [1]
     again = shop("POST", "/api/v1/redemptions", json={"redemption_id": "R-2", "member": member, "points": 6,
                                                       "cart": cart, "free_lines": [1], "order_id": "C-1"})
     assert again.status_code == 422 and "already taken" in again.get_json()["message"], again.get_json()

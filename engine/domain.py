@@ -72,6 +72,7 @@ class PurchaseDoc:
     points_spent: Decimal = ZERO  # bonus written off on this document at the source (1C)
     version: str | None = None  # source revision (1C НомерВерсии); older ones are ignored
     origin: Origin | None = None
+    codes: tuple[str, ...] = ()  # promo/coupon codes the shop applied (the rules' order_codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,36 @@ class CustomerDoc:
     birth_date: date | None = None
     is_company: bool = False
     origin: Origin | None = None
+
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+MAX_CODES = 20  # promo/coupon codes on one order
+MAX_CODE_LENGTH = 64
+
+
+def unique_texts(values) -> tuple[str, ...]:
+    """Trimmed, without empties or repeats (case ignored, the first spelling kept)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        text = str(value).strip()
+        if text and text.lower() not in seen:
+            seen.add(text.lower())
+            out.append(text)
+    return tuple(out)
+
+
+def tags_from(values) -> tuple[str, ...]:
+    """A product's tags as the rules see them (``unique_texts``). Raises ValueError naming the limit for
+    more than ``MAX_TAGS`` or a tag longer than ``MAX_TAG_LENGTH`` characters."""
+    out = unique_texts(values)
+    for tag in out:
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"the tag {tag[:MAX_TAG_LENGTH]!r}… is longer than {MAX_TAG_LENGTH} characters")
+    if len(out) > MAX_TAGS:
+        raise ValueError(f"a product has at most {MAX_TAGS} tags, not {len(out)}")
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +142,7 @@ class ProductDoc:
     reward: bool | None = None
     stock: int | None = None  # the reward's stock, when the file carries it
     origin: Origin | None = None
+    tags: tuple[str, ...] | None = None  # labels for the rules' line_tags; None: the source says nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from business_rules.actions import BaseActions, rule_action
-from business_rules.fields import FIELD_NUMERIC, FIELD_TEXT
+from business_rules.fields import FIELD_NUMERIC, FIELD_SELECT, FIELD_TEXT
 
 from .limits import (
     AMOUNT_STEP,
+    BUNDLE_POINTS,
+    BUNDLE_UNITS,
     DELAY_DAYS,
     FACTOR,
     LIFETIME_DAYS,
@@ -40,6 +42,7 @@ class ParamSpec:
     field_type: str  # business-rules FIELD_* value
     range: Range | None = None  # every numeric parameter has one (rules.limits)
     help: str = ""
+    options: tuple[str, ...] = ()  # the values a FIELD_SELECT parameter may take
 
     @property
     def minimum(self) -> str | None:
@@ -58,6 +61,8 @@ class ParamSpec:
         return self.range is not None and self.range.integer
 
     def describe(self) -> str:
+        if self.options:
+            return "one of " + ", ".join(self.options)
         if self.field_type == FIELD_TEXT or self.range is None:
             return "a non-empty text"
         return self.range.describe()
@@ -143,8 +148,20 @@ class AccrualActions(IntentRecorder):
         self._record("cap", points=points)
 
 
+ROUNDINGS = ("up", "down")
+
+
 class RedemptionActions(IntentRecorder):
     """SPEC §3 redemption actions (see ``rules.redemption`` for the semantics)."""
+
+    @action(_num("points", BUNDLE_POINTS), _num("units", BUNDLE_UNITS),
+            ParamSpec("rounding", FIELD_SELECT, options=ROUNDINGS,
+                      help="up: a started bundle costs a whole one; down: only whole bundles are free"),
+            scopes=LINE_ONLY,
+            help="the line's product can be taken free for 'points' per 'units' units (a bundle); "
+                 "e.g. 3 points per 2 units, rounding up: 3 units cost 6 points")
+    def free_for_points(self, points, units, rounding):
+        self._record("free_for_points", points=points, units=units, rounding=rounding)
 
     @action(_num("value", POINT_VALUE), scopes=DOC_ONLY, help="money one point pays for")
     def set_point_value(self, value):

@@ -119,7 +119,7 @@ class RuleChecker:
             problem = "is missing" if operator is None else f"{shown(operator)} cannot be used"
             self.error(f"{path}.operator", "invalid_operator" if operator is not None else "required",
                        f"condition {path}: the operator {problem} with {shown(name)} (a {type_word} variable). "
-                       f"Allowed operators: {', '.join(sorted(operators))}.")
+                       f"Allowed operators: {', '.join(sorted(operators))}.{_list_hint(variable, operator)}")
             return None
         value = self.value(node, path, variable, operator, operators[operator], type_word)
         return None if value is _BAD else Leaf(name, operator, value)
@@ -230,6 +230,12 @@ class RuleChecker:
         return Action(name, freeze_params(clean)) if ok else None
 
     def param(self, p, raw, action_name, where):
+        if p.options:
+            if isinstance(raw, str) and raw in p.options:
+                return raw
+            self.error(where, "invalid_param",
+                       f"the {p.name} of {action_name} must be {p.describe()}; got {shown(raw)}.")
+            return _BAD
         if p.field_type == FIELD_TEXT:
             if isinstance(raw, str) and raw.strip():
                 return raw.strip()
@@ -270,6 +276,14 @@ _ACTION_SCHEMA = ActionSchema()
 def _operators(field_type) -> dict[str, str]:
     """Operator name → input type of a business-rules field type."""
     return {op["name"]: op["input_type"] for op in field_type.get_all_operators()}
+
+
+def _list_hint(variable, operator) -> str:
+    """A list variable compares with a list: say how to write the single-value forms."""
+    if variable.type_name != "select_multiple" or operator not in ("contains", "does_not_contain", "contains_any"):
+        return ""
+    return (" To test one value use contains_all with a list such as [\"eco\"]; for any of several, "
+            "shares_at_least_one_element_with; for none of them, shares_no_elements_with.")
 
 
 def _names(variables) -> str:

@@ -29,6 +29,8 @@ class LineFacts:
     is_promo: bool = False
     # Points per unit from the catalog [002]; None when the product has none.
     product_points_per_unit: Decimal | None = None
+    # The product's labels from the catalog (the ``line_tags`` variable); none when it has none.
+    line_tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class DocumentFacts:
     currency: str = "PLN"
     placed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     shipping_total: Decimal = ZERO
+    # Promo/coupon codes the shop applied to the order (the ``order_codes`` variable).
+    codes: tuple[str, ...] = ()
 
     @property
     def order_total(self) -> Decimal:

@@ -28,6 +28,8 @@ LIFETIME_MONTHS             1 .. 1200          whole     expire_after_months,
                                                          settings.default_lifetime_months
 PRECISION                   0 .. 4             whole     settings.precision
 PRIORITY                    -1e6 .. 1e6        whole     a rule's priority
+BUNDLE_POINTS               0.0001 .. 1e6      4         free_for_points points (per bundle)
+BUNDLE_UNITS                1 .. 10000         whole     free_for_points units (a bundle's size)
 --- condition values ---
 QUANTITY                    -1e6 .. 1e6        8         quantity (returns are negative)
 SIGNED_MONEY                -1e12 .. 1e12      8         unit_price, line_total, order_total,
@@ -122,6 +124,8 @@ LIFETIME_DAYS = _r("1", "36500", 0)
 LIFETIME_MONTHS = _r("1", "1200", 0)
 PRECISION = _r("0", "4", 0)
 PRIORITY = _r("-1000000", "1000000", 0)
+BUNDLE_POINTS = _r("0.0001", "1000000")
+BUNDLE_UNITS = _r("1", "10000", 0)
 
 CONDITION_DECIMALS = 8
 QUANTITY = _r("-1000000", "1000000", CONDITION_DECIMALS)

@@ -23,7 +23,11 @@ class Leaf:
         return {"name": self.name, "operator": self.operator, "value": self.value}
 
     def to_json(self) -> dict[str, Any]:
-        value = decimal_to_json(self.value) if isinstance(self.value, Decimal) else self.value
+        value = self.value
+        if isinstance(value, Decimal):
+            value = decimal_to_json(value)
+        elif isinstance(value, tuple):  # a select_multiple list, kept immutable in the model
+            value = list(value)
         return {"name": self.name, "operator": self.operator, "value": value}
 
     def variables(self):

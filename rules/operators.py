@@ -73,15 +73,59 @@ def _contains(values, c) -> bool:
     return any(_same(v, c) for v in values)
 
 
+def _lowered(values) -> list[str] | None:
+    """The values in lower case when they are all text (tags and codes always are), else None."""
+    out = []
+    for v in values:
+        if type(v) is not str:
+            return None
+        out.append(v.lower())
+    return out
+
+
+# The list predicates compare in lower case once per value (what business-rules' case-insensitive
+# equality amounts to for text), and fall back to its pairwise comparison for anything else.
 def _select(operator: str, c: Any) -> Predicate:
-    if operator == "contains":
-        return lambda v: _contains(v, c)
-    if operator == "does_not_contain":
-        return lambda v: not _contains(v, c)
-    raise KeyError(operator)
+    if operator not in ("contains", "does_not_contain"):
+        raise KeyError(operator)
+    if not isinstance(c, str):
+        return (lambda v: _contains(v, c)) if operator == "contains" else (lambda v: not _contains(v, c))
+    lc = c.lower()
+
+    def contains(v) -> bool:
+        lowered = _lowered(v)
+        return lc in lowered if lowered is not None else _contains(v, c)
+
+    return contains if operator == "contains" else (lambda v: not contains(v))
 
 
 def _select_multiple(operator: str, c: tuple) -> Predicate:
+    wanted = _lowered(c)
+    if wanted is None:
+        return _select_multiple_pairwise(operator, c)
+    wanted_set = frozenset(wanted)
+    slow = _select_multiple_pairwise(operator, c)
+
+    def fast(test):
+        def predicate(v) -> bool:
+            lowered = _lowered(v)
+            return test(lowered) if lowered is not None else slow(v)
+        return predicate
+
+    if operator == "contains_all":
+        return fast(lambda lv: wanted_set.issubset(lv))
+    if operator == "is_contained_by":
+        return fast(lambda lv: all(x in wanted_set for x in lv))
+    if operator == "shares_at_least_one_element_with":
+        return fast(lambda lv: not wanted_set.isdisjoint(lv))
+    if operator == "shares_exactly_one_element_with":  # counts repeated values, as business-rules does
+        return fast(lambda lv: sum(1 for x in wanted if x in lv) == 1)
+    if operator == "shares_no_elements_with":
+        return fast(lambda lv: wanted_set.isdisjoint(lv))
+    raise KeyError(operator)
+
+
+def _select_multiple_pairwise(operator: str, c: tuple) -> Predicate:
     if operator == "contains_all":
         return lambda v: all(_contains(v, x) for x in c)
     if operator == "is_contained_by":

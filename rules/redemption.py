@@ -19,12 +19,23 @@ from the first matching rule (highest priority). Then:
   ``min_order_total``), ``nothing_eligible``, ``no_balance``, or
   ``balance_does_not_cover`` when ``require_full_coverage()`` is set and the
   balance cannot pay the whole payable amount [002].
+
+A line-scope ``free_for_points(points, units, rounding)`` offers the line's
+product free for points per bundle of ``units`` (the first matching rule of
+the line sets the price): ``bundles`` = quantity / units rounded ``up`` (a
+started bundle costs a whole one, all the quantity is free) or ``down``
+(only whole bundles are free: ``free_quantity`` = bundles × units);
+``points`` = bundles × points, rounded UP to the program precision (so 3
+points per 2 units, rounding up: 3 units cost 6). The offer stands apart
+from the money terms above (an ``exclude_line`` line may still be offered)
+and is listed in ``free_lines``; the redemption path charges it when the
+shop takes a line free. Lines of zero or negative quantity get no offer.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from .compiler import CompiledPolicy
@@ -36,6 +47,35 @@ from .values import aware_utc, to_jsonable
 from .variables import Context
 
 HUNDRED = Decimal(100)
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class FreeLine:
+    """A cart line that can be taken free for points (``free_for_points``)."""
+
+    line_id: str
+    rule: str
+    bundles: Decimal
+    free_quantity: Decimal
+    points: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable({name: getattr(self, name) for name in self.__slots__})
+
+
+def free_offer(rule_id: str, params, line, settings: ProgramSettings) -> FreeLine | None:
+    """What ``free_for_points`` asks for ``line`` (module docstring), or None for no quantity."""
+    if line.quantity <= 0:
+        return None
+    mode = ROUND_CEILING if params["rounding"] == "up" else ROUND_FLOOR
+    units = Decimal(params["units"])
+    bundles = (line.quantity / units).to_integral_value(rounding=mode)
+    if bundles <= 0:
+        return None
+    free_quantity = line.quantity if params["rounding"] == "up" else bundles * units
+    points = (bundles * params["points"]).quantize(ONE.scaleb(-settings.precision), rounding=ROUND_CEILING)
+    return FreeLine(line.line_id, rule_id, bundles, free_quantity, points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +91,12 @@ class RedemptionResult:
     rules: tuple[str, ...]
     policy_version: int | None
     trace: dict | None = None
+    free_lines: tuple[FreeLine, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({name: getattr(self, name) for name in self.__slots__})
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["free_lines"] = [line.to_dict() for line in self.free_lines]
+        return to_jsonable(data)
 
 
 def _terms(matched_rules) -> dict[str, Any]:
@@ -92,16 +135,24 @@ def evaluate_redemption(policy: CompiledPolicy, cart: DocumentFacts, member: Mem
     flags = policy.active_flags(at, settings.tz)
     trace = base_trace(policy, at, values) if explain else None
     excluded: list[str] = []
+    free: list[FreeLine] = []
     matched_ids: list[str] = []
     line_traces = []
     for line in cart.lines:
         entries: list | None = [] if explain else None
         hits = matching(policy, "line", line, values, flags, entries)
-        if any(name == "exclude_line" for _r, name, _p in intents(hits)):
+        line_intents = list(intents(hits))
+        if any(name == "exclude_line" for _r, name, _p in line_intents):
             excluded.append(line.line_id)
+        offer = next((free_offer(r, p, line, settings) for r, name, p in line_intents
+                      if name == "free_for_points"), None)
+        if offer is not None:
+            free.append(offer)
+            checked(offer.points, f"the points line {line.line_id} is free for", policy)
         matched_ids.extend(r.rule.id for r in hits if r.rule.id not in matched_ids)
         if explain:
-            line_traces.append({"line_id": line.line_id, "excluded": line.line_id in excluded, "rules": entries})
+            line_traces.append({"line_id": line.line_id, "excluded": line.line_id in excluded, "rules": entries,
+                                "free_for_points": offer.to_dict() if offer is not None else None})
     doc_entries: list | None = [] if explain else None
     doc_hits = matching(policy, "document", None, values, flags, doc_entries)
     matched_ids.extend(r.rule.id for r in doc_hits if r.rule.id not in matched_ids)
@@ -145,4 +196,4 @@ def evaluate_redemption(policy: CompiledPolicy, cart: DocumentFacts, member: Mem
                      reason_code=reason)
     return RedemptionResult(point_value, eligible, points, max_amount, terms["min_total"],
                             reason is None, reason, tuple(excluded), tuple(matched_ids), policy.version,
-                            finish(trace))
+                            finish(trace), tuple(free))

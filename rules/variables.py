@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from business_rules.operators import BaseType, BooleanType, NumericType, SelectType, StringType
+from business_rules.operators import (
+    BaseType,
+    BooleanType,
+    NumericType,
+    SelectMultipleType,
+    SelectType,
+    StringType,
+)
 from business_rules.variables import BaseVariables, rule_variable
 
 from .facts import ZERO, DocumentFacts, EventFacts, LineFacts, LotFacts, MemberFacts
@@ -122,7 +129,7 @@ def _v(name, kind, field_type, label, getter, options=(), help="", allowed=None)
     return Variable(name, kind, field_type, label, getter, tuple(options), help, allowed)
 
 
-S, N, B, SEL = StringType, NumericType, BooleanType, SelectType
+S, N, B, SEL, MULTI = StringType, NumericType, BooleanType, SelectType, SelectMultipleType
 
 LINE = (
     _v("sku", "line", S, "SKU", lambda c: c.line.sku, help="the product code of the line"),
@@ -137,6 +144,10 @@ LINE = (
     _v("product_points_per_unit", "line", N, "Catalog points per unit",
        lambda c: c.line.product_points_per_unit if c.line.product_points_per_unit is not None else ZERO,
        help="the product's own points per unit from the catalog; 0 when it has none", allowed=CATALOG_POINTS),
+    _v("line_tags", "line", MULTI, "Product tags", lambda c: c.line.line_tags,
+       help="the product's labels from the catalog (e.g. eco, new, bestseller); compare with a list: "
+            "contains_all (has every one), shares_at_least_one_element_with (has any), "
+            "shares_no_elements_with (has none); case is ignored"),
 )
 
 DOCUMENT = (
@@ -153,6 +164,9 @@ DOCUMENT = (
     _v("shipping_total", "document", N, "Shipping total", lambda c: c.doc.shipping_total,
        allowed=SIGNED_MONEY),
     _v("lines_count", "document", N, "Number of lines", lambda c: c.lines_count, allowed=LINES),
+    _v("order_codes", "document", SEL, "Promo codes on the order", lambda c: c.doc.codes,
+       help="the promo/coupon codes the shop applied to the order; test one with contains "
+            "(or does_not_contain), e.g. 'SUMMER10'; case is ignored"),
 )
 
 MEMBER = (

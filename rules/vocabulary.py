@@ -108,6 +108,8 @@ def dump_params(spec: ActionSpec) -> list[dict[str, Any]]:
                 "exclusive_minimum": p.exclusive_minimum, "integer": p.integer, "expects": p.describe()}
         if p.range is not None:
             item.update(p.range.to_json())
+        if p.options:
+            item["options"] = list(p.options)
         out.append(item)
     return out
 

@@ -14,6 +14,7 @@ from engine.documents import orders
 from engine.domain import LineDoc, ProductDoc, PurchaseDoc
 from engine.engagement import rewards
 from engine.models import ApiKey, Product, User
+from server import demo_programs
 
 DEMO_KEY_NAME = "demo-shop"
 
@@ -61,6 +62,7 @@ def seed(session: Session, base_url: str = "http://127.0.0.1:5000") -> dict:
                                                 "email": email, "group": group},
                                       now=now - timedelta(days=400)))
     session.flush()
+    demo_programs.prepare(session, now)
     for i, member in enumerate(created, start=1):
         for n, (days_ago, status) in enumerate([(40, "fulfilled"), (3, "fulfilled"),
                                                 (1, "paid"), (0, "placed")], start=1):
@@ -77,6 +79,7 @@ def seed(session: Session, base_url: str = "http://127.0.0.1:5000") -> dict:
                               currency="PLN", lines=lines, status=status)
             orders.record_purchase(session, doc, actor="demo", now=now - timedelta(days=days_ago))
 
+    programs = demo_programs.finish(session, created, now)
     password = secrets.token_urlsafe(12)
     session.add(User(email="admin@example.com", password_hash=generate_password_hash(password),
                      role="admin"))
@@ -90,5 +93,6 @@ def seed(session: Session, base_url: str = "http://127.0.0.1:5000") -> dict:
         f"Try: curl -H 'Authorization: Bearer {shop_key}' "
         f"{base_url}/api/v1/members/erp:C0001/balance",
     ]
+    report["logins"] += programs
     report["members"] = [m.loyalty_id for m in created]
     return report

@@ -87,6 +87,11 @@
       if (variable.options && variable.options.length) {
         input = select([["", t.choose]].concat(variable.options.map(function (o) { return [String(o), String(o)]; })),
           cond.value, function (value) { cond.value = value; save(); });
+      } else if (operator.input_type === "select_multiple") {  // a list, typed as "eco, new"
+        input = el("input", { type: "text", value: Array.isArray(cond.value) ? cond.value.join(", ") : "" });
+        input.addEventListener("input", function () {
+          cond.value = input.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean); save();
+        });
       } else {
         var numeric = operator.input_type === "numeric";
         input = el("input", { type: "text", inputmode: numeric ? "decimal" : null,
@@ -108,12 +113,18 @@
     (spec ? spec.params : []).forEach(function (param) {
       var numeric = param.fieldType === "numeric";
       var value = action.params ? action.params[param.name] : undefined;
-      var input = el("input", { type: "text", inputmode: numeric ? "decimal" : null, placeholder: param.expects,
-        value: value === undefined || value === null ? "" : String(value) });
-      input.addEventListener("input", function () {
-        action.params = action.params || {};
-        action.params[param.name] = typed(input.value, numeric); save();
-      });
+      var input;
+      if (param.options && param.options.length) {  // a choice such as free_for_points' rounding
+        input = select([["", t.choose]].concat(param.options.map(function (o) { return [o, o]; })), value,
+          function (chosen) { action.params = action.params || {}; action.params[param.name] = chosen; save(); });
+      } else {
+        input = el("input", { type: "text", inputmode: numeric ? "decimal" : null, placeholder: param.expects,
+          value: value === undefined || value === null ? "" : String(value) });
+        input.addEventListener("input", function () {
+          action.params = action.params || {};
+          action.params[param.name] = typed(input.value, numeric); save();
+        });
+      }
       box.appendChild(labelled(param.label, input, path + ".params." + param.name));
     });
     if (spec && spec.help) { box.appendChild(el("p", { "class": "muted", text: spec.help })); }

@@ -82,7 +82,8 @@ def amount(value: Decimal) -> Decimal:
 def _catalog(session: Session, skus: set[str]) -> dict[str, tuple]:
     out = {}
     for part in batches(skus):
-        stmt = select(Product.sku, Product.name, Product.product_group, Product.brand, Product.points_per_unit) \
+        stmt = select(Product.sku, Product.name, Product.product_group, Product.brand, Product.points_per_unit,
+                      Product.tags) \
             .where(one_of(session, Product.sku, part))
         out.update({row[0]: tuple(row)[1:] for row in run(session, stmt)})
     return out
@@ -125,7 +126,7 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
     facts_of = chunk.ChunkFacts(session, invoices, needed, debts or {})
     mission_plan = missions.Chunk(session, {inv.member.id for inv in invoices})
     documents, lines, entries, lots = [], [], [], []
-    no_product = ("", "", "", None)
+    no_product = ("", "", "", None, None)
     new_line = tuple.__new__
     doc_ids = reserve_ids(session, Document.__tablename__, len(invoices))
     for inv, t, doc_id, fingerprint in zip(invoices, per_doc, doc_ids, fingerprints, strict=True):
@@ -134,13 +135,13 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
             members.effective_status(member, settings) == "active"
         filled, facts_lines, total = [], [], ZERO
         for l in inv.lines:
-            name, group, brand, per_unit = catalog.get(l.sku, no_product)
+            name, group, brand, per_unit, tags = catalog.get(l.sku, no_product)
             line_id, group, brand = str(l.line_no), l.product_group or group, l.brand or brand
-            filled.append((l, line_id, l.name or name, group, brand, per_unit))
+            filled.append((l, line_id, l.name or name, group, brand, per_unit, tags or None))
             total += l.line_total
             if active and (l.quantity > 0 or l.line_total > 0):
                 facts_lines.append(new_line(FactLine, (line_id, l.sku, group, brand, l.quantity, l.unit_price,
-                                                    l.line_total, False, per_unit)))
+                                                    l.line_total, False, per_unit, tuple(tags or ()))))
         total = amount(total)
         points_of: dict[str, Decimal] = {}
         earned, version_id, snapshot, accrued_at = ZERO, None, None, None
@@ -173,11 +174,11 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
         documents.append((doc_id, inv.external_id, inv.number, member.id, member.account_id, inv.currency,
                           placed_at, "cancelled" if inv.cancelled else "fulfilled", total, fingerprint,
                           amount(earned), accrued_at, version_id, snapshot))
-        for l, line_id, name, group, brand, per_unit in filled:
+        for l, line_id, name, group, brand, per_unit, tags in filled:
             points = points_of.get(line_id)
             lines.append((doc_id, l.line_no, l.sku, name, group, brand, l.quantity.quantize(_QUANT),
                           l.unit_price.quantize(_QUANT), l.line_total.quantize(_QUANT), per_unit,
-                          points.quantize(_QUANT) if points is not None else None))
+                          points.quantize(_QUANT) if points is not None else None, tags))
     for entry_id, entry, lot in zip(rows.reserve_entry_ids(session, len(entries)), entries, lots):
         entry["id"] = lot["entry_id"] = entry_id
     return Postings(documents, lines, entries, lots, mission_plan.rows)

@@ -20,6 +20,8 @@ def upsert(session: Session, doc: ProductDoc, *, now: datetime) -> str:
     values["active"] = True  # a product listed again is offered again
     if doc.points_per_unit is not None:
         values["points_per_unit"] = doc.points_per_unit
+    if doc.tags is not None:  # a source without a tags column leaves the tags as they are
+        values["tags"] = list(doc.tags) or None
     if product is None:
         session.add(Product(sku=doc.sku, source=doc.source, updated_at=now, **values))
         session.flush()

@@ -39,7 +39,7 @@ def content_hash(doc: PurchaseDoc) -> str:
     return fingerprint.content_hash(
         document_type=doc.document_type, member_ref=doc.member_ref, placed_at=doc.placed_at,
         currency=doc.currency, lines=doc.lines, channel=doc.channel, store=doc.store,
-        shipping=str(doc.shipping_total), base=doc.base_external_id)
+        shipping=str(doc.shipping_total), base=doc.base_external_id, codes=doc.codes)
 
 
 def find(session: Session, source: str, external_id: str) -> Document | None:
@@ -85,7 +85,7 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
         channel=doc.channel, store=doc.store, currency=doc.currency, placed_at=doc.placed_at,
         status="placed", shipping_total=doc.shipping_total, version=doc.version,
         total=sum((line.line_total for line in doc.lines), ZERO), content_hash=fingerprint,
-        earned=ZERO, absorbed=ZERO, created_at=now)  # set, not defaulted: read before the INSERT
+        codes=list(doc.codes) or None, earned=ZERO, absorbed=ZERO, created_at=now)  # set, not defaulted: read before the INSERT
     document.lines.extend(_document_lines(session, doc))
     document.fresh_member = member  # see the model: the answer reads it back
     session.add(document)
@@ -127,6 +127,7 @@ def _document_lines(session: Session, doc: PurchaseDoc) -> list[DocumentLine]:
             brand=line.brand or (product.brand if product else ""), quantity=line.quantity,
             unit_price=line.unit_price, line_total=line.line_total, is_promo=line.is_promo,
             points_per_unit=product.points_per_unit if product else None,
+            tags=(product.tags or None) if product else None,
             base_line_no=line.base_line_no, returned_quantity=ZERO, returned_total=ZERO))
     return out
 
@@ -134,18 +135,18 @@ def _document_lines(session: Session, doc: PurchaseDoc) -> list[DocumentLine]:
 def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
     """A newer revision of a stored document from its source (1C's НомерВерсии).
 
-    "same": its lines did not change. "replaced": they changed before the
+    "same": its lines (and promo codes) did not change. "replaced": they changed before the
     document earned anything, so the new lines count. "kept": they changed
     after it earned points, or its status takes no revision (a correction, a
     cancelled or returned order: `states`); then only a correction changes
     what it earns, so the stored lines stay.
     """
-    def shape(lines, shipping, currency):
+    def shape(lines, shipping, currency, codes):
         return ([(l.line_no, l.sku, l.quantity, l.unit_price, l.line_total, l.is_promo)
-                 for l in lines], shipping, currency)
+                 for l in lines], shipping, currency, tuple(codes or ()))
 
-    if shape(doc.lines, doc.shipping_total, doc.currency) == \
-            shape(document.lines, document.shipping_total, document.currency):
+    if shape(doc.lines, doc.shipping_total, doc.currency, doc.codes) == \
+            shape(document.lines, document.shipping_total, document.currency, document.codes):
         return "same"
     if document.accrued_at is not None or not states.allows(document, "revise"):
         return "kept"
@@ -156,6 +157,7 @@ def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
     document.lines.extend(_document_lines(session, doc))
     document.total = sum((line.line_total for line in doc.lines), ZERO)
     document.shipping_total, document.currency = doc.shipping_total, doc.currency
+    document.codes = list(doc.codes) or None
     document.content_hash = content_hash(doc)
     session.flush()
     return "replaced"

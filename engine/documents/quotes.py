@@ -24,14 +24,14 @@ class Quote:
 
 
 def quote(session: Session, member_ref: str | None, lines, *, currency: str | None, channel: str, store: str,
-          shipping_total: Decimal, explain: bool, now: datetime) -> Quote:
+          shipping_total: Decimal, explain: bool, now: datetime, codes=()) -> Quote:
     """Evaluate a cart (``lines``: `LineDoc`s) as the order it would become now; without a member, the
     program's general terms."""
     settings = policies.settings(session, now)
     member = members.get(session, member_ref) if member_ref else None
     cart = accrual.cart_facts(session, lines, channel=channel, store=store,
                               currency=(currency or settings.currency).upper(), placed_at=now,
-                              shipping_total=shipping_total)
+                              shipping_total=shipping_total, codes=codes)
     version = terms.policy_for(session, now)
     facts = members.facts(session, member, now, settings) if member else MemberFacts()
     earn = None

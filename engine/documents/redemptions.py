@@ -64,6 +64,7 @@ class RedemptionRequest:
     order_external_id: str | None = None
     cart: DocumentFacts | None = None  # when given, the redemption policy limits the spend
     acting_member_ref: str | None = None  # a company employee spending the company's points
+    free_lines: tuple[str, ...] = ()  # cart lines taken free for points (free_for_points): ``points`` is their price
 
 
 def _redemption_policy(session: Session, at: datetime):
@@ -160,8 +161,11 @@ def _judge(session: Session, request: RedemptionRequest, order: Document | None,
     same order was judged on. Returns the point value and the details to keep."""
     earlier = refunds.of_order(session, request.source, request.order_external_id) \
         if request.order_external_id else []
-    spent = sum((refunds.outstanding(session, r) for r in earlier), ZERO)
     cart = accrual.document_facts(order) if order is not None else request.cart
+    if request.free_lines:
+        return _judge_free(session, request, cart, earlier, member, account, settings, now)
+    # Lines taken free were paid by their own price, not out of the order's money limit.
+    spent = sum((refunds.outstanding(session, r) for r in earlier if not (r.details or {}).get("free_lines")), ZERO)
     if cart is None:
         quotes = [r.details["quote"] for r in earlier if (r.details or {}).get("quote")]
         if not quotes:
@@ -183,6 +187,39 @@ def _judge(session: Session, request: RedemptionRequest, order: Document | None,
         "max_points": str(result.max_points), "eligible_total": str(result.eligible_total),
         "point_value": str(result.point_value), "spent_before": str(spent),
         "from": "order" if order is not None else "cart", "trace": result.trace}}
+
+
+def _judge_free(session: Session, request: RedemptionRequest, cart: DocumentFacts | None, earlier, member: Member,
+                account, settings, now: datetime) -> tuple[Decimal, dict]:
+    """Lines taken free for points: each must have a ``free_for_points`` offer, not be taken by an
+    earlier redemption of the order still standing, and ``points`` must be exactly their price. The
+    order's money terms (max percent, max points, minimum total) do not apply to them."""
+    if cart is None:
+        raise RedemptionNotAllowed("lines can be taken free only with the order's lines or a cart")
+    taken = {line for r in earlier if refunds.outstanding(session, r) > 0
+             for line in (r.details or {}).get("free_lines", ())}
+    balance = ledger.available_points(session, account, now)
+    result = evaluate(session, cart, member, settings, now, balance=balance)
+    if result is None:
+        raise RedemptionNotAllowed("no redemption policy offers lines free for points")
+    if result.reason_code == "member_group_excluded":
+        raise RedemptionNotAllowed(reason_text(result.reason_code))
+    offers = {offer.line_id: offer for offer in result.free_lines}
+    cost = ZERO
+    for line_id in request.free_lines:
+        if line_id not in offers:
+            raise RedemptionNotAllowed(f"line {line_id} cannot be taken free for points")
+        if line_id in taken:
+            raise RedemptionNotAllowed(f"line {line_id} was already taken free for points on this order")
+        cost += offers[line_id].points
+    if request.points != cost:
+        raise RedemptionNotAllowed(
+            f"taking line(s) {', '.join(request.free_lines)} free costs {cost} points, not {request.points}; "
+            "pay the rest of the cart with a redemption of its own")
+    # Not under "quote": an order judged later on earlier quotes reads only money limits from there.
+    return settings.point_value, {"free_lines": list(request.free_lines),
+                                  "free": [offers[line_id].to_dict() for line_id in request.free_lines],
+                                  "from": "order" if cart is not request.cart else "cart"}
 
 
 def _check_limit(request: RedemptionRequest, limit: Decimal, spent: Decimal) -> None:

@@ -5,6 +5,7 @@ their column lists are checked against the model tables by the tests.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -18,7 +19,7 @@ DOCUMENT_COLUMNS = ("id", "source", "external_id", "document_type", "number", "m
                     "store", "currency", "placed_at", "status", "total", "shipping_total", "content_hash", "earned",
                     "absorbed", "accrued_at", "policy_version_id", "member_snapshot", "created_at", "updated_at")
 LINE_COLUMNS = ("document_id", "line_no", "sku", "name", "product_group", "brand", "quantity", "unit_price",
-                "line_total", "is_promo", "points_per_unit", "returned_quantity", "returned_total", "points")
+                "line_total", "is_promo", "points_per_unit", "returned_quantity", "returned_total", "points", "tags")
 
 
 def existing_documents(session: Session, source: str, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -48,11 +49,11 @@ def _documents(rows, source: str, now: str) -> Iterable[str]:
 
 
 def _lines(rows) -> Iterable[str]:
-    for doc_id, line_no, sku, name, group, brand, quantity, price, total, per_unit, points in rows:
+    for doc_id, line_no, sku, name, group, brand, quantity, price, total, per_unit, points, tags in rows:
         if needs_escape(sku + name + group + brand):
             sku, name, group, brand = esc(sku), esc(name), esc(group), esc(brand)
         yield (f"{doc_id}\t{line_no}\t{sku}\t{name}\t{group}\t{brand}\t{quantity}\t{price}\t{total}\tf\t"
-               f"{_n(per_unit)}\t0\t0\t{_n(points)}\n")
+               f"{_n(per_unit)}\t0\t0\t{_n(points)}\t{NULL if not tags else esc(json.dumps(tags))}\n")
 
 
 def write_documents(session: Session, documents: list, lines: list, *, source: str, now: datetime) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Amount, Base, BigId, UTCDateTime, utcnow
+from .base import Amount, Base, BigId, JSONDoc, UTCDateTime, utcnow
 
 
 class Product(Base):
@@ -25,6 +25,8 @@ class Product(Base):
     points_price: Mapped[Decimal | None] = mapped_column(Amount)
     # Points earned per unit bought [002].
     points_per_unit: Mapped[Decimal | None] = mapped_column(Amount)
+    # Labels for the rules' line_tags (eco, new…): a list of texts; NULL when none.
+    tags: Mapped[list | None] = mapped_column(JSONDoc)
     source: Mapped[str] = mapped_column(String(16), default="admin")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -48,6 +48,8 @@ class Document(Base):
     accrued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
     member_snapshot: Mapped[dict | None] = mapped_column(JSONDoc)
+    # The promo/coupon codes the shop applied (a list of texts); NULL when none.
+    codes: Mapped[list | None] = mapped_column(JSONDoc)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -76,6 +78,8 @@ class DocumentLine(Base):
     line_total: Mapped[Decimal] = mapped_column(Amount)
     is_promo: Mapped[bool] = mapped_column(Boolean, default=False)
     points_per_unit: Mapped[Decimal | None] = mapped_column(Amount)
+    # The product's catalog tags when the line was recorded (a list of texts); NULL when none.
+    tags: Mapped[list | None] = mapped_column(JSONDoc)
     # Corrections: the base document's line this line returns.
     base_line_no: Mapped[int | None] = mapped_column(Integer)
     returned_quantity: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))

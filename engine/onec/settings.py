@@ -64,6 +64,10 @@ class RequisiteNames:
     operation_kind: tuple[str, ...] = ("ВидБонуснойОперации",)
     # Product lines: the nomenclature type that marks services (delivery).
     item_type: tuple[str, ...] = ("ТипНоменклатуры", "ВидНоменклатуры")
+    # Ours: promo/coupon codes applied to an order, and a product's labels (the rules' order_codes and
+    # line_tags), each a list separated by "," ";" or "|".
+    promo_codes: tuple[str, ...] = ("Промокоды", "Промокод")
+    tags: tuple[str, ...] = ("Метки", "Теги")
 
     def first(self, key: str) -> str:
         """The outbound name of requisite ``key``."""

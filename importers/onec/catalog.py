@@ -13,12 +13,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.domain import Origin, ProductDoc, RowError
+from engine.domain import Origin, ProductDoc, RowError, tags_from
 from engine.onec import ExchangeConfig, norm_name
 from importers.onec.commerceml import ROOT, unreadable
 from importers.onec.documents import product_sku
 from importers.onec.safexml import parse_xml
-from importers.onec.values import child, children, parse_decimal, snippet, text
+from importers.onec.values import (
+    LIST_SEPARATORS,
+    Requisites,
+    ValueProblem,
+    child,
+    children,
+    parse_decimal,
+    snippet,
+    text,
+)
 
 SOURCE = "1c"
 _DELETED = {norm_name(v) for v in ("Удален", "true")}
@@ -126,11 +135,16 @@ def _product(batch: CatalogBatch, node: Any, index: int, origin: Origin, config:
     groups = [text(g) for g in children(node, "Группы", "Ид") if text(g)]
     brand = text(child(node, "Изготовитель", "Наименование")) or text(child(node, "Бренд"))
     price = offers.pop(_base_id(node), None)
+    raw_tags = Requisites(node).get(config.requisites.tags)
+    try:  # our requisite: without it the catalog's tags stay as they are
+        tags = tags_from(LIST_SEPARATORS.split(raw_tags)) if raw_tags is not None else None
+    except ValueError as exc:
+        raise ValueProblem(f"{config.requisites.tags[0]}: {exc}") from None
     batch.products.append(ProductDoc(
         source=SOURCE, sku=sku, name=text(child(node, "Наименование")),
         product_group=groups[0] if groups else "", brand=brand,
         price=price[3] if price else None, currency=price[4] if price else "",
-        origin=origin))
+        origin=origin, tags=tags))
 
 
 def parse_catalog(import_xml: bytes, offers_xml: bytes | None = None,

@@ -38,11 +38,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.domain import ZERO, CustomerDoc, LineDoc, Origin, PurchaseDoc, WriteOffDoc
+from engine.domain import (
+    MAX_CODE_LENGTH,
+    MAX_CODES,
+    ZERO,
+    CustomerDoc,
+    LineDoc,
+    Origin,
+    PurchaseDoc,
+    WriteOffDoc,
+    unique_texts,
+)
 from engine.members.phones import normalize_phone
 from engine.onec import ExchangeConfig, norm_name
 from importers.onec.customers import SOURCE, parse_customer
 from importers.onec.values import (
+    LIST_SEPARATORS,
     Requisites,
     ValueProblem,
     child,
@@ -212,6 +223,17 @@ def document_version(node: dict, req: Requisites, config: ExchangeConfig) -> str
     return version.strip() or None
 
 
+def document_codes(req: Requisites, config: ExchangeConfig) -> tuple[str, ...]:
+    """The promo/coupon codes of an order (our requisite; 1C's standard exchange has none)."""
+    names = config.requisites.promo_codes
+    raw = req.get(names)
+    codes = unique_texts(LIST_SEPARATORS.split(raw)) if raw else ()
+    if len(codes) > MAX_CODES or any(len(code) > MAX_CODE_LENGTH for code in codes):
+        raise ValueProblem(f"{names[0]} holds more than {MAX_CODES} codes or one longer than "
+                           f"{MAX_CODE_LENGTH} characters")
+    return codes
+
+
 def parse_document(node: Any, config: ExchangeConfig, origin: Origin) -> ParsedDocument:
     """Raises Ignored (not for us) or ValueProblem (quarantine) — never anything else."""
     if not isinstance(node, dict):
@@ -245,7 +267,8 @@ def parse_document(node: Any, config: ExchangeConfig, origin: Origin) -> ParsedD
         lines=lines, channel=channel, number=number,
         status=status if kind == "order" or status == "cancelled" else None,
         shipping_total=shipping, base_external_id=base or None,
-        cancelled=status == "cancelled", points_spent=spent, version=version, origin=origin)
+        cancelled=status == "cancelled", points_spent=spent, version=version, origin=origin,
+        codes=document_codes(req, config) if kind == "order" else ())
     write_off = None
     if spent > 0 and kind == "order" and status != "cancelled":
         write_off = WriteOffDoc(

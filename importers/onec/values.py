@@ -171,6 +171,9 @@ def optional_date(raw: Any, label: str) -> date | None:
     return day
 
 
+LIST_SEPARATORS = re.compile(r"[,;|]")  # a requisite holding several values (promo codes, tags)
+
+
 class Requisites:
     """The ``ЗначенияРеквизитов`` of one element, looked up by any accepted spelling."""
 

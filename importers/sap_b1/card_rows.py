@@ -23,7 +23,7 @@ from decimal import ROUND_CEILING, Decimal
 
 import phonenumbers
 
-from engine.domain import CustomerDoc, Origin, ProductDoc
+from engine.domain import CustomerDoc, Origin, ProductDoc, tags_from
 from engine.members.phones import normalize_phone
 from importers.sap_b1.profiles import SOURCE, Profile
 from importers.sap_b1.rows import Mapper, SkippedRow, column_reader
@@ -95,6 +95,13 @@ def first_email(value: str) -> str | None:
     return None
 
 
+def _tags(fields: list[str], text, header: str | None) -> tuple[str, ...]:
+    try:
+        return tags_from(re.split(r"[,|]", text(fields, "tags")))
+    except ValueError as exc:
+        raise BadValue(f"{header}: {exc}") from None
+
+
 def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str) -> Mapper:
     h = profile.columns
     text = column_reader(index)
@@ -122,11 +129,13 @@ def catalog_mapper(profile: Profile, index: Mapping[str, int | None], name: str)
                                                rate) if has_flag else (None, None)
             points_per_unit = number(text(fields, "points_per_unit"), h["points_per_unit"] or "")
             stock = _stock(number(text(fields, "stock"), h["stock"] or ""), h["stock"] or "")
+            tags = _tags(fields, text, h["tags"]) if index.get("tags") is not None else None
             return ProductDoc(
                 source=SOURCE, sku=sku, name=name, product_group=group, brand=brand, price=price,
                 currency=(currency or profile.currency) if price is not None else "",
                 picture_url=picture, redeemable_for_points=redeemable,
-                points_per_unit=points_per_unit, reward=reward, stock=stock, origin=Origin(SOURCE, name, line_no))
+                points_per_unit=points_per_unit, reward=reward, stock=stock, origin=Origin(SOURCE, name, line_no),
+                tags=tags)
         except BadValue as exc:
             exc.extra.setdefault("sku", sku)
             raise

@@ -90,6 +90,8 @@ COLUMNS: Mapping[str, Mapping[str, Column]] = MappingProxyType({
         "points_per_unit": Column(None, required=False),
         "brand": Column(None, required=False),
         "stock": Column(None, required=False),  # e.g. OnHand: the reward's stock
+        # Labels for the rules' line_tags, separated by "," or "|" (e.g. "eco|new"); optional.
+        "tags": Column("Tags", required=False),
     }),
 })
 

@@ -59,7 +59,7 @@ def create_order(data):
                       currency=data["currency"].upper(), lines=tuple(_lines(data["lines"])),
                       channel=data["channel"], store=data["store"],
                       shipping_total=data["shipping_total"], status=data["status"],
-                      origin=Origin("api", g.api_key.name))
+                      origin=Origin("api", g.api_key.name), codes=data["codes"])
     document, _created = orders.record_purchase(session, doc, actor=g.actor, now=now)
     return present.order_out(session, document)
 
@@ -122,7 +122,7 @@ def quote(data):
     xml_root("quote")
     found = quotes.quote(db.session(), data.get("member"), _lines(data["lines"]), currency=data.get("currency"),
                          channel=data["channel"], store=data["store"], shipping_total=data["shipping_total"],
-                         explain=data["explain"], now=clock.now())
+                         explain=data["explain"], now=clock.now(), codes=data["codes"])
     earn, member = found.earn, found.member
     return {
         "member": member.loyalty_id if member else None, "currency": found.cart.currency,
@@ -142,10 +142,14 @@ def _redemption_dict(result, has_member: bool) -> dict | None:
             "reason": redemptions.reason_text(result.reason_code),
             "point_value": str(result.point_value), "eligible_total": str(result.eligible_total),
             "max_points": str(result.max_points) if has_member else None,
-            "max_value": str(result.max_amount) if has_member else None}
+            "max_value": str(result.max_amount) if has_member else None,
+            "free_lines": [{"line_no": int(f.line_id), "bundles": str(f.bundles),
+                            "free_quantity": str(f.free_quantity), "points": str(f.points)}
+                           for f in result.free_lines]}
 
 
 def cart_facts(session, data: dict, *, currency: str, now) -> DocumentFacts:
     """A cart (quote or redemption) as rule facts, with catalog points per unit."""
     return accrual.cart_facts(session, _lines(data["lines"]), channel=data["channel"], store=data["store"],
-                              currency=currency, placed_at=now, shipping_total=data["shipping_total"])
+                              currency=currency, placed_at=now, shipping_total=data["shipping_total"],
+                              codes=data["codes"])

@@ -68,7 +68,7 @@ def order_out(session: Session, document: Document) -> dict:
         "order_id": document.external_id, "member": member.loyalty_id,
         "status": document.status, "placed_at": document.placed_at,
         "currency": document.currency, "total": document.total, "earned": document.earned,
-        "pending": pending,
+        "pending": pending, "codes": list(document.codes or ()),
         "lines": [{"line_no": l.line_no, "sku": l.sku, "quantity": l.quantity,
                    "line_total": l.line_total, "returned_quantity": l.returned_quantity,
                    "points": l.points} for l in document.lines],
@@ -80,6 +80,7 @@ def redemption_out(session: Session, redemption: Redemption) -> dict:
     return {
         "redemption_id": redemption.external_id, "member": member.loyalty_id,
         "order_id": redemption.order_external_id, "points": redemption.points,
+        "free_lines": [int(line) for line in (redemption.details or {}).get("free_lines", ())],
         "value": redemption.value, "currency": redemption.currency,
         "status": redemption.status, "balance": balance_out(session, member),
     }

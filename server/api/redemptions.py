@@ -40,7 +40,8 @@ def redeem(data):
     request = redemptions.RedemptionRequest(
         source=SOURCE, external_id=data["redemption_id"], member_ref=data["member"],
         points=data["points"], order_external_id=data.get("order_id"), cart=cart,
-        acting_member_ref=data.get("acting_member"))
+        acting_member_ref=data.get("acting_member"),
+        free_lines=tuple(dict.fromkeys(str(n) for n in data["free_lines"])))
     redemption, _created = redemptions.redeem(session, request, actor=g.actor, now=now)
     return present.redemption_out(session, redemption)
 

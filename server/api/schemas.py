@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from engine.domain import CHANNELS, ORDER_STATUSES
+from engine.domain import CHANNELS, MAX_CODE_LENGTH, MAX_CODES, ORDER_STATUSES, unique_texts
 from server.api.bounds import (
     MAX_LINE_NO,
     REF,
@@ -151,7 +151,18 @@ def _unique_lines(lines) -> None:
 def _number_lines(data: dict) -> dict:
     for position, line in enumerate(data.get("lines", []), start=1):
         line.setdefault("line_no", position)
+    if "codes" in data:
+        data["codes"] = unique_texts(data["codes"])
     return data
+
+
+def Codes() -> fields.List:
+    """The promo/coupon codes the shop applied to the order (the rules' ``order_codes``)."""
+    code = fields.String(validate=[validate.Length(1, MAX_CODE_LENGTH),
+                                   validate.Regexp(r"\s*\S", error="a code needs a visible character")])
+    return fields.List(code, load_default=list, validate=validate.Length(0, MAX_CODES), metadata={
+        "description": f"promo/coupon codes applied, at most {MAX_CODES} of at most {MAX_CODE_LENGTH} "
+                       "characters; trimmed, repeats (case ignored) dropped"})
 
 
 class OrderIn(Schema):
@@ -164,6 +175,7 @@ class OrderIn(Schema):
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, 5000))
     shipping_total = Exact(load_default=0, validate=non_negative)
     status = fields.String(load_default="placed", validate=validate.OneOf(ORDER_STATUSES[:3]))
+    codes = Codes()
 
     @validates_schema
     def _lines(self, data, **_):
@@ -192,6 +204,7 @@ class OrderOut(Schema):
     total = Money()
     earned = Points()
     pending = Points()
+    codes = fields.List(fields.String())
     lines = fields.List(fields.Nested(OrderLineOut))
 
 
@@ -220,6 +233,7 @@ class QuoteIn(Schema):
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, 5000))
     shipping_total = Exact(load_default=0)
     explain = fields.Boolean(load_default=False)
+    codes = Codes()
 
     @validates_schema
     def _lines(self, data, **_):
@@ -235,6 +249,7 @@ class CartIn(Schema):
     shipping_total = Exact(load_default=0)
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
     store = Text(64, load_default="")
+    codes = Codes()
 
     @validates_schema
     def _lines(self, data, **_):
@@ -252,6 +267,11 @@ class RedemptionIn(Schema):
     order_id = fields.String(validate=validate.Length(1, 100))
     acting_member = MemberRefField(metadata={"description": "a company employee spending"})
     cart = fields.Nested(CartIn)
+    free_lines = fields.List(fields.Integer(validate=validate.Range(0, MAX_LINE_NO)), load_default=list,
+                             validate=validate.Length(0, 5000), metadata={
+                                 "description": "line numbers taken free for points (the redemption policy's "
+                                                "free_for_points): `points` must be what they cost, as the "
+                                                "quote's free_lines say"})
 
 
 class RedemptionOut(Schema):
@@ -259,6 +279,7 @@ class RedemptionOut(Schema):
     member = fields.String()
     order_id = fields.String(allow_none=True)
     points = Points()
+    free_lines = fields.List(fields.Integer(), metadata={"description": "lines taken free for points"})
     value = Money()
     currency = fields.String()
     status = fields.String()

@@ -1,7 +1,7 @@
 """Notifications: the points an import run credited per member, summed into one message when it finishes.
 
 Revision ID: 0015_notify
-Revises: 0011_promo_codes
+Revises: 0014_order_codes
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 import engine.models.base
 
 revision = "0015_notify"
-down_revision = "0011_promo_codes"
+down_revision = "0014_order_codes"
 branch_labels = None
 depends_on = None
 

@@ -43,7 +43,7 @@ def dump(session: Session) -> dict:
         out["lines"][(docs[line.document_id].external_id, line.line_no)] = (
             line.sku, line.name, line.product_group, line.brand, line.quantity, line.unit_price, line.line_total,
             line.is_promo, line.points_per_unit, line.base_line_no, line.returned_quantity, line.returned_total,
-            line.points)
+            line.points, line.tags)
     entries = {e.id: e for e in session.execute(select(LedgerEntry)).scalars()}
     for e in entries.values():
         out["entries"][e.idempotency_key] = (

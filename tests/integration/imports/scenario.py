@@ -31,6 +31,10 @@ ACCRUAL_RICH = {"policy": "accrual", "rules": [
     {"id": "catalog", "scope": "line", "priority": 90,
      "conditions": {"all": [{"name": "product_points_per_unit", "operator": "greater_than", "value": 0}]},
      "actions": [{"name": "earn_catalog_points", "params": {}}]},
+    {"id": "eco", "scope": "line", "priority": 80,
+     "conditions": {"all": [{"name": "line_tags", "operator": "shares_at_least_one_element_with",
+                             "value": ["eco", "organic"]}]},
+     "actions": [{"name": "earn_per_unit", "params": {"points": "0.5"}}]},
     {"id": "group-110", "scope": "line", "priority": 50,
      "conditions": {"all": [{"name": "product_group", "operator": "equal_to", "value": "110"}]},
      "actions": [{"name": "multiply", "params": {"factor": "1.5"}}]},
@@ -67,7 +71,7 @@ EXPIRY = {"policy": "expiry", "rules": [
      "actions": [{"name": "expire_after_months", "params": {"months": 24}}]},
     {"id": "others", "priority": 1, "actions": [{"name": "expire_after_days", "params": {"days": 200}}]}]}
 
-CATALOG_HEADER = "ItemCode;ItemName;ItmsGrpCod;Price;Currency;PictureURL;RedeemableForPoints;PointsPerUnit"
+CATALOG_HEADER = "ItemCode;ItemName;ItmsGrpCod;Price;Currency;PictureURL;RedeemableForPoints;PointsPerUnit;Tags"
 CATALOG_PROFILE = {"columns": {"points_per_unit": "PointsPerUnit"}}
 CUSTOMERS = 24
 GROUPS = ("100", "VIP", "200", "X")
@@ -91,7 +95,9 @@ def customer_rows() -> list[str]:
 
 
 def catalog_rows() -> list[str]:
-    return [f"SKU-{n};Produkt {n};{110 if n % 3 == 0 else 120};{n},50;PLN;;N;{n % 4}" for n in range(12)]
+    tags = ("eco|new", "Eco", "", "sale, new")
+    return [f"SKU-{n};Produkt {n};{110 if n % 3 == 0 else 120};{n},50;PLN;;N;{n % 4};{tags[n % 4]}"
+            for n in range(12)]
 
 
 def invoice_lines(rng: random.Random, entry: int, card: int, days_ago: int, lines: int, cancelled="N"):

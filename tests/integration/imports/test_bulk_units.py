@@ -1,6 +1,7 @@
 """The set-based path's hand-written pieces equal what the per-document path computes (no database)."""
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -39,6 +40,8 @@ def _json_hash(doc: PurchaseDoc) -> str:
         "lines": [[l.line_no, l.sku, str(l.quantity), str(l.unit_price), str(l.line_total),
                    l.product_group, l.brand, l.is_promo, l.base_line_no] for l in doc.lines],
     }
+    if doc.codes:  # only an order that carried codes says so: every other keeps its first fingerprint
+        body["codes"] = list(doc.codes)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -51,6 +54,15 @@ def test_fingerprint_of_orders_and_corrections_is_the_json_one(promo, base, stor
                       member_ref="L1", placed_at=datetime(2026, 2, 1, tzinfo=UTC), currency="EUR", lines=lines,
                       channel="web", store=store, shipping_total=shipping, base_external_id="o-0" if base else None)
     assert orders.content_hash(doc) == _json_hash(doc)
+
+
+def test_an_order_s_codes_are_part_of_its_fingerprint_only_when_it_has_some():
+    lines = (LineDoc(1, "A", Decimal("1"), Decimal("9.99"), Decimal("9.99")),)
+    doc = PurchaseDoc(source="shop", external_id="o-1", document_type="order", member_ref="L1",
+                      placed_at=datetime(2026, 2, 1, tzinfo=UTC), currency="PLN", lines=lines)
+    coded = replace(doc, codes=("SUMMER10", 'Zażółć "x"'))
+    assert orders.content_hash(coded) == _json_hash(coded) != orders.content_hash(doc) == _json_hash(doc)
+    assert orders.content_hash(replace(doc, codes=("OTHER",))) != orders.content_hash(coded)
 
 
 def test_amounts_are_rounded_like_the_orm():

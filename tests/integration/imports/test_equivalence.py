@@ -78,6 +78,12 @@ def test_scenario_outcomes_are_what_the_files_say(pg_app, publish, settings_doc,
     # Unknown invoice 999, a line returned twice, and a credit note of invoice 3, which the main
     # file cancelled (a cancelled document takes no correction: engine/documents/states).
     assert applied >= 6 and quarantined == 3
+    from engine.models import DocumentLine, Product
+    with importer.session() as session:  # the catalog's tags reach the lines the set-based path wrote
+        assert session.execute(select(Product.tags).where(Product.sku == "SKU-0")).scalar_one() == ["eco", "new"]
+        assert session.execute(select(Product.tags).where(Product.sku == "SKU-2")).scalar_one() is None
+        tagged = session.execute(select(DocumentLine.tags).where(DocumentLine.sku == "SKU-1")).scalars().all()
+        assert tagged and all(tags == ["Eco"] for tags in tagged)
 
 
 CARDS_FIRST = [

@@ -57,6 +57,13 @@ def order(doc_id: str, buyer: str, items: list[str], *, version: str | None = No
             f"{requisites(reqs)}</Документ>")
 
 
+def with_requisite(document: str, name: str, value: str) -> str:
+    """``document`` (from ``order``) with one more requisite of its own (its items have some too)."""
+    extra = requisites({name: value}).removeprefix("<ЗначенияРеквизитов>").removesuffix("</ЗначенияРеквизитов>")
+    head, _sep, tail = document.rpartition("<ЗначенияРеквизитов>")
+    return f"{head}<ЗначенияРеквизитов>{extra}{tail}"
+
+
 def commerce(body: str, encoding: str = "windows-1251") -> bytes:
     text = (f'<?xml version="1.0" encoding="{encoding}"?>\n<КоммерческаяИнформация '
             f'ВерсияСхемы="2.08" ДатаФормирования="2026-03-02T09:00:00">{body}'

@@ -153,3 +153,19 @@ def test_catalog_stock_column_when_the_profile_maps_it(tmp_path):
     assert rows[0].stock == 7
     assert [r.reason for r in rows[1:]] == ['stock "-1" in column OnHand is not a whole number of at least 0',
                                            'stock "2.5" in column OnHand is not a whole number of at least 0']
+
+
+def test_catalog_tags_column_feeds_the_rules_line_tags(tmp_path):
+    path = tmp_path / "TAGS.csv"
+    path.write_text("ItemCode;ItemName;ItmsGrpCod;Price;Currency;PictureURL;RedeemableForPoints;Tags\r\n"
+                    "E1;Zawór eko;110;10,00;PLN;;N;eco| new ,Eco\r\n"
+                    "E2;Rura;120;5,00;PLN;;N;\r\n"
+                    f"E3;Zbyt wiele;120;5,00;PLN;;N;{'|'.join(f't{n}' for n in range(21))}\r\n"
+                    f"E4;Za długi;120;5,00;PLN;;N;{'x' * 41}\r\n", encoding="utf-8")
+    with open_file(path, default_profile("catalog")) as f:
+        eco, plain, many, long_tag = list(f)
+    assert eco.tags == ("eco", "new") and plain.tags == ()  # trimmed, repeats (case ignored) dropped
+    assert isinstance(many, RowError) and many.reason == "Tags: a product has at most 20 tags, not 21"
+    assert isinstance(long_tag, RowError) and "longer than 40 characters" in long_tag.reason
+    without = catalog_rows(tmp_path, profile_from_dict({"points_per_price_unit": "10"}, kind="catalog"))
+    assert without[0].tags is None  # a file without the column leaves the catalog's tags alone

@@ -66,7 +66,10 @@ def policy_docs(draw, policy):
         for name in draw(st.lists(st.sampled_from(names), min_size=1, max_size=2)):
             params = {}
             for p in vocab.actions[name].params:
-                params[p.name] = draw(number_for(p.range)) if p.field_type == FIELD_NUMERIC else "gold"
+                if p.field_type == FIELD_NUMERIC:
+                    params[p.name] = draw(number_for(p.range))
+                else:  # a choice among its options, else any text
+                    params[p.name] = draw(st.sampled_from(p.options)) if p.options else "gold"
             actions.append({"name": name, "params": params})
         rule = {"id": f"r{i}", "scope": scope, "actions": actions, "priority": draw(st.integers(-3, 3))}
         if any(v.range is not None for v in vocab.variables_for(scope)) and draw(st.booleans()):
@@ -131,7 +134,8 @@ def evaluate(policy: str, compiled, draw) -> None:
     elif policy == "redemption":
         result = rules.evaluate_redemption(compiled, doc, member, program, balance=draw(amounts(10 ** 12)),
                                            explain=draw(st.booleans()))
-        for value in (result.max_points, result.max_amount, result.eligible_total):
+        for value in (result.max_points, result.max_amount, result.eligible_total,
+                      *(f.points for f in result.free_lines)):
             _fits(value)
     elif policy in ("event", "birthday", "referral"):
         event = EventFacts(policy, {"amount": draw(WILD)})

@@ -33,15 +33,25 @@ BOOL_LINE = ["is_promo"]
 BOOL_DOC = ["is_birthday"]
 REGEXES = ["^A", "1$", "[0-9]{2}", "an", "^(110|120)$", "K.n"]
 NUM_OPS = ["equal_to", "greater_than", "greater_than_or_equal_to", "less_than", "less_than_or_equal_to"]
+TAGS = ["eco", "new", "Sale", "ECO"]
+CODES = ["SUMMER10", "summer10", "FREESHIP", "VIP"]
+MULTI_OPS = ["contains_all", "is_contained_by", "shares_at_least_one_element_with",
+             "shares_exactly_one_element_with", "shares_no_elements_with"]
 TEXT_OPS = ["equal_to", "equal_to_case_insensitive", "starts_with", "ends_with", "contains", "matches_regex",
             "non_empty"]
 
 
 @st.composite
 def leaves(draw, line_scope: bool):
-    kinds = ["text_doc", "opt", "num_doc", "bool_doc"] + (["text_line"] * 3 + ["num_line", "bool_line"]
-                                                           if line_scope else [])
+    kinds = ["text_doc", "opt", "num_doc", "bool_doc", "codes"] + (
+        ["text_line"] * 3 + ["num_line", "bool_line", "tags", "tags"] if line_scope else [])
     kind = draw(st.sampled_from(kinds))
+    if kind == "tags":
+        return {"name": "line_tags", "operator": draw(st.sampled_from(MULTI_OPS)),
+                "value": draw(st.lists(st.sampled_from(TAGS + ["x"]), min_size=1, max_size=3))}
+    if kind == "codes":
+        return {"name": "order_codes", "operator": draw(st.sampled_from(["contains", "does_not_contain"])),
+                "value": draw(st.sampled_from(CODES + ["x"]))}
     if kind in ("text_line", "text_doc"):
         names = ["sku", "product_group", "brand"] if kind == "text_line" else \
             ["store", "currency", "member_group", "tier"]
@@ -119,21 +129,25 @@ def rule_docs(draw):
 
 
 LINES = st.builds(
-    lambda i, sku, g, b, q, up, promo, ppu: LineFacts(
+    lambda i, sku, g, b, q, up, promo, ppu, tags: LineFacts(
         line_id=str(i), sku=sku, product_group=g, brand=b, quantity=q, unit_price=up,
-        line_total=(q * up).quantize(Decimal("0.01")), is_promo=promo, product_points_per_unit=ppu),
+        line_total=(q * up).quantize(Decimal("0.01")), is_promo=promo, product_points_per_unit=ppu,
+        line_tags=tuple(tags)),
     st.integers(1, 999), st.sampled_from(SKUS), st.sampled_from(GROUPS), st.sampled_from(BRANDS),
     st.sampled_from(["1", "2", "3", "0.5", "10", "-1"]).map(Decimal),
     st.sampled_from(["0", "9.99", "10", "12.5", "100", "0.4", "49.99"]).map(Decimal),
-    st.booleans(), st.one_of(st.none(), st.sampled_from(["1", "2.5", "0"]).map(Decimal)))
+    st.booleans(), st.one_of(st.none(), st.sampled_from(["1", "2.5", "0"]).map(Decimal)),
+    st.lists(st.sampled_from(TAGS), max_size=3))
 
 DOCS = st.builds(
-    lambda lines, dt, ch, store, cur, hours, ship: DocumentFacts(
+    lambda lines, dt, ch, store, cur, hours, ship, codes: DocumentFacts(
         lines=tuple(lines), document_type=dt, channel=ch, store=store, currency=cur,
-        placed_at=datetime(2025, 3, 1, tzinfo=UTC) + timedelta(hours=hours), shipping_total=ship),
+        placed_at=datetime(2025, 3, 1, tzinfo=UTC) + timedelta(hours=hours), shipping_total=ship,
+        codes=tuple(codes)),
     st.lists(LINES, min_size=1, max_size=8), st.sampled_from(OPTION_VARS["document_type"]),
     st.sampled_from(OPTION_VARS["channel"]), st.sampled_from(STORES), st.sampled_from(["PLN", "EUR"]),
-    st.integers(-80, 100), st.sampled_from(["0", "15"]).map(Decimal))
+    st.integers(-80, 100), st.sampled_from(["0", "15"]).map(Decimal),
+    st.lists(st.sampled_from(CODES), max_size=2))
 
 MEMBERS = st.builds(
     MemberFacts, member_group=st.sampled_from(GROUPS_M), tier=st.sampled_from(TIERS),

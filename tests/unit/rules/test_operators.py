@@ -12,7 +12,7 @@ from rules.regex_guard import UnsafePattern, check_pattern
 
 TEXTS = ["", "A1", "a1", "ABC-110", "110", "kan-therm"]
 NUMBERS = [D(0), D("9.9999995"), D(10), D("10.0000005"), D("10.000002"), D(-3), 10, 0]
-LISTS = [[], ["Red"], ["red", "blue"], ["x=1", "network=facebook"]]
+LISTS = [[], ["Red"], ["red", "blue"], ["x=1", "network=facebook"], [1, "RED"], ["Eco", "eco", "ECO"]]
 
 
 def reference(type_cls, operator, value, comparison):
@@ -28,9 +28,10 @@ CASES = {
                                ("equal_to", "greater_than", "greater_than_or_equal_to", "less_than",
                                 "less_than_or_equal_to")}),
     br.BooleanType: ([True, False], {"is_true": [None], "is_false": [None]}),
-    br.SelectType: (LISTS, {"contains": ["red", "RED", "network=facebook", "x"],
-                            "does_not_contain": ["red", "x=1", "y"]}),
-    br.SelectMultipleType: (LISTS, {op: [("red",), ("red", "blue"), ("x=1", "y"), ()] for op in
+    br.SelectType: (LISTS, {"contains": ["red", "RED", "network=facebook", "x", "eco", 1],
+                            "does_not_contain": ["red", "x=1", "y", 1]}),
+    br.SelectMultipleType: (LISTS, {op: [("red",), ("red", "blue"), ("x=1", "y"), (), ("ECO", "eco"), (1, "x")]
+                                    for op in
                                     ("contains_all", "is_contained_by", "shares_at_least_one_element_with",
                                      "shares_exactly_one_element_with", "shares_no_elements_with")}),
 }

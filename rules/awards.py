@@ -15,7 +15,10 @@ decides — otherwise).
 
 Tiers: ``set_tier``, ``tier_discount_percent`` and ``tier_multiplier`` each
 come from the first matching rule that sets them (higher priority first);
-without one the member has no tier, 0 % discount and multiplier 1.
+without one the member has no tier, 0 % discount and multiplier 1. Rules
+defining an invitation-only tier are ignored (``rules.tiering``): turnover
+never gives that tier. What a member *holds* decides the benefits
+(``rules.tiering.tier_catalog``), not this evaluation.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from .facts import ZERO, EventFacts, MemberFacts
 from .limits import checked, guarded
 from .runner import base_trace, check_policy, finish, intents, matching
 from .settings import ProgramSettings
+from .tiering import invitation_rules
 from .values import aware_utc, to_jsonable
 from .variables import Context
 
@@ -111,7 +115,10 @@ def evaluate_tier(policy: CompiledPolicy, member: MemberFacts, settings: Program
     entries: list = []
     hits = matching(policy, "document", None, values, policy.active_flags(at, settings.tz), entries)
     tier = discount = multiplier = None
-    for _rule_id, name, p in intents(hits):
+    invited_only = invitation_rules(policy)
+    for rule_id, name, p in intents(hits):
+        if rule_id in invited_only:
+            continue
         if name == "set_tier" and tier is None:
             tier = p["name"]
         elif name == "tier_discount_percent" and discount is None:

@@ -31,6 +31,7 @@ SCOPES = {
     "outbox:read": "see notifications, webhook deliveries and subscriptions",
     "webhooks:write": "manage webhook subscriptions and message templates",
     "promo:write": "generate, import, list, export and deactivate promo-code batches",
+    "tiers:write": "pin and invite members into tiers; import historical turnover",
 }
 KIND_SCOPES = {
     "shop": ("members:read", "members:write", "orders:write", "redemptions:write",

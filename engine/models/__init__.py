@@ -21,3 +21,4 @@ from .onec import (
 from .outbox import MessageTemplate, OutboxAttempt, OutboxMessage, WebhookSubscription
 from .policies import PolicyVersion
 from .staging import ImportChunk, StagedLine
+from .tiers import HistoricalTurnover, TierChange, TierState

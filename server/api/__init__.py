@@ -15,6 +15,7 @@ from server.api import (
     policies,
     promo_codes,
     redemptions,
+    tiers,
 )
 from server.extensions import api
 from server.onec import views as onec_views
@@ -23,7 +24,7 @@ from server.onec import views as onec_views
 def register(app: Flask) -> None:
     app.register_blueprint(health.blp)
     promo_codes.init_app(app)  # the rate limiter and the promo answers
-    for module in (members, companies, orders, redemptions, events, promo_codes, missions, policies, imports,
-                   outbox):
+    for module in (members, companies, orders, redemptions, events, promo_codes, missions, tiers, policies,
+                   imports, outbox):
         api.register_blueprint(module.blp)
     onec_views.register(app)

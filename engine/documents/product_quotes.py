@@ -24,6 +24,7 @@ import rules
 from engine import members, policies, terms
 from engine.accrual.facts import fact_line
 from engine.models import Member, Product
+from engine.models.bulk import one_of
 from rules.facts import DocumentFacts, MemberFacts
 from rules.tiering import tier_catalog
 
@@ -45,7 +46,7 @@ class ProductQuotes:
 def _rows(session: Session, skus: list[str]) -> dict[str, tuple]:
     found = session.execute(select(Product.sku, Product.price, Product.currency, Product.product_group,
                                    Product.brand, Product.points_per_unit, Product.active, Product.updated_at)
-                            .where(Product.sku.in_(set(skus)))).all()
+                            .where(one_of(session, Product.sku, skus))).all()
     return {row[0]: tuple(row) for row in found}
 
 

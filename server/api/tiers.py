@@ -114,6 +114,10 @@ def pin_tier(data, ref):
 
 @blp.route("/tiers/turnover", methods=["POST"])
 @require("tiers:write")
+@blp.alt_response(201, description="the new import run (as GET /imports/{id})")
+@blp.alt_response(200, description="these bytes were imported before: their run, nothing changed")
+@blp.alt_response(422, description="the file cannot be read (encoding, separator, header)")
+@blp.alt_response(413, description="larger than 50 MB")
 def upload_turnover():
     """Import historical turnover (CSV: member, period, amount) as the multipart field ``file`` or the raw
     body; it counts in the tier window. Bad rows are quarantined (``GET /imports/{id}/rows``); the same
@@ -146,7 +150,7 @@ def upload_turnover():
 @blp.route("/quote/products", methods=["POST"])
 @require("orders:write")
 @blp.arguments(ProductsQuoteIn)
-@blp.response(200, ProductsQuoteOut)
+@blp.alt_response(200, schema=ProductsQuoteOut, description="points per SKU, in the order asked")
 @blp.alt_response(304, description="the answer for this ETag (If-None-Match) has not changed")
 def quote_products(data):
     """Points per product for cards and listings: each SKU as if bought alone, quantity 1, at its catalog
@@ -159,6 +163,9 @@ def quote_products(data):
     headers = {"ETag": f'"{found.etag}"', "Cache-Control": "private, no-cache"}
     if found.not_modified:
         return Response(status=304, headers=headers)
+    # Built here rather than dumped through ProductsQuoteOut (which documents it): a schema dump of a few
+    # hundred items costs more than evaluating them.
     return {"member": found.member.loyalty_id if found.member else None, "currency": found.currency,
-            "policy_version": found.policy_version, "discount_percent": found.discount_percent,
-            "products": found.items}, 200, headers
+            "policy_version": found.policy_version, "discount_percent": str(found.discount_percent),
+            "products": [{k: (None if v is None else str(v)) if k in ("points", "price") else v
+                          for k, v in item.items()} for item in found.items]}, 200, headers

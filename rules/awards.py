@@ -107,12 +107,13 @@ def evaluate_award(policy: CompiledPolicy, event: EventFacts, member: MemberFact
 
 @guarded
 def evaluate_tier(policy: CompiledPolicy, member: MemberFacts, settings: ProgramSettings,
-                  *, at: datetime | None = None) -> TierResult:
-    """The member's tier, discount and accrual multiplier [003] (always with a trace)."""
+                  *, at: datetime | None = None, explain: bool = True) -> TierResult:
+    """The member's tier, discount and accrual multiplier [003], with a trace unless ``explain=False``
+    (the nightly recalculation of a million members does not keep one)."""
     check_policy(policy, "tier")
     at = aware_utc(at or _now())
     values = policy.values(Context(member=member, tz=settings.tz))
-    entries: list = []
+    entries: list | None = [] if explain else None
     hits = matching(policy, "document", None, values, policy.active_flags(at, settings.tz), entries)
     tier = discount = multiplier = None
     invited_only = invitation_rules(policy)
@@ -125,8 +126,10 @@ def evaluate_tier(policy: CompiledPolicy, member: MemberFacts, settings: Program
             discount = p["percent"]
         elif name == "tier_multiplier" and multiplier is None:
             multiplier = p["factor"]
-    trace = base_trace(policy, at, values)
-    trace.update(rules=entries, tier=tier)
+    trace = None
+    if explain:
+        trace = base_trace(policy, at, values)
+        trace.update(rules=entries, tier=tier)
     return TierResult(tier, discount if discount is not None else ZERO,
                       multiplier if multiplier is not None else Decimal(1),
                       tuple(r.rule.id for r in hits), policy.version, finish(trace))

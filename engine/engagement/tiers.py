@@ -24,6 +24,7 @@ import rules
 from engine import ledger, members, policies
 from engine.engagement.turnover import window_turnover
 from engine.models import Account, Document, Member, TierChange, TierState
+from engine.models.bulk import one_of
 from engine.outbox import triggers
 from rules.facts import MemberFacts
 from rules.tiering import TierSpec, decide, tier_catalog
@@ -199,7 +200,7 @@ def recalculate(session: Session, now: datetime, *, batch: int = 5000, actor: st
                 if "points_balance" in needed else zero)
             key = tuple(getattr(facts, name) for name in sorted(needed))
             if key not in earned_by:
-                earned_by[key] = rules.evaluate_tier(compiled, facts, settings, at=now).tier or ""
+                earned_by[key] = rules.evaluate_tier(compiled, facts, settings, at=now, explain=False).tier or ""
             earned = earned_by[key]
             if pin_ended:
                 session.delete(state)
@@ -218,7 +219,12 @@ def recalculate(session: Session, now: datetime, *, batch: int = 5000, actor: st
                                 "reason": reason, "actor": actor, "at": now})
                 _publish(session, member_id, loyalty_id, current, new, reason, now, subscriptions)
         if updates:
-            session.execute(update(Member), updates)
+            by_tier: dict[str, list[int]] = {}
+            for row in updates:
+                by_tier.setdefault(row["tier"], []).append(row["id"])
+            for tier, ids in by_tier.items():  # one UPDATE per tier reached, not per member
+                session.execute(update(Member).where(one_of(session, Member.id, ids))
+                                .values(tier=tier, updated_at=now).execution_options(synchronize_session=False))
             session.execute(insert(TierChange), changes)
             changed += len(updates)
         seen += len(rows)

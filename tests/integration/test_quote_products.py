@@ -103,3 +103,10 @@ def test_limits_and_one_catalog_query_for_many_skus(shop):
         event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 200 and len(response.get_json()["products"]) == 300
     assert len(statements) == 1, statements
+
+
+def test_the_same_answer_in_xml(shop):
+    response = shop("POST", URL + "?format=xml", json={"skus": ["P1", "NOPE"]})
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    text = response.get_data(as_text=True)
+    assert "<product_quote" in text and "unknown_sku" in text and response.headers["ETag"]

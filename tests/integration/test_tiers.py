@@ -247,3 +247,28 @@ def test_historical_turnover_lifts_a_tier_and_bad_rows_are_quarantined(shop, pub
     assert order(shop, "O-2", member, 100) == "20"
     refused = shop("POST", "/api/v1/tiers/turnover", key="admin", data=b"who;when\nx;y\n", content_type="text/csv")
     assert refused.status_code == 422 and refused.get_json()["code"] == "invalid_file"
+
+
+def test_the_cli_pins_invites_and_imports_turnover(shop, publish, tmp_path):
+    import json
+    publish(tier_policy())
+    member = enrol(shop)
+    cli = shop.app.test_cli_runner()
+    refused = cli.invoke(args=["tiers", "pin", member, "gold"])
+    assert refused.exit_code != 0 and "needs an until date" in refused.output
+    assert cli.invoke(args=["tiers", "pin", "ext:nobody", "vip"]).exit_code != 0
+    pinned = cli.invoke(args=["tiers", "pin", member, "vip", "--note", "board"])
+    assert pinned.exit_code == 0, pinned.output
+    assert json.loads(pinned.output)["tier"] == "vip"
+    path = tmp_path / "turnover.csv"
+    month = (clock.now() - timedelta(days=40)).strftime("%Y-%m")
+    path.write_text(f"member,period,amount\next:u-1,{month},1500.00\nnobody,{month},1\n", encoding="utf-8")
+    imported = cli.invoke(args=["tiers", "turnover", str(path)])
+    assert imported.exit_code == 0, imported.output
+    assert {k: json.loads(imported.output)[k] for k in ("applied", "quarantined")} == {"applied": 1, "quarantined": 1}
+    assert cli.invoke(args=["tiers", "pin", member, ""]).exit_code == 0
+    recalculate(shop)
+    assert tier_of(shop, member)["tier"] == "gold"  # the imported 1,500 PLN
+    multipart = shop("POST", "/api/v1/tiers/turnover", key="admin",
+                     data={"file": (path.open("rb"), "again.csv")}, content_type="multipart/form-data")
+    assert multipart.status_code == 200 and multipart.get_json()["already_imported"] is True

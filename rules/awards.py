@@ -117,9 +117,8 @@ def evaluate_tier(policy: CompiledPolicy, member: MemberFacts, settings: Program
     hits = matching(policy, "document", None, values, policy.active_flags(at, settings.tz), entries)
     tier = discount = multiplier = None
     invited_only = invitation_rules(policy)
-    for rule_id, name, p in intents(hits):
-        if rule_id in invited_only:
-            continue
+    hits = [r for r in hits if r.rule.id not in invited_only]
+    for _rule_id, name, p in intents(hits):
         if name == "set_tier" and tier is None:
             tier = p["name"]
         elif name == "tier_discount_percent" and discount is None:
@@ -129,6 +128,8 @@ def evaluate_tier(policy: CompiledPolicy, member: MemberFacts, settings: Program
     trace = None
     if explain:
         trace = base_trace(policy, at, values)
+        entries = [{"rule": e["rule"], "matched": False, "reason": "invitation_only"}
+                   if e["rule"] in invited_only else e for e in entries]
         trace.update(rules=entries, tier=tier)
     return TierResult(tier, discount if discount is not None else ZERO,
                       multiplier if multiplier is not None else Decimal(1),

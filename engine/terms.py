@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 import rules
 from engine import policies
 from rules.facts import LotFacts, MemberFacts
+from rules.tiering import tier_catalog
 
 
 def policy_for(session: Session, at: datetime) -> policies.VersionRef | None:
@@ -20,10 +21,13 @@ def policy_for(session: Session, at: datetime) -> policies.VersionRef | None:
 
 
 def tier_multiplier(session: Session, member_facts: MemberFacts, settings, at) -> Decimal:
+    """The accrual multiplier of the tier the member holds (pinned, invited or earned), under the
+    tier policy in force at ``at``; 1 without a tier or when the policy no longer defines it."""
     row, tier_policy = policies.active(session, "tier", at)
     if tier_policy is None or not member_facts.tier:
         return Decimal(1)
-    return rules.evaluate_tier(tier_policy, member_facts, settings, at=at).multiplier
+    spec = tier_catalog(tier_policy).get(member_facts.tier)
+    return spec.multiplier if spec is not None else Decimal(1)
 
 
 def lot_expiry(session: Session, kind: str, available_at: datetime, member_facts: MemberFacts,

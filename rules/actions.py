@@ -280,3 +280,16 @@ class TierActions(IntentRecorder):
     @action(_num("factor", FACTOR), scopes=DOC_ONLY, help="multiply accrual points for members of the tier")
     def tier_multiplier(self, factor):
         self._record("tier_multiplier", factor=factor)
+
+    @action(scopes=DOC_ONLY, help="an invitation-only tier: turnover never assigns it, only an admin invites into it")
+    def tier_invitation_only(self):
+        self._record("tier_invitation_only")
+
+    @action(scopes=DOC_ONLY, help="members of this tier keep it when their turnover falls")
+    def tier_downgrade_never(self):
+        self._record("tier_downgrade_never")
+
+    @action(_num("days", DELAY_DAYS), scopes=DOC_ONLY,
+            help="members of this tier keep it this many days after their turnover fell below it")
+    def tier_downgrade_after_days(self, days):
+        self._record("tier_downgrade_after_days", days=days)

@@ -15,7 +15,10 @@ decides — otherwise).
 
 Tiers: ``set_tier``, ``tier_discount_percent`` and ``tier_multiplier`` each
 come from the first matching rule that sets them (higher priority first);
-without one the member has no tier, 0 % discount and multiplier 1.
+without one the member has no tier, 0 % discount and multiplier 1. Rules
+defining an invitation-only tier are ignored (``rules.tiering``): turnover
+never gives that tier. What a member *holds* decides the benefits
+(``rules.tiering.tier_catalog``), not this evaluation.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from .facts import ZERO, EventFacts, MemberFacts
 from .limits import checked, guarded
 from .runner import base_trace, check_policy, finish, intents, matching
 from .settings import ProgramSettings
+from .tiering import invitation_rules
 from .values import aware_utc, to_jsonable
 from .variables import Context
 
@@ -103,14 +107,17 @@ def evaluate_award(policy: CompiledPolicy, event: EventFacts, member: MemberFact
 
 @guarded
 def evaluate_tier(policy: CompiledPolicy, member: MemberFacts, settings: ProgramSettings,
-                  *, at: datetime | None = None) -> TierResult:
-    """The member's tier, discount and accrual multiplier [003] (always with a trace)."""
+                  *, at: datetime | None = None, explain: bool = True) -> TierResult:
+    """The member's tier, discount and accrual multiplier [003], with a trace unless ``explain=False``
+    (the nightly recalculation of a million members does not keep one)."""
     check_policy(policy, "tier")
     at = aware_utc(at or _now())
     values = policy.values(Context(member=member, tz=settings.tz))
-    entries: list = []
+    entries: list | None = [] if explain else None
     hits = matching(policy, "document", None, values, policy.active_flags(at, settings.tz), entries)
     tier = discount = multiplier = None
+    invited_only = invitation_rules(policy)
+    hits = [r for r in hits if r.rule.id not in invited_only]
     for _rule_id, name, p in intents(hits):
         if name == "set_tier" and tier is None:
             tier = p["name"]
@@ -118,8 +125,12 @@ def evaluate_tier(policy: CompiledPolicy, member: MemberFacts, settings: Program
             discount = p["percent"]
         elif name == "tier_multiplier" and multiplier is None:
             multiplier = p["factor"]
-    trace = base_trace(policy, at, values)
-    trace.update(rules=entries, tier=tier)
+    trace = None
+    if explain:
+        trace = base_trace(policy, at, values)
+        entries = [{"rule": e["rule"], "matched": False, "reason": "invitation_only"}
+                   if e["rule"] in invited_only else e for e in entries]
+        trace.update(rules=entries, tier=tier)
     return TierResult(tier, discount if discount is not None else ZERO,
                       multiplier if multiplier is not None else Decimal(1),
                       tuple(r.rule.id for r in hits), policy.version, finish(trace))

@@ -22,6 +22,7 @@ FACTOR                      0.01 .. 100        4         tier_multiplier
 POINT_VALUE                 0.0001 .. 1e6      4         set_point_value, settings.point_value
 MONEY                       0 .. 1e12          4         min_order_total
 DELAY_DAYS                  0 .. 3650          whole     activation_delay_days, warn_days_before,
+                                                         tier_downgrade_after_days,
                                                          settings.holding_days
 LIFETIME_DAYS               1 .. 36500         whole     expire_after_days
 LIFETIME_MONTHS             1 .. 1200          whole     expire_after_months,

@@ -63,6 +63,11 @@ def _rule(vocab: PolicyVocabulary, index: int, raw: Any, errors: list) -> Rule |
         check.error("active_until", "invalid_period",
                     f"active_until ({end.isoformat()}) is not after active_from ({start.isoformat()}), so the "
                     "rule would never apply. Make active_until later than active_from.")
+    if vocab.name == "tier" and loaded.get("stop_processing") and any(
+            getattr(a, "name", None) == "tier_invitation_only" for a in actions):
+        check.error("stop_processing", "invitation_stops",
+                    "An invitation-only tier is never given by turnover, so its rule must not stop the "
+                    "rules below it: remove stop_processing.")
     if not check.ok:
         return None
     return Rule(id=loaded["id"], scope=scope, actions=tuple(actions), conditions=conditions,

@@ -34,6 +34,7 @@ SCOPES = {
     "promo:write": "generate, import, list, export and deactivate promo-code batches",
     "rewards:read": "see the reward catalog",
     "rewards:write": "edit rewards (points price, stock), move reward orders on, export them for shipping",
+    "tiers:write": "pin and invite members into tiers; import historical turnover",
 }
 KIND_SCOPES = {
     "shop": ("members:read", "members:write", "orders:write", "redemptions:write",

@@ -27,7 +27,7 @@ def _echo_json(data) -> None:
 
 def register(app: Flask) -> None:
     # `loyalty db upgrade|downgrade|revision|...` comes from Flask-Migrate (bound in extensions).
-    for command in (seed_demo, demo, check, mature, birthdays, expire, tiers_cmd, daily_cmd, worker, cron):
+    for command in (seed_demo, demo, check, mature, birthdays, expire, daily_cmd, worker, cron):
         app.cli.add_command(command)
     app.cli.add_command(users)
     app.cli.add_command(keys)
@@ -40,6 +40,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(notify_group)
     from server.cli_rewards import rewards_group
     app.cli.add_command(rewards_group)
+    from server.cli_tiers import tiers_group
+    app.cli.add_command(tiers_group)
 
 
 @click.group()
@@ -175,17 +177,6 @@ mature = _nightly_step("mature", daily.mature, "Make pending points whose holdin
 expire = _nightly_step("expire", daily.expire, "Expire lots past their date.")
 birthdays = _nightly_step("birthdays", engagement_birthdays.award,
                           "Award the birthday policy to today's birthdays (program time zone).")
-
-
-@click.command("tiers")
-@with_appcontext
-def tiers_cmd():
-    """Recalculate every member's tier."""
-    from engine.engagement import tiers
-    session = _session()
-    stats = tiers.recalculate(session, clock.now())
-    session.commit()
-    _echo_json(stats)
 
 
 @click.command("daily")

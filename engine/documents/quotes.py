@@ -12,6 +12,7 @@ from engine import accrual, members, policies, terms
 from engine.documents import redemptions
 from engine.models import Member
 from rules.facts import DocumentFacts, MemberFacts
+from rules.tiering import tier_catalog
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Quote:
     version: int | None
     earn: object | None  # rules.AccrualResult, None when nothing would be earned
     spend: object | None  # redemptions.evaluate's result, None without a redemption policy
+    discount_percent: Decimal = Decimal(0)  # the member's tier discount, for the shop to apply [003]
 
 
 def quote(session: Session, member_ref: str | None, lines, *, currency: str | None, channel: str, store: str,
@@ -40,4 +42,7 @@ def quote(session: Session, member_ref: str | None, lines, *, currency: str | No
                                       at=now, tier_multiplier=terms.tier_multiplier(session, facts, settings, now))
     spend = redemptions.evaluate(session, cart, member, settings, now,
                                  balance=facts.points_balance if member else None)
-    return Quote(member, cart, version.version if version else None, earn, spend)
+    spec = tier_catalog(policies.active(session, "tier", now)[1]).get(member.tier) if member and member.tier \
+        else None
+    return Quote(member, cart, version.version if version else None, earn, spend,
+                 spec.discount_percent if spec else Decimal(0))

@@ -22,3 +22,4 @@ from .outbox import MessageTemplate, OutboxAttempt, OutboxMessage, OutboxRunCred
 from .policies import PolicyVersion
 from .rewards import Reward, RewardOrder, RewardOrderItem, RewardOrderStatus, RewardPicture
 from .staging import ImportChunk, StagedLine
+from .tiers import HistoricalTurnover, TierChange, TierState

@@ -17,6 +17,7 @@ from server.api import (
     redemptions,
     reward_orders,
     rewards,
+    tiers,
 )
 from server.extensions import api
 from server.onec import views as onec_views
@@ -26,6 +27,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(health.blp)
     promo_codes.init_app(app)  # the rate limiter and the promo answers
     for module in (members, companies, orders, redemptions, events, promo_codes, rewards, reward_orders, missions,
-                   policies, imports, outbox):
+                   tiers, policies, imports, outbox):
         api.register_blueprint(module.blp)
     onec_views.register(app)

@@ -123,7 +123,12 @@ def upload():
     if run.status != "done":
         jobs.queue_import(run.id)  # after the commit
         session.expire_all()
-    body = _run_out(session, session.get(ImportRun, run.id))
+    return run_answer(session, run.id, created)
+
+
+def run_answer(session, run_id: int, created: bool) -> tuple:
+    """An upload's answer: 201 with the new run, 200 with the earlier run of the same bytes."""
+    body = _run_out(session, session.get(ImportRun, run_id))
     body["already_imported"] = not created
     return body, (201 if created else 200), {"Location": body["links"]["self"]}
 

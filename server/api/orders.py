@@ -130,6 +130,7 @@ def quote(data):
         "lines": [{"line_no": int(l.line_id), "points": str(l.points), "excluded": l.excluded}
                   for l in earn.lines] if earn else [],
         "policy_version": found.version,
+        "tier": member.tier if member else None, "discount_percent": str(found.discount_percent),
         "redemption": _redemption_dict(found.spend, member is not None),
         "explanation": earn.trace if earn and data["explain"] else None,
     }

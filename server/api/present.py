@@ -20,12 +20,19 @@ def member_out(session: Session, member: Member) -> dict:
     return {
         "loyalty_id": member.loyalty_id, "ext_id": member.ext_id, "erp_code": member.erp_code,
         "phone": member.phone, "email": member.email, "name": member.name,
-        "birth_date": member.birth_date, "group": member.group, "tier": member.tier,
+        "birth_date": member.birth_date, "group": member.group, **_tier(session, member),
         "status": members.effective_status(member, settings),
         "registered_at": member.registered_at, "referral_code": member.referral_code,
         "company": {"name": company.name, "erp_code": company.erp_code} if company else None,
         "consent_email": member.consent_email, "consent_sms": member.consent_sms,
     }
+
+
+def _tier(session: Session, member: Member, now=None) -> dict:
+    found = tiers.summary(session, member, now or clock.now())
+    return {"tier": found["tier"], "next_tier": found["next_tier"],
+            "tier_benefits": {k: found[k] for k in ("discount_percent", "multiplier", "invitation_only",
+                                                    "pinned_until")}}
 
 
 def balance_out(session: Session, member: Member) -> dict:
@@ -40,7 +47,7 @@ def balance_out(session: Session, member: Member) -> dict:
         "available": bal.available, "pending": bal.pending, "value": value,
         "point_value": point_value,
         "expiring": [{"date": when, "points": pts} for when, pts in bal.expiring],
-        "tier": member.tier, "next_tier": tiers.progress(session, member, now),
+        **_tier(session, member, now),
         "status": members.effective_status(member, settings),
     }
 

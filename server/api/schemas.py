@@ -55,6 +55,14 @@ class MemberPatch(MemberIn):
         exclude = ("referral_code", "company_erp_code", "registered_at")
 
 
+class TierBenefitsOut(Schema):
+    discount_percent = Points(metadata={"description": "the tier's discount, for the shop to apply"})
+    multiplier = Points(metadata={"description": "accrual points are multiplied by this"})
+    invitation_only = fields.Boolean()
+    pinned_until = fields.DateTime(allow_none=True, metadata={
+        "description": "an admin pinned the tier until then (null: not pinned, or invited for good)"})
+
+
 class MemberOut(Schema):
     loyalty_id = fields.String()
     ext_id = fields.String(allow_none=True)
@@ -65,6 +73,9 @@ class MemberOut(Schema):
     birth_date = fields.Date(allow_none=True)
     group = fields.String()
     tier = fields.String()
+    tier_benefits = fields.Nested(TierBenefitsOut)
+    next_tier = fields.Dict(allow_none=True, metadata={
+        "description": "the next tier by turnover: tier, turnover_12m, threshold, missing"})
     status = fields.String()
     registered_at = fields.DateTime()
     referral_code = fields.String(allow_none=True)
@@ -87,6 +98,7 @@ class BalanceOut(Schema):
     point_value = Money()
     expiring = fields.List(fields.Nested(ExpiringOut))
     tier = fields.String()
+    tier_benefits = fields.Nested(TierBenefitsOut)
     next_tier = fields.Dict(allow_none=True)
     status = fields.String()
 

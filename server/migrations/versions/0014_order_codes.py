@@ -1,14 +1,14 @@
 """Vocabulary gaps: the promo/coupon codes an order carried, and product tags (on the catalog and on lines).
 
 Revision ID: 0014_order_codes
-Revises: 0012_rewards
+Revises: 0013_tiers
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0014_order_codes"
-down_revision = "0012_rewards"
+down_revision = "0013_tiers"
 branch_labels = None
 depends_on = None
 

@@ -182,7 +182,8 @@ def test_default_tier_policy_by_turnover():
         r = rules.evaluate_tier(policy, MemberFacts(turnover_12m=D(turnover)), S)
         assert (r.tier, r.discount_percent, r.multiplier) == (tier, D(discount), D(multiplier)), turnover
     r = rules.evaluate_tier(policy, MemberFacts(turnover_12m=D(75000)), S)
-    assert r.rules == ("gold",) and r.policy_version == 2 and r.trace["rules"][1]["reason"] == "not_reached"
+    assert r.rules == ("gold",) and r.policy_version == 2 and r.trace["rules"][2]["reason"] == "not_reached"
+    assert r.trace["rules"][0] == {"rule": "partner", "matched": False, "reason": "invitation_only"}
 
 
 # mission ------------------------------------------------------------------------

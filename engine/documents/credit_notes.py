@@ -42,7 +42,7 @@ from rules.facts import DocumentFacts, MemberFacts
 
 ZERO = Decimal(0)
 _LINE = ("id", "line_no", "sku", "product_group", "brand", "quantity", "unit_price", "line_total", "is_promo",
-         "points_per_unit", "returned_quantity", "returned_total", "points")
+         "points_per_unit", "returned_quantity", "returned_total", "points", "tags")
 
 
 class Decline(Exception):
@@ -61,7 +61,7 @@ class _Line:
 class _Base:
     __slots__ = ("id", "external_id", "document_type", "member_id", "channel", "store", "currency", "placed_at",
                  "status", "shipping_total", "total", "earned", "absorbed", "accrued_at", "policy_version_id",
-                 "member_snapshot", "lines")
+                 "member_snapshot", "codes", "lines")
 
     def __init__(self, row):
         for name in self.__slots__[:-1]:
@@ -102,7 +102,7 @@ class _Chunk:
         p = Product.__table__.c
         self.catalog = {}
         for part in batches({line.sku for doc, _m in notes for line in doc.lines}):
-            stmt = select(p.sku, p.name, p.product_group, p.brand, p.points_per_unit).where(
+            stmt = select(p.sku, p.name, p.product_group, p.brand, p.points_per_unit, p.tags).where(
                 one_of(session, p.sku, part))
             self.catalog.update({row.sku: row for row in run(session, stmt)})
         self.versions: dict[int, tuple] = {}
@@ -191,6 +191,7 @@ def _plan_one(chunk: _Chunk, doc: PurchaseDoc, member, ledger, documents: list, 
             "brand": line.brand or (product.brand if product else ""), "quantity": line.quantity,
             "unit_price": line.unit_price, "line_total": line.line_total, "is_promo": line.is_promo,
             "points_per_unit": product.points_per_unit if product else None, "base_line_no": line.base_line_no,
+            "tags": (product.tags or None) if product else None,
             "returned_quantity": ZERO, "returned_total": ZERO}))
     if base.accrued_at is not None:
         _recompute(chunk, base, ledger, key=key, reason=f"correction {doc.number or doc.external_id}", actor=actor)
@@ -213,10 +214,10 @@ def _net_facts(base: _Base) -> DocumentFacts:
         if quantity <= 0 and total <= 0:
             continue
         lines.append(fact_line(line.line_no, line.sku, line.product_group, line.brand, quantity, line.unit_price,
-                               total, line.is_promo, line.points_per_unit))
+                               total, line.is_promo, line.points_per_unit, line.tags))
     return DocumentFacts(lines=tuple(lines), document_type=base.document_type, channel=base.channel,
                          store=base.store, currency=base.currency, placed_at=base.placed_at,
-                         shipping_total=base.shipping_total)
+                         shipping_total=base.shipping_total, codes=tuple(base.codes or ()))
 
 
 def _recompute(chunk: _Chunk, base: _Base, ledger, *, key: str, reason: str, actor: str) -> None:

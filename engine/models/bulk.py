@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, any_, bindparam, insert, text, update
+from sqlalchemy import ARRAY, JSON, any_, bindparam, insert, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -120,6 +120,8 @@ def _bound(table, name: str, values: list, dialect) -> list:
     column_type = table.c[name].type
     if isinstance(column_type, TypeDecorator):
         return [column_type.process_bind_param(value, dialect) for value in values]
+    if isinstance(column_type, JSON):  # COPY and unnest take a JSON document as its text
+        return [None if value is None else json.dumps(value) for value in values]
     return values
 
 

@@ -1,4 +1,7 @@
-"""The schedule `loyalty cron` runs (RQ's built-in cron): import poll, nightly jobs, the monthly digest, retries, failed pictures."""
+"""The schedule `loyalty cron` runs (RQ's built-in cron).
+
+Import poll, nightly jobs, the monthly digest, delivery retries, failed pictures.
+"""
 from __future__ import annotations
 
 from flask import Flask

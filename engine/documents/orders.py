@@ -85,7 +85,8 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
         channel=doc.channel, store=doc.store, currency=doc.currency, placed_at=doc.placed_at,
         status="placed", shipping_total=doc.shipping_total, version=doc.version,
         total=sum((line.line_total for line in doc.lines), ZERO), content_hash=fingerprint,
-        codes=list(doc.codes) or None, earned=ZERO, absorbed=ZERO, created_at=now)  # set, not defaulted: read before the INSERT
+        codes=list(doc.codes) or None,
+        earned=ZERO, absorbed=ZERO, created_at=now)  # set, not defaulted: read before the INSERT
     document.lines.extend(_document_lines(session, doc))
     document.fresh_member = member  # see the model: the answer reads it back
     session.add(document)

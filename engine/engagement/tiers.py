@@ -226,8 +226,16 @@ def recalculate(session: Session, now: datetime, *, batch: int = 5000, actor: st
                 session.execute(update(Member).where(one_of(session, Member.id, ids))
                                 .values(tier=tier, updated_at=now).execution_options(synchronize_session=False))
             session.execute(insert(TierChange), changes)
+            _forget_tiers(session, {row["id"] for row in updates})
             changed += len(updates)
         seen += len(rows)
         last_id = rows[-1][0]
         session.flush()
     return {"members": seen, "changed": changed}
+
+
+def _forget_tiers(session: Session, ids: set[int]) -> None:
+    """Members this session already holds read their new tier again (the UPDATEs went past the ORM)."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Member) and obj.id in ids:
+            session.expire(obj, ["tier", "updated_at"])

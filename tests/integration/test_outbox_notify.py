@@ -145,3 +145,14 @@ def test_the_digest_goes_a_batch_at_a_time_and_resumes_where_it_stopped(shop, re
 def _stop(commits: int) -> None:
     if commits == 1:
         raise RuntimeError("the worker stopped")
+
+
+def test_the_digest_is_on_the_cron_schedule_next_to_the_nightly_jobs(app, monkeypatch):
+    from server import jobs, schedule
+    from server.extensions import rq
+    monkeypatch.setattr(rq, "_cron_job_data", [])
+    monkeypatch.setitem(app.config, "DIGEST_CRON", "0 7 1 * *")
+    schedule.register(app)
+    crons = {job["func"]: (job["cron"], job["queue_name"]) for job in rq._cron_job_data}
+    assert crons[jobs.run_digest] == ("0 7 1 * *", "default")
+    assert jobs.run_daily in crons and jobs.deliver_due in crons

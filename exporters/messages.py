@@ -67,7 +67,16 @@ def save(session: Session, *, trigger: str, channel: str, language: str, body: s
 
 
 def source(session: Session, trigger: str, channel: str, language: str) -> tuple[str, str]:
-    """(subject, body) to render: saved for the language, saved in English, the default."""
+    """(subject, body) to render: saved for the language, saved in English, the default. Remembered for the
+    session (a worker's batch of deliveries reads each template once); saving one forgets them."""
+    cache = session.info.setdefault(outbox.templates.CACHE, {})
+    key = (trigger, channel, language)
+    if key not in cache:
+        cache[key] = _source(session, trigger, channel, language)
+    return cache[key]
+
+
+def _source(session: Session, trigger: str, channel: str, language: str) -> tuple[str, str]:
     for lang in dict.fromkeys((language, "en")):
         row = outbox.latest_template(session, trigger, channel, lang)
         if row is not None:

@@ -55,6 +55,8 @@ def enqueue_many(session: Session, messages: list[dict], now: datetime) -> int:
     """`enqueue` for a batch (the digest, an import run's credits): one read of the cause keys already
     there, one multi-row INSERT of the rest; each dict has `enqueue`'s keyword arguments. Returns how
     many were new."""
+    if not messages:
+        return 0
     keys = [m["cause_key"] for m in messages]
     taken = set(session.execute(select(OutboxMessage.cause_key).where(OutboxMessage.cause_key.in_(keys))).scalars())
     fresh = [OutboxMessage(**{**m, "variables": _plain(m["variables"])}, delivery_key=f"msg_{uuid.uuid4().hex}",

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from engine.models import MessageTemplate
 
+CACHE = "message_templates"  # session.info key: the texts a session has read (exporters.messages.source)
+
 
 def latest_template(session: Session, trigger: str, channel: str, language: str) -> MessageTemplate | None:
     return session.execute(select(MessageTemplate).where(
@@ -31,4 +33,5 @@ def save_template(session: Session, *, trigger: str, channel: str, language: str
                           subject=subject, body=body, author=author, created_at=now)
     session.add(row)
     session.flush()
+    session.info.pop(CACHE, None)
     return row

@@ -121,3 +121,38 @@ def test_notify_and_publish_event_for_other_rooms_triggers(shop, receiver, targe
     assert sorted(r.form["message"] for r in receiver.requests) == [
         "Your reward order R-7 (Mug): shipped.", "Your tier is now Gold (was Silver)."]
     assert {"tier.changed", "reward_order.status_changed", "mission.completed"} <= set(outbox.EVENT_TYPES)
+
+
+def test_the_digest_goes_a_batch_at_a_time_and_resumes_where_it_stopped(shop, receiver, target_app):
+    receiver.answer = smsapi_answer
+    for n in range(3):
+        enrol(shop, f"u-{n}", phone=f"60100020{n}")
+    month = clock.now().strftime("%Y-%m")
+    from server.extensions import db
+    with target_app.app_context():
+        session = db.session()
+        commits = []
+        # A run that "crashes" after its first batch of two: those two are committed, the third is not.
+        with pytest.raises(RuntimeError):
+            outbox.send_digest(session, clock.now(), month, batch=2,
+                               commit=lambda: (session.commit(), commits.append(1), _stop(len(commits))))
+        session.rollback()
+        report = outbox.send_digest(session, clock.now(), month, batch=2, commit=session.commit)
+        assert report == {"month": month, "members": 3, "messages": 1}
+    assert len(_messages(target_app, trigger="digest.monthly")) == 3 and len(receiver.requests) == 3
+
+
+def _stop(commits: int) -> None:
+    if commits == 1:
+        raise RuntimeError("the worker stopped")
+
+
+def test_the_digest_is_on_the_cron_schedule_next_to_the_nightly_jobs(app, monkeypatch):
+    from server import jobs, schedule
+    from server.extensions import rq
+    monkeypatch.setattr(rq, "_cron_job_data", [])
+    monkeypatch.setitem(app.config, "DIGEST_CRON", "0 7 1 * *")
+    schedule.register(app)
+    crons = {job["func"]: (job["cron"], job["queue_name"]) for job in rq._cron_job_data}
+    assert crons[jobs.run_digest] == ("0 7 1 * *", "default")
+    assert jobs.run_daily in crons and jobs.deliver_due in crons

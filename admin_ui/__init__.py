@@ -40,7 +40,8 @@ def names() -> dict:
     roles = {"admin": _("admin"), "marketer": _("marketer"), "viewer": _("viewer")}
     statuses = {"queued": _("queued"), "running": _("running"), "done": _("done"), "failed": _("failed"),
                 "active": _("active"), "blocked": _("blocked"), "draft": _("draft"),
-                "published": _("published"), "discarded": _("discarded")}
+                "published": _("published"), "discarded": _("discarded"),
+                "cancelled": _("cancelled")}
     from flask_babel import get_locale
     return {"get_locale": get_locale, "role_name": lambda code: roles.get(code, code),
             "status_name": lambda code: statuses.get(code, code)}

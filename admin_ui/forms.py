@@ -39,6 +39,10 @@ class AdjustmentForm(FlaskForm):
     token = HiddenField(validators=[DataRequired()])
 
 
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token (undo a merge, revoke a key)."""
+
+
 class StatusForm(FlaskForm):
     status = HiddenField(validators=[DataRequired()])
 

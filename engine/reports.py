@@ -225,3 +225,30 @@ def rule_diff(old: dict | None, new: dict | None) -> list[RuleChange]:
         changes.append(RuleChange(str(rule.get("id")), kind, previous, rule))
     changes += [RuleChange(str(rule_id), "removed", rule, None) for rule_id, rule in before.items()]
     return changes
+
+
+def redemptions(session: Session, account_id: int, *, limit: int = 20) -> list:
+    """The account's redemptions, newest first (a company's include every employee's)."""
+    from engine.models import Redemption
+    return list(session.execute(select(Redemption).where(Redemption.account_id == account_id)
+                                .order_by(Redemption.created_at.desc(), Redemption.id.desc())
+                                .limit(limit)).scalars())
+
+
+def merges(session: Session, member_id: int) -> list[tuple]:
+    """(merge, the other member or None) for every recorded merge into or out of this member, newest first."""
+    from sqlalchemy.orm import aliased
+
+    from engine.models import MemberMerge
+    other = aliased(Member)
+    partner = case((MemberMerge.target_member_id == member_id, MemberMerge.source_member_id),
+                   else_=MemberMerge.target_member_id)
+    return list(session.execute(
+        select(MemberMerge, other).outerjoin(other, other.id == partner)
+        .where(or_(MemberMerge.target_member_id == member_id, MemberMerge.source_member_id == member_id))
+        .order_by(MemberMerge.created_at.desc(), MemberMerge.id.desc())).all())
+
+
+def employees(session: Session, company_id: int) -> list[Member]:
+    return list(session.execute(select(Member).where(Member.company_id == company_id)
+                                .order_by(Member.name, Member.id)).scalars())

@@ -76,5 +76,5 @@ def init_app(app: Flask) -> None:
     formatting.register(app)
     app.context_processor(names)
 
-    from admin_ui import dashboard, imports, members, rules_editor  # noqa: F401 - they add views to bp
+    from admin_ui import dashboard, imports, integrations, members, rules_editor  # noqa: F401 - they add views to bp
     app.register_blueprint(bp)  # the app's home page leads here (server.app)

@@ -41,6 +41,7 @@ def _render(session, member: Member, adjust_form: AdjustmentForm | None = None, 
     settings = policies.settings(session, now)
     entries = reports.entries(session, member.account_id, limit=100)
     orders = reports.documents_by_id(session, [e.document_id for e in entries])
+    paid_for = reports.redemption_orders(session, [e.redemption_id for e in entries])
     adjust_form = adjust_form or AdjustmentForm(formdata=None, token=uuid.uuid4().hex)
     if not adjust_form.token.data:
         adjust_form.token.data = uuid.uuid4().hex
@@ -48,7 +49,8 @@ def _render(session, member: Member, adjust_form: AdjustmentForm | None = None, 
         "admin/members/detail.html", member=member, settings=settings,
         status=members.effective_status(member, settings),
         balance=ledger.balance(session, member.account, now), lots=reports.open_lots(session, member.account_id, now),
-        entries=[(e, kind_name(e.kind), sentence(e, orders.get(e.document_id))) for e in entries],
+        entries=[(e, kind_name(e.kind), sentence(e, orders.get(e.document_id) or paid_for.get(e.redemption_id)))
+                 for e in entries],
         orders=reports.orders(session, member.id), adjust_form=adjust_form,
         redemptions=reports.redemptions(session, member.account_id), merges=reports.merges(session, member.id),
         employees=reports.employees(session, member.company_id) if member.company_id else [],

@@ -252,3 +252,13 @@ def merges(session: Session, member_id: int) -> list[tuple]:
 def employees(session: Session, company_id: int) -> list[Member]:
     return list(session.execute(select(Member).where(Member.company_id == company_id)
                                 .order_by(Member.name, Member.id)).scalars())
+
+
+def redemption_orders(session: Session, ids) -> dict[int, str | None]:
+    """The order each of these redemptions paid for."""
+    from engine.models import Redemption
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Redemption.id, Redemption.order_external_id)
+                                .where(Redemption.id.in_(ids))).all())

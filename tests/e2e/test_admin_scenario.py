@@ -17,7 +17,7 @@ from engine.models import User
 from server.auth import create_key
 from server.extensions import db
 from tests.conftest import ACCRUAL_BASIC
-from tests.e2e.test_admin_ui import page  # noqa: F401 - the browser fixture
+from tests.e2e.test_admin_ui import login, page  # noqa: F401 - page: the browser fixture
 
 PASSWORD = "pw-12345678"
 
@@ -45,17 +45,13 @@ def _setup(pg_app) -> tuple[str, str]:
         return member.loyalty_id, shop_key
 
 
-def _login(page, base: str, role: str) -> None:
-    page.goto(base + "/admin/login")
-    page.get_by_label("E-mail").fill(f"{role}@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/admin/")
+def _login(tab, base: str, role: str) -> None:
+    login(tab, base, f"{role}@example.com", PASSWORD)
 
 
-def _logout(page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    page.get_by_label("Password").wait_for()
+def _logout(tab) -> None:
+    tab.get_by_role("button", name="Log out").click()
+    tab.get_by_label("Password").wait_for()
 
 
 def test_marketer_drafts_admin_publishes_and_the_next_order_earns_by_the_new_rule(

@@ -8,7 +8,7 @@ from engine import policies
 from engine.models import User
 from server.extensions import db
 from tests.conftest import ACCRUAL_BASIC
-from tests.e2e.test_admin_ui import page  # noqa: F401 - the browser fixture
+from tests.e2e.test_admin_ui import login, page  # noqa: F401 - page: the browser fixture
 
 
 def test_a_marketer_builds_a_rule_in_the_visual_editor(pg_app, live_server, page, publish):  # noqa: F811
@@ -17,11 +17,7 @@ def test_a_marketer_builds_a_rule_in_the_visual_editor(pg_app, live_server, page
         session = db.session()
         session.add(User(email="m@example.com", password_hash=generate_password_hash("pw-12345"), role="marketer"))
         session.commit()
-    page.goto(live_server + "/admin/login")
-    page.get_by_label("E-mail").fill("m@example.com")
-    page.get_by_label("Password").fill("pw-12345")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(live_server + "/admin/")
+    login(page, live_server, "m@example.com", "pw-12345")
     page.goto(live_server + "/admin/rules/accrual")
     editor = page.locator("#rule-editor")
     assert editor.locator("fieldset.re-rule").count() == 2  # the published document, drawn from the vocabulary

@@ -37,6 +37,7 @@ def test_redemptions_merges_and_their_undo_and_the_company(app, as_role):
     browser = as_role("marketer")
     page = browser.get(f"/admin/members/{target}").text
     assert 'id="redemptions"' in page and "ORD-77" in page
+    assert "Spent on order ORD-77." in page  # the ledger says which order the points paid for
     assert 'id="merges"' in page and loose in page and "same phone in 1C" in page
     assert "Undo the merge" not in page  # an admin's decision
     undo_url = f"/admin/members/{target}/merges/{merge_id}/undo"

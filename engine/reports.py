@@ -262,3 +262,21 @@ def redemption_orders(session: Session, ids) -> dict[int, str | None]:
         return {}
     return dict(session.execute(select(Redemption.id, Redemption.order_external_id)
                                 .where(Redemption.id.in_(ids))).all())
+
+
+CATALOG_CHOICES = 500  # per variable: enough for a wholesaler's groups, bounded for the page
+
+
+def catalog_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
+    """The values the rule editor offers for ``product_group`` and ``brand``: (value, label) from the catalog
+    (product groups with their names, and the groups and brands products carry)."""
+    from engine.models import Product, ProductGroup
+    groups = dict(session.execute(select(ProductGroup.code, ProductGroup.name).order_by(ProductGroup.code)
+                                  .limit(CATALOG_CHOICES)).all())
+    for (code,) in session.execute(select(Product.product_group).where(Product.product_group != "").distinct()
+                                   .limit(CATALOG_CHOICES)):
+        groups.setdefault(code, "")
+    brands = session.execute(select(Product.brand).where(Product.brand != "").distinct().order_by(Product.brand)
+                             .limit(CATALOG_CHOICES)).scalars()
+    return {"product_group": [(code, f"{code} · {name}" if name else code) for code, name in sorted(groups.items())],
+            "brand": [(brand, brand) for brand in brands]}

@@ -20,4 +20,5 @@ from .onec import (
 )
 from .outbox import MessageTemplate, OutboxAttempt, OutboxMessage, WebhookSubscription
 from .policies import PolicyVersion
+from .rollup import AccountActivity, LedgerHourTotal, RollupState
 from .staging import ImportChunk, StagedLine

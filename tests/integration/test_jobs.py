@@ -58,7 +58,7 @@ def test_daily_jobs_run_on_a_real_rq_worker(pg_app, redis_url, publish):
     with pg_app.app_context():
         session = db.session()
         runs = {r.job: r for r in session.execute(select(JobRun)).scalars()}
-        assert set(runs) == {"mature", "tiers", "birthdays", "expire", "warn"}
+        assert set(runs) == {"mature", "tiers", "birthdays", "expire", "warn", "summaries"}
         assert runs["expire"].stats["lots"] == 1
         expiry = session.execute(select(LedgerEntry).where(LedgerEntry.kind == "expiry")).scalar_one()
         assert expiry.amount == -10

@@ -11,7 +11,7 @@ from admin_ui import bp
 from admin_ui.auth import WRITERS, role_required
 from admin_ui.explain import kind_name, sentence
 from admin_ui.forms import AdjustmentForm, ConfirmForm, StatusForm
-from engine import clock, ledger, members, policies, reports
+from engine import clock, ledger, member_report, members, policies, reports
 from engine.members import adjustments, merges, undo
 from engine.models import Member
 from server.extensions import db
@@ -41,7 +41,7 @@ def _render(session, member: Member, adjust_form: AdjustmentForm | None = None, 
     settings = policies.settings(session, now)
     entries = reports.entries(session, member.account_id, limit=100)
     orders = reports.documents_by_id(session, [e.document_id for e in entries])
-    paid_for = reports.redemption_orders(session, [e.redemption_id for e in entries])
+    paid_for = member_report.redemption_orders(session, [e.redemption_id for e in entries])
     adjust_form = adjust_form or AdjustmentForm(formdata=None, token=uuid.uuid4().hex)
     if not adjust_form.token.data:
         adjust_form.token.data = uuid.uuid4().hex
@@ -52,8 +52,9 @@ def _render(session, member: Member, adjust_form: AdjustmentForm | None = None, 
         entries=[(e, kind_name(e.kind), sentence(e, orders.get(e.document_id) or paid_for.get(e.redemption_id)))
                  for e in entries],
         orders=reports.orders(session, member.id), adjust_form=adjust_form,
-        redemptions=reports.redemptions(session, member.account_id), merges=reports.merges(session, member.id),
-        employees=reports.employees(session, member.company_id) if member.company_id else [],
+        redemptions=member_report.redemptions(session, member.account_id),
+        merges=member_report.merges(session, member.id),
+        employees=member_report.employees(session, member.company_id) if member.company_id else [],
         status_form=StatusForm(formdata=None), confirm_form=ConfirmForm(formdata=None),
         can_write=current_user.role in WRITERS, can_undo=current_user.role == "admin"), status
 
@@ -113,7 +114,7 @@ def member_merge_undo(loyalty_id: str, merge_id: int):
     target = _member(session, loyalty_id)
     if not ConfirmForm().validate():
         abort(400)
-    if merge_id not in {merge.id for merge, _other in reports.merges(session, target.id)}:
+    if merge_id not in {merge.id for merge, _other in member_report.merges(session, target.id)}:
         abort(404)
     try:
         undo.undo_merge(session, merge_id, actor=f"admin:{current_user.email}", now=clock.now())

@@ -1,14 +1,14 @@
 """The dashboard's summaries of the ledger: per UTC hour and kind, each account's last activity, and the
 grand total, kept up to an entry id (entries are append-only, so their ids only grow).
 
-``refresh`` folds the entries appended since the last refresh into the summaries (set-based, under a row
-lock, so two refreshes never count an entry twice); readers add the few entries past the watermark live
-(``tail``), so what they show is exact at any moment. The nightly jobs refresh; the dashboard refreshes
-too when the tail has grown past ``TAIL_LIMIT``.
+``refresh`` folds the entries appended since the last refresh (and older than ``FOLD_LAG``) into the
+summaries (set-based, under a row lock, so two refreshes never count an entry twice); readers add the
+entries past the watermark live (the tail), so what they show is exact at any moment. The nightly jobs
+refresh; the dashboard refreshes too when the tail has grown past ``TAIL_LIMIT``.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import AccountActivity, LedgerEntry, LedgerHourTotal, RollupState
 
+FOLD_LAG = timedelta(hours=1)  # longer than any transaction that writes ledger entries
 TAIL_LIMIT = 50_000  # entries past the watermark a reader still sums live before it refreshes first
 ZERO = Decimal(0)
 
@@ -36,20 +37,28 @@ def _insert(session: Session):
 
 def state(session: Session, *, lock: bool = False) -> RollupState:
     stmt = select(RollupState).where(RollupState.id == 1)
-    row = session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
+    # Locked: re-read the row even when this session loaded it before (a concurrent refresh may have moved it).
+    stmt = stmt.with_for_update().execution_options(populate_existing=True) if lock else stmt
+    row = session.execute(stmt).scalar_one_or_none()
     if row is None and not lock:  # never refreshed: readers sum the whole ledger as the tail, and write nothing
         return RollupState(id=1, last_entry_id=0, total=ZERO)
     if row is None:
         insert = _insert(session)
         session.execute(insert(RollupState).values(id=1, last_entry_id=0, total=ZERO).on_conflict_do_nothing())
-        row = session.execute(stmt.with_for_update() if lock else stmt).scalar_one()
+        row = session.execute(stmt).scalar_one()
     return row
 
 
 def refresh(session: Session, now: datetime) -> dict:
-    """Fold the entries appended since the last refresh into the summaries; the caller commits."""
+    """Fold the entries appended since the last refresh and written before ``now - FOLD_LAG`` into the
+    summaries; the caller commits.
+
+    The lag is for ids taken by transactions still open: an id below the newest one may commit later, so
+    only ids older than any ledger transaction lasts are folded (the rest stays in the live tail)."""
     row = state(session, lock=True)
-    since, upto = row.last_entry_id, session.execute(select(func.max(LedgerEntry.id))).scalar_one() or 0
+    since = row.last_entry_id
+    upto = session.execute(select(func.max(LedgerEntry.id)).where(
+        LedgerEntry.id > since, LedgerEntry.created_at <= now - FOLD_LAG)).scalar_one() or 0
     if upto <= since:
         return {"entries": 0, "last_entry_id": since}
     window = (LedgerEntry.id > since) & (LedgerEntry.id <= upto)

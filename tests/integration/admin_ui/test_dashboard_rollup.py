@@ -67,6 +67,7 @@ def test_the_summaries_give_the_figures_of_a_full_scan(app, tmp_path):
         shown = _shown(session, later)
         assert shown == _scanned(session, later) and shown["active"] == scanned["active"] + 1
         assert shown["soon"][0] == scanned["soon"][0] + 40
-        rollup.refresh(session, later)
+        assert rollup.refresh(session, later)["entries"] == 0  # written under an hour ago: still the tail
+        assert rollup.refresh(session, later + rollup.FOLD_LAG)["entries"] == 1
         session.commit()
         assert _shown(session, later) == _scanned(session, later)

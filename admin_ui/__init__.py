@@ -40,7 +40,8 @@ def names() -> dict:
     roles = {"admin": _("admin"), "marketer": _("marketer"), "viewer": _("viewer")}
     statuses = {"queued": _("queued"), "running": _("running"), "done": _("done"), "failed": _("failed"),
                 "active": _("active"), "blocked": _("blocked"), "draft": _("draft"),
-                "published": _("published"), "discarded": _("discarded")}
+                "published": _("published"), "discarded": _("discarded"),
+                "cancelled": _("cancelled")}
     from flask_babel import get_locale
     return {"get_locale": get_locale, "role_name": lambda code: roles.get(code, code),
             "status_name": lambda code: statuses.get(code, code)}
@@ -75,5 +76,6 @@ def init_app(app: Flask) -> None:
     formatting.register(app)
     app.context_processor(names)
 
-    from admin_ui import dashboard, imports, members, messages_admin, rules_editor  # noqa: F401 - they add views to bp
+    # Each adds its views to bp.
+    from admin_ui import dashboard, imports, integrations, members, messages_admin, rules_editor  # noqa: F401
     app.register_blueprint(bp)  # the app's home page leads here (server.app)

@@ -8,6 +8,7 @@ from flask_login import login_required
 
 from admin_ui import bp
 from engine import clock, reports
+from engine.ledger import rollup
 from server.extensions import db
 
 # How far back each view of the chart reaches.
@@ -22,6 +23,10 @@ def dashboard():
         bucket = "day"
     session = db.session()
     now = clock.now()
+    if rollup.tail_size(session) > rollup.TAIL_LIMIT:
+        # The summaries fell behind (no nightly refresh yet): fold the new entries in once, for every reader.
+        rollup.refresh(session, now)
+        session.commit()
     periods = reports.points_by_period(session, now - SPANS[bucket], now, bucket=bucket)
     chart = {"labels": [p.start.isoformat() for p in periods],
              "issued": [str(p.issued) for p in periods],

@@ -13,6 +13,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -39,6 +40,10 @@ class AdjustmentForm(FlaskForm):
     token = HiddenField(validators=[DataRequired()])
 
 
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token (undo a merge, revoke a key)."""
+
+
 class StatusForm(FlaskForm):
     status = HiddenField(validators=[DataRequired()])
 
@@ -58,3 +63,9 @@ class PublishForm(FlaskForm):
     effective_from = DateTimeLocalField(_l("Effective from (empty: now)"), format="%Y-%m-%dT%H:%M",
                                         validators=[Optional()])
     comment = StringField(_l("Comment"), validators=[Length(max=500)])
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    kind = SelectField(_l("Kind of integration"))
+    scopes = SelectMultipleField(_l("Scopes (none chosen: the kind's usual scopes)"), validators=[Optional()])

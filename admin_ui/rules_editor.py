@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 import rules
-from admin_ui import bp
+from admin_ui import bp, vocabulary_labels
 from admin_ui.auth import WRITERS, role_required
 from admin_ui.forms import PolicyForm, PublishForm
 from engine import clock, policies, reports, simulations
@@ -66,7 +66,8 @@ def _page(policy: str, form: PolicyForm | None = None, messages=None, status: in
     draft = next((v for v in versions if v.status == "draft"), None)
     publish_form = PublishForm(formdata=None, version=draft.version if draft else None)
     return render_template("admin/rules/edit.html", policy=policy, versions=versions, form=form,
-                           vocabulary=rules.export_vocabulary().get(policy), editor_texts=_editor_texts(),
+                           vocabulary=vocabulary_labels.translated(rules.export_vocabulary().get(policy)),
+                           catalog=reports.catalog_choices(session), editor_texts=_editor_texts(),
                            messages=messages, draft=draft, publish_form=publish_form,
                            published=policies.active_version(session, policy),
                            can_write=current_user.role in WRITERS, can_publish=current_user.role == "admin"

@@ -1,23 +1,25 @@
 """What the admin UI shows: set-based summaries of the ledger, members and imports.
 
-Every figure is one aggregate query (GROUP BY a truncated date, SUM … FILTER)
-over ``ledger_entries``, ``lots``, ``members`` and ``import_runs``, so the
-dashboard costs a handful of index scans however many members there are. The
-member search and a member's page read here too, so the admin UI and any other
-reader get the same numbers. Nothing here writes.
+The dashboard's figures read the ledger's summaries (``engine.ledger.rollup``: totals per
+hour and kind, each account's last activity, the grand total) plus the entries appended
+since their refresh, and only the lots that are pending or expire soon, so the page costs
+a handful of index scans however long the ledger grows. The member search and a
+member's page read here too, so the admin UI and any other reader get the same
+numbers. Nothing here writes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Date, case, cast, func, literal, or_, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from engine import policies
+from engine.ledger import rollup
 from engine.members.phones import normalize_phone
-from engine.models import Account, Document, ImportRun, LedgerEntry, Lot, Member
+from engine.models import AccountActivity, Document, ImportRun, LedgerEntry, LedgerHourTotal, Lot, Member
 
 ZERO = Decimal(0)
 BUCKETS = ("day", "week", "month")
@@ -35,44 +37,47 @@ class Period:
     expired: Decimal
 
 
-def _bucket(session: Session, column, bucket: str, tz: str):
-    """The start date of ``column``'s day, ISO week or month in the program's time zone."""
-    if bucket not in BUCKETS:
-        raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.date_trunc(bucket, func.timezone(tz, column)), Date)
-    # SQLite keeps UTC text and has no time zone database: its buckets are UTC days.
-    if bucket == "day":
-        return func.date(column)
-    if bucket == "week":
-        return func.date(column, "-6 days", "weekday 1")
-    return func.date(column, "start of month")
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
 def points_by_period(session: Session, since: datetime, until: datetime, *, bucket: str = "day"
                      ) -> list[Period]:
-    """Issued, spent and expired points per day/week/month of [since, until), every period listed."""
+    """Issued, spent and expired points per day/week/month (in the program's time zone) of every period
+    that [since, until) touches, each counted whole from its start: the first may begin before ``since``.
+
+    Read from the hourly totals (``engine.ledger.rollup``) plus the entries appended since their last
+    refresh, so the cost does not grow with the ledger."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
     settings = policies.settings(session, until)
-    start = _bucket(session, LedgerEntry.effective_at, bucket, settings.time_zone).label("start")
-    amount = LedgerEntry.amount
-    stmt = (select(start,
-                   func.coalesce(func.sum(amount).filter(amount > 0, LedgerEntry.kind.not_in(ISSUED_EXCLUDED)), 0),
-                   func.coalesce(-func.sum(amount).filter(LedgerEntry.kind.in_(SPENT_KINDS)), 0),
-                   func.coalesce(-func.sum(amount).filter(LedgerEntry.kind == "expiry"), 0))
-            .where(LedgerEntry.effective_at >= since, LedgerEntry.effective_at < until)
-            .group_by(start).order_by(start))
-    found = {_as_date(row[0]): Period(_as_date(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]))
-             for row in session.execute(stmt)}
+    since = datetime.combine(_first_of(since.astimezone(settings.tz).date(), bucket), time(0), settings.tz)
+    state = rollup.state(session)
+    rolled = session.execute(select(LedgerHourTotal.hour, LedgerHourTotal.kind, LedgerHourTotal.credit,
+                                    LedgerHourTotal.debit, LedgerHourTotal.entries)
+                             .where(LedgerHourTotal.hour >= _hour_floor(since), LedgerHourTotal.hour < until)).all()
+    tail = rollup.hour_totals(session, (LedgerEntry.id > state.last_entry_id) & (LedgerEntry.effective_at >= since)
+                              & (LedgerEntry.effective_at < until))
+    sums: dict[date, list[Decimal]] = {}
+    for hour, kind, credit, debit, _entries in [*rolled, *tail]:
+        hour = hour if hour.tzinfo else hour.replace(tzinfo=UTC)
+        if hour < _hour_floor(since) or hour >= until:
+            continue
+        start = _first_of(hour.astimezone(settings.tz).date(), bucket)
+        issued, spent, expired = sums.setdefault(start, [ZERO, ZERO, ZERO])
+        if kind not in ISSUED_EXCLUDED:
+            issued += credit
+        if kind in SPENT_KINDS:
+            spent -= credit + debit
+        if kind == "expiry":
+            expired -= credit + debit
+        sums[start] = [issued, spent, expired]
     periods, cursor = [], _first_of(since.astimezone(settings.tz).date(), bucket)
     last = (until - timedelta(microseconds=1)).astimezone(settings.tz).date()
     while cursor <= last:
-        periods.append(found.pop(cursor, Period(cursor, ZERO, ZERO, ZERO)))
+        periods.append(Period(cursor, *sums.get(cursor, (ZERO, ZERO, ZERO))))
         cursor = _next(cursor, bucket)
     return periods
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _first_of(day: date, bucket: str) -> date:
@@ -102,20 +107,28 @@ class Liability:
 
 
 def liability(session: Session, now: datetime, *, horizons: tuple[int, ...] = (30, 60, 90)) -> Liability:
-    """Outstanding points (open lots), their value, and what expires within each horizon."""
+    """Outstanding points, their value, and what expires within each horizon.
+
+    Every account's entries add up to its lots' remainders less its debt (the ledger's invariant, checked
+    by the database), so what is owed — the live lots less the debt — is the sum of all entries (the
+    rollup's total plus its tail) less what sits in lots past their expiry that the nightly job has not
+    swept yet. Only the pending lots and those expiring within the horizons are read, by their indexes."""
     settings = policies.settings(session, now)
-    live = (Lot.remaining > 0) & or_(Lot.expires_at.is_(None), Lot.expires_at > now)
-    columns = [func.coalesce(func.sum(Lot.remaining).filter(Lot.available_at <= now), 0),
-               func.coalesce(func.sum(Lot.remaining).filter(Lot.available_at > now), 0)]
-    columns += [func.coalesce(func.sum(Lot.remaining).filter(Lot.expires_at <= now + timedelta(days=d)), 0)
-                for d in horizons]
-    row = session.execute(select(*columns).where(live)).one()
-    # Debt (reversals of points already spent) is paid from the next points: it lowers what is owed.
-    debt = Decimal(session.execute(select(func.coalesce(func.sum(Account.debt), 0))).scalar_one())
-    available, pending = Decimal(row[0]) - debt, Decimal(row[1])
-    total = available + pending
-    return Liability(available, pending, total, (total * settings.point_value).quantize(Decimal("0.01")),
-                     settings.currency, {d: Decimal(v) for d, v in zip(horizons, row[2:])})
+    state = rollup.state(session)
+    entries = state.total + Decimal(session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(LedgerEntry.id > state.last_entry_id)
+    ).scalar_one())
+    unswept = Decimal(session.execute(select(func.coalesce(func.sum(Lot.remaining), 0)).where(
+        Lot.remaining > 0, Lot.expires_at <= now)).scalar_one())
+    pending = Decimal(session.execute(select(func.coalesce(func.sum(Lot.remaining), 0)).where(
+        Lot.matured_at.is_(None), Lot.available_at > now, Lot.remaining > 0,
+        or_(Lot.expires_at.is_(None), Lot.expires_at > now))).scalar_one())
+    soon = session.execute(select(*[func.coalesce(func.sum(Lot.remaining).filter(
+        Lot.expires_at <= now + timedelta(days=d)), 0) for d in horizons]).where(
+        Lot.remaining > 0, Lot.expires_at > now, Lot.expires_at <= now + timedelta(days=max(horizons)))).one()
+    total = entries - unswept
+    return Liability(total - pending, pending, total, (total * settings.point_value).quantize(Decimal("0.01")),
+                     settings.currency, {d: Decimal(v) for d, v in zip(horizons, soon)})
 
 
 @dataclass(frozen=True)
@@ -127,12 +140,17 @@ class MemberCounts:
 
 
 def member_counts(session: Session, now: datetime, *, window_days: int = 90) -> MemberCounts:
+    """Enrolled and blocked members; active: accounts with an entry in the window (the rollup's last
+    activity per account, plus the accounts of the entries appended since its refresh)."""
     enrolled, blocked = session.execute(
         select(func.count(Member.id), func.count(Member.id).filter(Member.status == "blocked"))
         .where(Member.merged_into_id.is_(None))).one()
-    active = session.execute(select(func.count(func.distinct(LedgerEntry.account_id)))
-                             .where(LedgerEntry.effective_at >= now - timedelta(days=window_days))
-                             ).scalar_one()
+    cutoff = now - timedelta(days=window_days)
+    rolled = select(AccountActivity.account_id).where(AccountActivity.last_at >= cutoff)
+    active = session.execute(select(func.count()).select_from(rolled.subquery())).scalar_one()
+    active += session.execute(select(func.count(func.distinct(LedgerEntry.account_id))).where(
+        LedgerEntry.id > rollup.state(session).last_entry_id, LedgerEntry.effective_at >= cutoff,
+        LedgerEntry.account_id.not_in(rolled))).scalar_one()
     return MemberCounts(enrolled, blocked, active, window_days)
 
 
@@ -225,3 +243,21 @@ def rule_diff(old: dict | None, new: dict | None) -> list[RuleChange]:
         changes.append(RuleChange(str(rule.get("id")), kind, previous, rule))
     changes += [RuleChange(str(rule_id), "removed", rule, None) for rule_id, rule in before.items()]
     return changes
+
+
+CATALOG_CHOICES = 500  # per variable: enough for a wholesaler's groups, bounded for the page
+
+
+def catalog_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
+    """The values the rule editor offers for ``product_group`` and ``brand``: (value, label) from the catalog
+    (product groups with their names, and the groups and brands products carry)."""
+    from engine.models import Product, ProductGroup
+    groups = dict(session.execute(select(ProductGroup.code, ProductGroup.name).order_by(ProductGroup.code)
+                                  .limit(CATALOG_CHOICES)).all())
+    for (code,) in session.execute(select(Product.product_group).where(Product.product_group != "").distinct()
+                                   .limit(CATALOG_CHOICES)):
+        groups.setdefault(code, "")
+    brands = session.execute(select(Product.brand).where(Product.brand != "").distinct().order_by(Product.brand)
+                             .limit(CATALOG_CHOICES)).scalars()
+    return {"product_group": [(code, f"{code} · {name}" if name else code) for code, name in sorted(groups.items())],
+            "brand": [(brand, brand) for brand in brands]}

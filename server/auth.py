@@ -75,6 +75,17 @@ def create_key(session: Session, name: str, kind: str,
     return row, plain
 
 
+def revoke_key(session: Session, key_id: int) -> ApiKey:
+    """Revoke a key: the next request (or 1C ``checkauth``) with it is refused. Revoking twice changes nothing."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise KeyError_(f"there is no API key {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        session.flush()
+    return row
+
+
 @dataclass(frozen=True)
 class KeyInfo:
     """What a request needs of its key, detached from any session (it is cached across requests)."""

@@ -218,7 +218,7 @@ def cron():
 def seed_demo():
     """Load the default program and demo members and orders (once)."""
     from server import demo as demo_data
-    report = demo_data.seed(_session())
+    report = demo_data.seed(_session(), upload_folder=current_app.config["UPLOAD_FOLDER"])
     _echo_json(report)
 
 
@@ -231,7 +231,9 @@ def demo(host, port):
     from server import demo as demo_data
     from server.extensions import upgrade
     upgrade(current_app)
-    report = demo_data.seed(_session(), base_url=f"http://{host}:{port}")
+    click.echo("Loading the demo program and 90 days of history (once; about a minute)…")
+    report = demo_data.seed(_session(), base_url=f"http://{host}:{port}",
+                            upload_folder=current_app.config["UPLOAD_FOLDER"])
     click.echo("")
     click.echo("Loyalty server demo")
     click.echo(f"  API:      http://{host}:{port}/api/v1   (docs: /api/v1/docs)")

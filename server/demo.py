@@ -1,5 +1,6 @@
-"""Demo program and data for a newcomer's first run: the [000] wholesaler, a few
-members, a catalog with two rewards, orders in every state, an admin user and an API key."""
+"""Demo program and data for a newcomer's first run: the [000] wholesaler, its catalog, ninety days of
+history (server.demo_history), the engagement programs at work (server.demo_programs: rewards, a mission,
+promo codes, tiers), admin and marketer logins and two API keys."""
 from __future__ import annotations
 
 import secrets
@@ -9,12 +10,12 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock, members, policies
-from engine.documents import orders
-from engine.domain import LineDoc, ProductDoc, PurchaseDoc
+import rules
+from engine import clock, policies
+from engine.domain import ProductDoc
 from engine.engagement import rewards
 from engine.models import ApiKey, Product, User
-from server import demo_programs
+from server import demo_history, demo_programs
 
 DEMO_KEY_NAME = "demo-shop"
 
@@ -23,26 +24,23 @@ PRODUCTS = [
     ("KR-100", "Ball valve 1/2\"", "110", "34.80", None, None),
     ("RU-200", "PEX pipe 16 mm, 100 m", "120", "249.00", None, None),
     ("PO-300", "Circulation pump", "130", "899.00", None, "20"),
+    ("ZK-150", "Check valve 1/2\"", "110", "18.90", None, None),
+    ("GR-400", "Bathroom radiator", "140", "1299.00", None, None),
     ("NAG-1", "Cordless drill (reward)", "900", "450.00", "4500", None),
     ("NAG-2", "Weekend trip to Zakopane (reward)", "900", "2400.00", "24000", None),
 ]
 
-MEMBERS = [
-    ("Hydro-Mont Sp. z o.o.", "C0001", "+48601234567", "biuro@hydro-mont.example", "110"),
-    ("Instal-Pol", "C0002", "+48602345678", "kontakt@instal-pol.example", "100"),
-    ("Jan Kowalski", "C0003", "+48603456789", "jan.kowalski@example.com", "100"),
-]
-
-
-def seed(session: Session, base_url: str = "http://127.0.0.1:5000") -> dict:
-    """Idempotent: a second run changes nothing and only reprints the logins."""
+def seed(session: Session, base_url: str = "http://127.0.0.1:5000", *, members_count: int = 300,
+         upload_folder: str | None = None) -> dict:
+    """Idempotent: a second run changes nothing and only reprints the logins. ``upload_folder``: where the
+    demo SAP file is stored for its import run (none without it)."""
     from werkzeug.security import generate_password_hash
 
     from server.auth import create_key
 
     report: dict = {"logins": []}
     now = clock.now()
-    report["policies_loaded"] = policies.load_defaults(session, by="demo")
+    report["policies_loaded"] = _load_policies(session, now - timedelta(days=demo_history.DAYS + 10))
     if session.execute(select(ApiKey).where(ApiKey.name == DEMO_KEY_NAME)).scalar_one_or_none():
         report["logins"].append("demo data already present; keys are shown only when created")
         session.commit()
@@ -56,43 +54,40 @@ def seed(session: Session, base_url: str = "http://127.0.0.1:5000") -> dict:
             rewards.from_catalog(session, ProductDoc(source="demo", sku=sku, name=name, price=Decimal(price),
                                                      currency="PLN", redeemable_for_points=Decimal(points_price),
                                                      reward=True, stock=10 if sku == "NAG-1" else None), now=now)
-    created = []
-    for name, code, phone, email, group in MEMBERS:
-        created.append(members.create(session, {"name": name, "erp_code": code, "phone": phone,
-                                                "email": email, "group": group},
-                                      now=now - timedelta(days=400)))
     session.flush()
     demo_programs.prepare(session, now)
-    for i, member in enumerate(created, start=1):
-        for n, (days_ago, status) in enumerate([(40, "fulfilled"), (3, "fulfilled"),
-                                                (1, "paid"), (0, "placed")], start=1):
-            lines = (
-                LineDoc(1, "KR-100", Decimal(10 * i), Decimal("34.80"), Decimal("34.80") * 10 * i,
-                        product_group="110"),
-                LineDoc(2, "RU-200", Decimal(2), Decimal("249.00"), Decimal("498.00"),
-                        product_group="120"),
-                LineDoc(3, "PO-300", Decimal(1), Decimal("899.00"), Decimal("899.00"),
-                        product_group="130"),
-            )
-            doc = PurchaseDoc(source="shop", external_id=f"DEMO-{i}-{n}", document_type="order",
-                              member_ref=member.loyalty_id, placed_at=now - timedelta(days=days_ago),
-                              currency="PLN", lines=lines, status=status)
-            orders.record_purchase(session, doc, actor="demo", now=now - timedelta(days=days_ago))
-
-    programs = demo_programs.finish(session, created, now)
-    password = secrets.token_urlsafe(12)
-    session.add(User(email="admin@example.com", password_hash=generate_password_hash(password),
-                     role="admin"))
+    passwords = {role: secrets.token_urlsafe(12) for role in ("admin", "marketer")}
+    for role, password in passwords.items():
+        session.add(User(email=f"{role}@example.com", password_hash=generate_password_hash(password), role=role))
     _row, shop_key = create_key(session, DEMO_KEY_NAME, "shop")
     _row, admin_key = create_key(session, "demo-admin", "admin")
-    session.commit()
+    session.flush()
+    created = demo_history.build(session, now, members=members_count)
+    programs = demo_programs.finish(session, created, now)
+    session.commit()  # one transaction: the keys mark the demo as loaded only with all its history
+    if upload_folder:
+        report["import_run"] = demo_history.import_file(upload_folder)
     report["logins"] += [
-        f"Admin login: admin@example.com / {password}",
+        f"Admin UI:      {base_url}/admin",
+        f"Admin login:   admin@example.com / {passwords['admin']}",
+        f"Marketer login: marketer@example.com / {passwords['marketer']}",
         f"Shop API key:  {shop_key}",
         f"Admin API key: {admin_key}",
         f"Try: curl -H 'Authorization: Bearer {shop_key}' "
         f"{base_url}/api/v1/members/erp:C0001/balance",
-    ]
-    report["logins"] += programs
-    report["members"] = [m.loyalty_id for m in created]
+    ] + programs
+    report["members"] = len(created)
+    report["example_member"] = created[0].loyalty_id
     return report
+
+
+def _load_policies(session: Session, since) -> list[str]:
+    """The default program, in force from before the demo history starts (so its orders earn)."""
+    loaded = []
+    for name, document in sorted(rules.default_policies().items()):
+        if name not in policies.POLICY_NAMES or policies.latest(session, name) is not None:
+            continue
+        row = policies.save_draft(session, name, document, author="demo", comment="default policy")
+        policies.publish(session, name, by="demo", version=row.version, effective_from=since)
+        loaded.append(name)
+    return loaded

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, outbox
 from engine.engagement import birthdays, rewards, tiers
-from engine.ledger import daily
+from engine.ledger import daily, rollup
 from engine.models import ImportRun, RewardPicture
 from exporters.channels import dispatch
 from importers import pictures
@@ -74,12 +74,14 @@ def enqueue(job, *args, queue: str = "default", job_id: str | None = None, job_t
 
 
 def run_daily(at: str | None = None, force: bool = False) -> dict:
-    """The nightly sequence: mature → tiers → birthdays → expire → warn (the digest follows). Each step
-    runs once per program day; the warnings go out after their step commits."""
+    """The nightly sequence: mature → tiers → birthdays → expire → warn (the digest follows) → the
+    dashboard's ledger summaries. Each step runs once per program day; the warnings go out after their
+    step commits."""
     session = db.session()
     now = datetime.fromisoformat(at) if at else clock.now()
     steps = {"mature": daily.mature, "tiers": tiers.recalculate,
-             "birthdays": birthdays.award, "expire": daily.expire, "warn": outbox.warn_expiring}
+             "birthdays": birthdays.award, "expire": daily.expire, "warn": outbox.warn_expiring,
+             "summaries": rollup.refresh}
     report = {}
     for name, step in steps.items():
         stats = daily.run_once(session, name, step, now, force=force)

@@ -12,6 +12,19 @@
   var doc;
   var variables = {};
   vocab.variables.forEach(function (v) { variables[v.name] = v; });
+  // Values the catalog knows for some variables (product groups, brands): offered as suggestions.
+  var catalog = JSON.parse((document.getElementById("catalog-data") || { textContent: "{}" }).textContent);
+  Object.keys(catalog).forEach(function (name) {
+    var list = document.createElement("datalist");
+    list.id = "re-list-" + name;
+    catalog[name].forEach(function (choice) {
+      var option = document.createElement("option");
+      option.value = choice[0];
+      if (choice[1] !== choice[0]) { option.label = choice[1]; }
+      list.appendChild(option);
+    });
+    root.parentNode.insertBefore(list, root);
+  });
   var actions = {};
   vocab.actions.forEach(function (a) { actions[a.name] = a; });
 
@@ -95,6 +108,7 @@
       } else {
         var numeric = operator.input_type === "numeric";
         input = el("input", { type: "text", inputmode: numeric ? "decimal" : null,
+          list: catalog[cond.name] && catalog[cond.name].length ? "re-list-" + cond.name : null,
           value: cond.value === null || cond.value === undefined ? "" : String(cond.value) });
         input.addEventListener("input", function () { cond.value = typed(input.value, numeric); save(); });
       }

@@ -21,5 +21,6 @@ from .onec import (
 from .outbox import MessageTemplate, OutboxAttempt, OutboxMessage, OutboxRunCredit, WebhookSubscription
 from .policies import PolicyVersion
 from .rewards import Reward, RewardOrder, RewardOrderItem, RewardOrderStatus, RewardPicture
+from .rollup import AccountActivity, LedgerHourTotal, RollupState
 from .staging import ImportChunk, StagedLine
 from .tiers import HistoricalTurnover, TierChange, TierState

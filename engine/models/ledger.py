@@ -60,7 +60,8 @@ class Lot(Base):
         # Covering on PostgreSQL (migration 0009): a balance is an index-only scan.
         Index("ix_lots_open", "account_id", "expires_at", postgresql_include=["remaining", "available_at"],
               postgresql_where=text("remaining > 0"), sqlite_where=text("remaining > 0")),
-        Index("ix_lots_expiry", "expires_at",
+        # Covering on PostgreSQL (migration 0016): what expires in 30/60/90 days is an index-only scan.
+        Index("ix_lots_expiry", "expires_at", postgresql_include=["remaining"],
               postgresql_where=text("remaining > 0"), sqlite_where=text("remaining > 0")),
         Index("ix_lots_entry", "entry_id"),
         Index("ix_lots_unmatured", "available_at",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Amount, Base, BigId, JSONDoc, UTCDateTime, utcnow
@@ -52,6 +52,9 @@ class Member(Base):
         Index("ix_members_email", "email"),
         # The 1C exchange sends profiles changed since its last confirmed query.
         Index("ix_members_updated", "updated_at"),
+        # The dashboard's member counts (migration 0016).
+        Index("ix_members_live_status", "status", postgresql_where=text("merged_into_id IS NULL"),
+              sqlite_where=text("merged_into_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -33,6 +33,15 @@ def page():
         browser.close()
 
 
+def login(tab, base: str, email: str, password: str, then: str = "/admin/") -> None:
+    """Log in through the login form and wait for the page it leads to."""
+    tab.goto(base + "/admin/login")
+    tab.get_by_label("E-mail").fill(email)
+    tab.get_by_label("Password").fill(password)
+    tab.get_by_role("button", name="Log in").click()
+    tab.wait_for_url(base + then)
+
+
 def test_a_marketer_logs_in_sees_the_chart_finds_a_member_and_adjusts(pg_app, live_server, page):
     with pg_app.app_context():
         session = db.session()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from werkzeug.security import generate_password_hash
 
 from engine import policies
-from engine.models import User
+from engine.models import ProductGroup, User
 from server.extensions import db
 from tests.conftest import ACCRUAL_BASIC
-from tests.e2e.test_admin_ui import page  # noqa: F401 - the browser fixture
+from tests.e2e.test_admin_ui import login, page  # noqa: F401 - page: the browser fixture
 
 
 def test_a_marketer_builds_a_rule_in_the_visual_editor(pg_app, live_server, page, publish):  # noqa: F811
@@ -16,12 +16,9 @@ def test_a_marketer_builds_a_rule_in_the_visual_editor(pg_app, live_server, page
     with pg_app.app_context():
         session = db.session()
         session.add(User(email="m@example.com", password_hash=generate_password_hash("pw-12345"), role="marketer"))
+        session.add(ProductGroup(code="120", name="Pipes"))
         session.commit()
-    page.goto(live_server + "/admin/login")
-    page.get_by_label("E-mail").fill("m@example.com")
-    page.get_by_label("Password").fill("pw-12345")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(live_server + "/admin/")
+    login(page, live_server, "m@example.com", "pw-12345")
     page.goto(live_server + "/admin/rules/accrual")
     editor = page.locator("#rule-editor")
     assert editor.locator("fieldset.re-rule").count() == 2  # the published document, drawn from the vocabulary
@@ -32,7 +29,11 @@ def test_a_marketer_builds_a_rule_in_the_visual_editor(pg_app, live_server, page
     rule.get_by_role("button", name="Add a condition").click()
     rule.get_by_label("Variable").select_option("product_group")
     rule.get_by_label("Operator").select_option("equal_to")
-    rule.get_by_label("Value").fill("120")
+    value = rule.get_by_label("Value")
+    # The catalog's product groups are offered as the value.
+    assert value.get_attribute("list") == "re-list-product_group"
+    assert page.locator("#re-list-product_group option[value='120']").get_attribute("label") == "120 · Pipes"
+    value.fill("120")
     rule.get_by_label("Action").select_option("multiply")
     rule.get_by_label("Factor").fill("lots")
     page.get_by_role("button", name="Validate").click()

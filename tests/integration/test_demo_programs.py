@@ -16,7 +16,7 @@ def test_the_demo_has_a_mission_in_progress_codes_two_tiers_and_a_code_a_tag_and
         session = db.session()
         tiers = {m.loyalty_id: m.tier for m in session.execute(select(Member)).scalars()}
         code = session.execute(select(PromoCode.code).limit(1)).scalar_one()
-    first = report["members"][0]
+    first = report["example_member"]
     assert {"silver", "bronze"} <= set(tiers.values()) and tiers[first] == "silver"
     assert any("Promo codes" in line and "LATO2026" in line for line in report["logins"])
 

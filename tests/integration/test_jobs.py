@@ -58,7 +58,7 @@ def test_daily_jobs_run_on_a_real_rq_worker(pg_app, redis_url, publish):
     with pg_app.app_context():
         session = db.session()
         runs = {r.job: r for r in session.execute(select(JobRun)).scalars()}
-        assert set(runs) == {"mature", "tiers", "birthdays", "expire", "warn"}
+        assert set(runs) == {"mature", "tiers", "birthdays", "expire", "warn", "summaries"}
         assert runs["expire"].stats["lots"] == 1
         expiry = session.execute(select(LedgerEntry).where(LedgerEntry.kind == "expiry")).scalar_one()
         assert expiry.amount == -10
@@ -73,5 +73,5 @@ def test_a_second_run_the_same_day_changes_nothing(app, publish):
         second = runner.invoke(app.cli, ["daily"], catch_exceptions=False)
         check = runner.invoke(app.cli, ["check"])
     assert '"lots": 1' in first.output
-    assert second.output.count("already ran today") == 5
+    assert second.output.count("already ran today") == 6
     assert check.exit_code == 0 and "every invariant holds" in check.output

@@ -3,7 +3,7 @@ and the indexes its other figures read: lots expiring soon with their remainder 
 live members by status.
 
 Revision ID: 0016_admin
-Revises: 0011_promo_codes
+Revises: 0015_notify
 """
 import sqlalchemy as sa
 from alembic import op
@@ -11,7 +11,7 @@ from alembic import op
 import engine.models.base
 
 revision = "0016_admin"
-down_revision = "0011_promo_codes"
+down_revision = "0015_notify"
 branch_labels = None
 depends_on = None
 

@@ -19,7 +19,7 @@ Two changes to the triggers of 0005, measured on the nightly sweeps (1M lots):
   `warned_at`) costs one pass over its rows.
 
 Revision ID: 0017_sweep_checks
-Revises: 0015_notify
+Revises: 0016_admin
 """
 import importlib.util
 from pathlib import Path
@@ -27,7 +27,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0017_sweep_checks"
-down_revision = "0015_notify"
+down_revision = "0016_admin"
 branch_labels = None
 depends_on = None
 

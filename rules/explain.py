@@ -200,18 +200,19 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
     """
     ctx = Context(doc=doc, member=member, tz=settings.tz)
     values = policy.values(ctx)
-    flags = policy.active_flags(at, settings.tz)
     conditions: dict[str, dict] = {}
     leaves = policy.cache.setdefault("explain_leaves", {})
-    mask = 0
+    # The fast path's mask says which rules cannot match; only those are asked why, in rule order.
+    mask = policy.disabled_mask(values, at, settings.tz)
     ruled_out_ids: dict[str, str] = {}
-    for r in policy.rules:
-        if flags is not None and not flags[r.n]:
-            mask |= 1 << r.n
-            ruled_out_ids[r.rule.id] = "inactive"
-        elif r.static is not None and not r.static(None, values):
-            mask |= 1 << r.n
-            ruled_out_ids[r.rule.id] = _failure_note(conditions, r, r.explain_static(values), leaves)
+    if mask:
+        flags = policy.active_flags(at, settings.tz)
+        bits = mask
+        while bits:
+            r = policy.rules[(bits & -bits).bit_length() - 1]
+            bits &= bits - 1
+            ruled_out_ids[r.rule.id] = "inactive" if flags is not None and not flags[r.n] else \
+                _failure_note(conditions, r, r.explain_static(values), leaves)
     by_sku, by_group, by_brand = policy.bucket_keys
     results, line_traces = [], []
     missed = 0

@@ -87,7 +87,8 @@ def _index_miss(r: CompiledRule) -> tuple[str, dict]:
 def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
     """The line-scope rules for lines with this ``line_key`` when the rules of ``mask`` are ruled out:
     runs of rules the line misses by index key merged into one constant item (None, {id: path},
-    their bits: `_miss_run`); the others as (n, id, dynamic check, rule, action names, closures, stop)."""
+    their bits: `_miss_run`); the others as (n, id, dynamic check, rule, action names, closures, stop,
+    the one way a line can fail it or None)."""
     plans = policy.cache.setdefault("explain_plans", {})
     plan = plans.get((key, mask))
     if plan is None:
@@ -105,7 +106,7 @@ def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
                 out.append(_miss_run(run))
                 run = []
             out.append((r.n, r.rule.id, r.dynamic, r, tuple(a.name for a in r.rule.actions),
-                        actions[r.n][1], r.rule.stop_processing))
+                        actions[r.n][1], r.rule.stop_processing, _single_failure(r)))
         if run:
             out.append(_miss_run(run))
         if len(plans) >= _PLAN_LIMIT:
@@ -116,7 +117,17 @@ def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
 
 def _miss_run(run: list) -> tuple:
     # The shape of a rule item, so the hot loop unpacks one kind: (None, ids → paths, the rules' bits).
-    return (None, {rid: path for _n, rid, path, _d in run}, sum(1 << n for n, *_ in run), None, None, None, None)
+    return (None, {rid: path for _n, rid, path, _d in run}, sum(1 << n for n, *_ in run), None, None, None, None,
+            None)
+
+
+def _single_failure(r: CompiledRule) -> tuple[str, dict] | None:
+    """(path, description) when a line that meets the rule's index key can fail it one way only: its
+    line-dependent part is one leaf."""
+    if len(r.dynamic_nodes) == 1 and hasattr(r.dynamic_nodes[0], "leaf"):
+        node = r.dynamic_nodes[0]
+        return node.path, {"name": node.name, "operator": node.leaf.operator, "value": to_jsonable(node.leaf.value)}
+    return None
 
 
 def _apply(names, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
@@ -136,16 +147,29 @@ def _run_line(plan, line, values, conditions, leaves):
     missed by index key (their conditions are noted once per trace, `_note_misses`)."""
     v, excluded, stopped_by, missed = ZERO, False, None, 0
     matched, matched_ids, not_matched = [], [], {}
-    for n, rid, dynamic, r, names, fns, stop in plan:
+    for n, rid, dynamic, r, names, fns, stop, single in plan:
         if n is None:  # rules the line misses by index key: constant paths
             not_matched.update(rid)
             missed |= dynamic
             continue
         if dynamic is not None and not dynamic(line, values):
-            not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), leaves)
+            if single is None:
+                not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), leaves)
+            else:
+                not_matched[rid] = single[0]
+                _note(conditions, rid, *single)
             continue
         matched_ids.append(rid)
-        v, excluded, steps = _apply(names, fns, v, line)
+        if len(fns) == 1:  # most rules have one action: `_apply` inlined
+            after = fns[0](v, line)
+            if after is None:
+                steps = [{"action": names[0], "contribution": str(-v), "after": "0", "excluded": True}]
+                v, excluded = ZERO, True
+            else:
+                steps = [{"action": names[0], "contribution": str(after - v), "after": str(after)}]
+                v = after
+        else:
+            v, excluded, steps = _apply(names, fns, v, line)
         matched.append({"rule": rid, "actions": steps})
         if excluded or stop:
             stopped_by = rid

@@ -88,7 +88,7 @@ def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
     """The line-scope rules for lines with this ``line_key`` when the rules of ``mask`` are ruled out:
     runs of rules the line misses by index key merged into one constant item (None, {id: path},
     their bits: `_miss_run`); the others as (n, id, dynamic check, rule, action names, closures, stop,
-    the one way a line can fail it or None)."""
+    the path of the one way a line can fail it, or None)."""
     plans = policy.cache.setdefault("explain_plans", {})
     plan = plans.get((key, mask))
     if plan is None:
@@ -106,7 +106,7 @@ def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
                 out.append(_miss_run(run))
                 run = []
             out.append((r.n, r.rule.id, r.dynamic, r, tuple(a.name for a in r.rule.actions),
-                        actions[r.n][1], r.rule.stop_processing, _single_failure(r)))
+                        actions[r.n][1], r.rule.stop_processing, (_single_failure(r) or (None,))[0]))
         if run:
             out.append(_miss_run(run))
         if len(plans) >= _PLAN_LIMIT:
@@ -144,8 +144,9 @@ def _apply(names, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
 
 def _run_line(plan, line, values, conditions, leaves):
     """One line's rules, with the same semantics as the fast path; also the bits of the rules it
-    missed by index key (their conditions are noted once per trace, `_note_misses`)."""
-    v, excluded, stopped_by, missed = ZERO, False, None, 0
+    missed by index key and of those it failed on their one line condition (their conditions are
+    constant: noted once per trace, `_note_constants`)."""
+    v, excluded, stopped_by, missed, failed = ZERO, False, None, 0, 0
     matched, matched_ids, not_matched = [], [], {}
     for n, rid, dynamic, r, names, fns, stop, single in plan:
         if n is None:  # rules the line misses by index key: constant paths
@@ -155,9 +156,9 @@ def _run_line(plan, line, values, conditions, leaves):
         if dynamic is not None and not dynamic(line, values):
             if single is None:
                 not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), leaves)
-            else:
-                not_matched[rid] = single[0]
-                _note(conditions, rid, *single)
+            else:  # a constant note, made once per trace (`_note_constants`)
+                not_matched[rid] = single
+                failed |= 1 << n
             continue
         matched_ids.append(rid)
         if len(fns) == 1:  # most rules have one action: `_apply` inlined
@@ -174,18 +175,21 @@ def _run_line(plan, line, values, conditions, leaves):
         if excluded or stop:
             stopped_by = rid
             break
-    return v, excluded, matched_ids, missed, {"matched": matched, "not_matched": not_matched,
-                                              "stopped_by": stopped_by, "excluded": excluded}
+    return v, excluded, matched_ids, missed, failed, {"matched": matched, "not_matched": not_matched,
+                                                      "stopped_by": stopped_by, "excluded": excluded}
 
 
-def _note_misses(policy: CompiledPolicy, conditions: dict, missed: int) -> None:
-    """The index conditions of the rules in ``missed``, in ``conditions`` (once each)."""
-    notes = policy.cache.setdefault("explain_misses", {})
-    found = notes.get(missed)
+def _note_constants(policy: CompiledPolicy, conditions: dict, missed: int, failed: int) -> None:
+    """The constant notes of a trace, once each: the index conditions of the rules in ``missed`` and the
+    one line condition of the rules in ``failed``."""
+    notes = policy.cache.setdefault("explain_constants", {})
+    found = notes.get((missed, failed))
     if found is None:
         if len(notes) >= _PLAN_LIMIT:
             notes.clear()
-        found = notes[missed] = tuple((r.rule.id, *_index_miss(r)) for r in policy.rules if (missed >> r.n) & 1)
+        found = tuple((r.rule.id, *_index_miss(r)) for r in policy.rules if (missed >> r.n) & 1) + tuple(
+            (r.rule.id, *_single_failure(r)) for r in policy.rules if (failed >> r.n) & 1)
+        notes[(missed, failed)] = found
     for rid, path, description in found:
         _note(conditions, rid, path, description)
 
@@ -239,21 +243,22 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
                 _failure_note(conditions, r, r.explain_static(values), leaves)
     by_sku, by_group, by_brand = policy.bucket_keys
     results, line_traces = [], []
-    missed = 0
+    missed = failed = 0
     total = ZERO
     for line in doc.lines:
         sku, group, brand = line.sku or "", line.product_group or "", line.brand or ""
         key = (sku if sku in by_sku else None, group if group in by_group else None,
                brand if brand in by_brand else None)
-        v, excluded, matched, line_missed, entry = _run_line(_line_plan(policy, key, mask), line, values,
-                                                             conditions, leaves)
+        v, excluded, matched, line_missed, line_failed, entry = _run_line(
+            _line_plan(policy, key, mask), line, values, conditions, leaves)
         missed |= line_missed
+        failed |= line_failed
         total += v
         results.append(LineResult(line.line_id, v, excluded, tuple(matched)))
         line_traces.append({"line_id": line.line_id, "points": str(v), **entry})
     lines_sum = total
-    if missed:
-        _note_misses(policy, conditions, missed)
+    if missed or failed:
+        _note_constants(policy, conditions, missed, failed)
     total, doc_matched, doc_entry = _run_document(policy, mask, DocTotals(doc, ctx), lines_sum)
     checked_lines(results, policy)
     unrounded = checked(total * multiplier, "the document's points", policy)

@@ -87,7 +87,8 @@ def _index_miss(r: CompiledRule) -> tuple[str, dict]:
 def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
     """The line-scope rules for lines with this ``line_key`` when the rules of ``mask`` are ruled out:
     runs of rules the line misses by index key merged into one constant item (None, {id: path},
-    their bits: `_miss_run`); the others as (n, id, dynamic check, rule, action names, closures, stop)."""
+    their bits: `_miss_run`); the others as (n, id, dynamic check, rule, action names, closures, stop,
+    the path of the one way a line can fail it, or None)."""
     plans = policy.cache.setdefault("explain_plans", {})
     plan = plans.get((key, mask))
     if plan is None:
@@ -105,7 +106,7 @@ def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
                 out.append(_miss_run(run))
                 run = []
             out.append((r.n, r.rule.id, r.dynamic, r, tuple(a.name for a in r.rule.actions),
-                        actions[r.n][1], r.rule.stop_processing))
+                        actions[r.n][1], r.rule.stop_processing, (_single_failure(r) or (None,))[0]))
         if run:
             out.append(_miss_run(run))
         if len(plans) >= _PLAN_LIMIT:
@@ -116,7 +117,17 @@ def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
 
 def _miss_run(run: list) -> tuple:
     # The shape of a rule item, so the hot loop unpacks one kind: (None, ids → paths, the rules' bits).
-    return (None, {rid: path for _n, rid, path, _d in run}, sum(1 << n for n, *_ in run), None, None, None, None)
+    return (None, {rid: path for _n, rid, path, _d in run}, sum(1 << n for n, *_ in run), None, None, None, None,
+            None)
+
+
+def _single_failure(r: CompiledRule) -> tuple[str, dict] | None:
+    """(path, description) when a line that meets the rule's index key can fail it one way only: its
+    line-dependent part is one leaf."""
+    if len(r.dynamic_nodes) == 1 and hasattr(r.dynamic_nodes[0], "leaf"):
+        node = r.dynamic_nodes[0]
+        return node.path, {"name": node.name, "operator": node.leaf.operator, "value": to_jsonable(node.leaf.value)}
+    return None
 
 
 def _apply(names, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
@@ -133,35 +144,52 @@ def _apply(names, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
 
 def _run_line(plan, line, values, conditions, leaves):
     """One line's rules, with the same semantics as the fast path; also the bits of the rules it
-    missed by index key (their conditions are noted once per trace, `_note_misses`)."""
-    v, excluded, stopped_by, missed = ZERO, False, None, 0
+    missed by index key and of those it failed on their one line condition (their conditions are
+    constant: noted once per trace, `_note_constants`)."""
+    v, excluded, stopped_by, missed, failed = ZERO, False, None, 0, 0
     matched, matched_ids, not_matched = [], [], {}
-    for n, rid, dynamic, r, names, fns, stop in plan:
+    for n, rid, dynamic, r, names, fns, stop, single in plan:
         if n is None:  # rules the line misses by index key: constant paths
             not_matched.update(rid)
             missed |= dynamic
             continue
         if dynamic is not None and not dynamic(line, values):
-            not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), leaves)
+            if single is None:
+                not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), leaves)
+            else:  # a constant note, made once per trace (`_note_constants`)
+                not_matched[rid] = single
+                failed |= 1 << n
             continue
         matched_ids.append(rid)
-        v, excluded, steps = _apply(names, fns, v, line)
+        if len(fns) == 1:  # most rules have one action: `_apply` inlined
+            after = fns[0](v, line)
+            if after is None:
+                steps = [{"action": names[0], "contribution": str(-v), "after": "0", "excluded": True}]
+                v, excluded = ZERO, True
+            else:
+                steps = [{"action": names[0], "contribution": str(after - v), "after": str(after)}]
+                v = after
+        else:
+            v, excluded, steps = _apply(names, fns, v, line)
         matched.append({"rule": rid, "actions": steps})
         if excluded or stop:
             stopped_by = rid
             break
-    return v, excluded, matched_ids, missed, {"matched": matched, "not_matched": not_matched,
-                                              "stopped_by": stopped_by, "excluded": excluded}
+    return v, excluded, matched_ids, missed, failed, {"matched": matched, "not_matched": not_matched,
+                                                      "stopped_by": stopped_by, "excluded": excluded}
 
 
-def _note_misses(policy: CompiledPolicy, conditions: dict, missed: int) -> None:
-    """The index conditions of the rules in ``missed``, in ``conditions`` (once each)."""
-    notes = policy.cache.setdefault("explain_misses", {})
-    found = notes.get(missed)
+def _note_constants(policy: CompiledPolicy, conditions: dict, missed: int, failed: int) -> None:
+    """The constant notes of a trace, once each: the index conditions of the rules in ``missed`` and the
+    one line condition of the rules in ``failed``."""
+    notes = policy.cache.setdefault("explain_constants", {})
+    found = notes.get((missed, failed))
     if found is None:
         if len(notes) >= _PLAN_LIMIT:
             notes.clear()
-        found = notes[missed] = tuple((r.rule.id, *_index_miss(r)) for r in policy.rules if (missed >> r.n) & 1)
+        found = tuple((r.rule.id, *_index_miss(r)) for r in policy.rules if (missed >> r.n) & 1) + tuple(
+            (r.rule.id, *_single_failure(r)) for r in policy.rules if (failed >> r.n) & 1)
+        notes[(missed, failed)] = found
     for rid, path, description in found:
         _note(conditions, rid, path, description)
 
@@ -200,35 +228,37 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
     """
     ctx = Context(doc=doc, member=member, tz=settings.tz)
     values = policy.values(ctx)
-    flags = policy.active_flags(at, settings.tz)
     conditions: dict[str, dict] = {}
     leaves = policy.cache.setdefault("explain_leaves", {})
-    mask = 0
+    # The fast path's mask says which rules cannot match; only those are asked why, in rule order.
+    mask = policy.disabled_mask(values, at, settings.tz)
     ruled_out_ids: dict[str, str] = {}
-    for r in policy.rules:
-        if flags is not None and not flags[r.n]:
-            mask |= 1 << r.n
-            ruled_out_ids[r.rule.id] = "inactive"
-        elif r.static is not None and not r.static(None, values):
-            mask |= 1 << r.n
-            ruled_out_ids[r.rule.id] = _failure_note(conditions, r, r.explain_static(values), leaves)
+    if mask:
+        flags = policy.active_flags(at, settings.tz)
+        bits = mask
+        while bits:
+            r = policy.rules[(bits & -bits).bit_length() - 1]
+            bits &= bits - 1
+            ruled_out_ids[r.rule.id] = "inactive" if flags is not None and not flags[r.n] else \
+                _failure_note(conditions, r, r.explain_static(values), leaves)
     by_sku, by_group, by_brand = policy.bucket_keys
     results, line_traces = [], []
-    missed = 0
+    missed = failed = 0
     total = ZERO
     for line in doc.lines:
         sku, group, brand = line.sku or "", line.product_group or "", line.brand or ""
         key = (sku if sku in by_sku else None, group if group in by_group else None,
                brand if brand in by_brand else None)
-        v, excluded, matched, line_missed, entry = _run_line(_line_plan(policy, key, mask), line, values,
-                                                             conditions, leaves)
+        v, excluded, matched, line_missed, line_failed, entry = _run_line(
+            _line_plan(policy, key, mask), line, values, conditions, leaves)
         missed |= line_missed
+        failed |= line_failed
         total += v
         results.append(LineResult(line.line_id, v, excluded, tuple(matched)))
         line_traces.append({"line_id": line.line_id, "points": str(v), **entry})
     lines_sum = total
-    if missed:
-        _note_misses(policy, conditions, missed)
+    if missed or failed:
+        _note_constants(policy, conditions, missed, failed)
     total, doc_matched, doc_entry = _run_document(policy, mask, DocTotals(doc, ctx), lines_sum)
     checked_lines(results, policy)
     unrounded = checked(total * multiplier, "the document's points", policy)

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.models.base import Base
+from server.pool import ping_when_idle
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -59,7 +60,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+    return {}  # pinged when idle instead of on every checkout: `server.pool`
 
 
 def _init_database(app: Flask) -> None:
@@ -75,6 +76,8 @@ def _init_database(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif not options.get("pool_pre_ping"):
+        ping_when_idle(engine)
     # importers/jobs.py and importers/cli.py read this key until they move into server/.
     app.extensions["database"] = SessionFactory(engine)
     # env.py chooses batch mode per dialect (SQLite needs it, PostgreSQL does not).

@@ -83,6 +83,7 @@ def revoke_key(session: Session, key_id: int) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         session.flush()
+    forget_keys()  # refused at once here; other processes within KEY_TTL
     return row
 
 

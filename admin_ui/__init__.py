@@ -77,5 +77,15 @@ def init_app(app: Flask) -> None:
     app.context_processor(names)
 
     # Each adds its views to bp.
-    from admin_ui import dashboard, imports, integrations, members, messages_admin, rules_editor  # noqa: F401
+    from admin_ui import (  # noqa: F401
+        dashboard,
+        imports,
+        integrations,
+        members,
+        messages_admin,
+        promo_admin,
+        rewards_admin,
+        rules_editor,
+        tiers_admin,
+    )
     app.register_blueprint(bp)  # the app's home page leads here (server.app)

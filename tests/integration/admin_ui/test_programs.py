@@ -90,8 +90,18 @@ def test_rewards_edited_and_an_order_moved_on_then_cancelled_refunds(app, client
     assert order(client, keys, "RO-2", anna, [("R2", 1)]).status_code == 201
     assert balance(client, keys, anna) == "550"
 
+    with app.app_context():
+        from engine.models import RewardPicture
+        backpack = db.session().execute(select(Reward).where(Reward.sku == "R2")).scalar_one()
+        db.session().add(RewardPicture(reward_id=backpack.id, source_url="https://cdn.example/p.png", state="stored",
+                                       content_type="image/png", data=b"\x89PNG fake", sha256="ab" * 32))
+        db.session().commit()
+        backpack_id = backpack.id
     marketer = as_role("marketer")
     catalog = marketer.get("/admin/programs/rewards")
+    thumb = f'src="/api/v1/rewards/{backpack_id}/picture?v=abababababab"'
+    assert thumb in catalog.text and catalog.text.count('class="thumb"') == 1  # our own copy, never the source's URL
+    assert marketer.client.get(f"/api/v1/rewards/{backpack_id}/picture").data == b"\x89PNG fake"
     assert catalog.status_code == 200 and "Kubek" in catalog.text and "Plecak" in catalog.text
     with app.app_context():
         mug = db.session().execute(select(Reward).where(Reward.sku == "R1")).scalar_one()
@@ -178,3 +188,12 @@ def test_missions_page_lists_participants_and_completions(app, client, keys, pub
     assert page.status_code == 200 and "Five tools" in page.text and "members join" in page.text
     row = page.text.split("tools-5")[1].split("</tr>")[0]
     assert [cell.split("</td>")[0] for cell in row.split('<td class="num">')[3:]] == ["1", "0", "0"]
+
+
+def test_the_programs_pages_speak_polish(app, as_role):
+    marketer = as_role("marketer")
+    marketer.get("/admin/programs/promo-codes")
+    marketer.post("/admin/locale", {"locale": "pl"})
+    page = marketer.get("/admin/programs/promo-codes")
+    assert "Partie kodów promocyjnych" in page.text and "Wygeneruj partię" in page.text and ">Programy<" in page.text
+    assert "Zamówienia nagród" in marketer.get("/admin/programs/reward-orders").text

@@ -141,6 +141,9 @@ def test_rewards_edited_and_an_order_moved_on_then_cancelled_refunds(app, client
     assert shipping.status_code == 200 and shipping.mimetype == "text/csv"
     assert "RO-1" in shipping.text and "RO-2" not in shipping.text
     assert marketer.get("/admin/programs/reward-orders?status=nope").status_code == 400
+    assert marketer.post("/admin/programs/reward-orders/RO-9/status", {"status": "confirmed"}).status_code == 404
+    assert marketer.post("/admin/programs/reward-orders/RO-2/status", {"status": "lost"}).status_code == 400
+    assert marketer.post("/admin/programs/rewards/999999", {"stock": "1"}).status_code == 404
 
 
 def test_tiers_page_counts_changes_and_an_admin_pin(app, client, keys, publish, as_role):

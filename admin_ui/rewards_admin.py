@@ -37,11 +37,16 @@ def status_names() -> dict[str, str]:
             "delivered": _("delivered"), "cancelled": _("cancelled")}
 
 
+def plain(value) -> str:
+    """A Decimal as an <input type=number> reads it: 4500, not 4.5E+3."""
+    return format(value.normalize(), "f")
+
+
 def _catalog(errors: dict | None = None, status: int = 200):
     page = max(request.args.get("page", 1, type=int), 1)
     rows, total = rewards.catalog(db.session(), page=page, per_page=PER_PAGE, include_inactive=True)
     return render_template("admin/programs/rewards.html", rows=rows, total=total, page=page, per_page=PER_PAGE,
-                           kept=rewards.picture_kept, form=RewardForm(formdata=None), errors=errors or {},
+                           kept=rewards.picture_kept, plain=plain, form=RewardForm(formdata=None), errors=errors or {},
                            can_write=current_user.role in WRITERS), status
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -18,6 +18,8 @@ from admin_ui.auth import role_required
 from engine import clock, members, policies
 from engine.engagement import overview, tiers
 from server.extensions import db
+
+PER_PAGE = 50
 
 
 class TierAssignForm(FlaskForm):
@@ -55,6 +57,15 @@ def _page(form: TierAssignForm | None = None, status: int = 200):
 @login_required
 def tiers_page():
     return _page()
+
+
+@bp.get("/programs/tiers/<tier>")
+@login_required
+def tier_members(tier: str):
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = overview.members_in_tier(db.session(), tier, page=page, per_page=PER_PAGE)
+    return render_template("admin/programs/tier_members.html", tier=tier, rows=rows, total=total, page=page,
+                           per_page=PER_PAGE)
 
 
 def end_of_day(day, tz) -> datetime:

@@ -36,6 +36,16 @@ def members_per_tier(session: Session) -> dict[str, int]:
     return {tier or "": n for tier, n in rows}
 
 
+def members_in_tier(session: Session, tier: str, *, page: int = 1, per_page: int = 50) -> tuple[list[tuple], int]:
+    """A page of the members holding ``tier`` by loyalty id: (loyalty id, name, pinned until, pinned by),
+    and how many hold it."""
+    total = session.execute(select(func.count()).select_from(Member).where(Member.tier == tier)).scalar_one()
+    rows = session.execute(select(Member.loyalty_id, Member.name, TierState.pinned_until, TierState.pinned_by)
+                           .outerjoin(TierState, TierState.member_id == Member.id).where(Member.tier == tier)
+                           .order_by(Member.loyalty_id).offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
 def pinned(session: Session, limit: int = 200) -> list[tuple]:
     """Members an admin pinned or invited: (loyalty id, tier, until, by whom, note)."""
     return list(session.execute(

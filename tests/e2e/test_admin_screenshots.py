@@ -16,7 +16,8 @@ from tests.e2e.test_admin_ui import login, page  # noqa: F401 - page: the browse
 
 PAGES = ("/admin/", "/admin/members", "/admin/imports", "/admin/rules", "/admin/rules/accrual",
          "/admin/integrations", "/admin/programs/promo-codes", "/admin/programs/rewards",
-         "/admin/programs/reward-orders", "/admin/programs/tiers", "/admin/programs/missions")
+         "/admin/programs/reward-orders", "/admin/programs/tiers", "/admin/programs/tiers/silver",
+         "/admin/programs/missions")
 
 # The outermost elements reaching past the viewport, for the failure message.
 WIDEST = """() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1

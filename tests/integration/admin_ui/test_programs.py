@@ -168,6 +168,11 @@ def test_tiers_page_counts_changes_and_an_admin_pin(app, client, keys, publish, 
         assert session.execute(select(Member.tier).where(Member.loyalty_id == anna)).scalar_one() == "partner"
         assert [c.reason for c in session.execute(select(TierChange).order_by(TierChange.id)).scalars()] == [
             "pin", "invitation"]
+    holders = admin.get("/admin/programs/tiers/partner")
+    assert holders.status_code == 200 and "1 members" in holders.text
+    assert anna in holders.text.split('id="tier-members"')[1] and "admin:admin@example.com" in holders.text
+    assert "Nobody holds this tier." in admin.get("/admin/programs/tiers/gold").text
+    assert 'href="/admin/programs/tiers/partner"' in admin.get("/admin/programs/tiers").text
     marketer = as_role("marketer")
     assert "Pin a member" not in marketer.get("/admin/programs/tiers").text
     assert marketer.post("/admin/programs/tiers/assign", {"member": anna, "tier": ""}).status_code == 403

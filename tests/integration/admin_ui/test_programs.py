@@ -146,7 +146,7 @@ def test_rewards_edited_and_an_order_moved_on_then_cancelled_refunds(app, client
     assert marketer.post("/admin/programs/rewards/999999", {"stock": "1"}).status_code == 404
 
 
-def test_tiers_page_counts_changes_and_an_admin_pin(app, client, keys, publish, as_role):
+def test_tiers_page_counts_changes_and_an_admin_pin(app, client, keys, publish, as_role, monkeypatch):
     publish(rules.default_policies()["tier"])
     anna = enrol(client, keys, "anna")
     admin = as_role("admin")
@@ -172,6 +172,14 @@ def test_tiers_page_counts_changes_and_an_admin_pin(app, client, keys, publish, 
     assert holders.status_code == 200 and "1 members" in holders.text
     assert anna in holders.text.split('id="tier-members"')[1] and "admin:admin@example.com" in holders.text
     assert "Nobody holds this tier." in admin.get("/admin/programs/tiers/gold").text
+    bob = enrol(client, keys, "bob")
+    admin.post("/admin/programs/tiers/assign", {"member": bob, "tier": "partner"})
+    from admin_ui import tiers_admin
+    monkeypatch.setattr(tiers_admin, "PER_PAGE", 1)
+    first = admin.get("/admin/programs/tiers/partner").text
+    assert "2 members" in first and 'href="/admin/programs/tiers/partner?page=2" rel="next"' in first
+    second = admin.get("/admin/programs/tiers/partner?page=2").text.split('id="tier-members"')[1]
+    assert max(anna, bob) in second and min(anna, bob) not in second and 'rel="prev"' in second
     assert 'href="/admin/programs/tiers/partner"' in admin.get("/admin/programs/tiers").text
     marketer = as_role("marketer")
     assert "Pin a member" not in marketer.get("/admin/programs/tiers").text

@@ -51,9 +51,22 @@ def test_a_refused_generate_shows_the_engines_message_at_the_field_and_changes_n
     assert 'aria-describedby="count-error"' in refused.text
     bad = marketer.post("/admin/programs/promo-codes", {"name": "Zły", "pattern": "AB!#", "count": "1"})
     assert bad.status_code == 422 and 'id="pattern-error"' in bad.text
+    backwards = marketer.post("/admin/programs/promo-codes", {"name": "Wstecz", "pattern": "W-####", "count": "1",
+                                                              "valid_from": "2026-06-02T00:00",
+                                                              "valid_until": "2026-06-01T00:00"})
+    assert backwards.status_code == 422 and 'id="valid_until-error"' in backwards.text
     with app.app_context():
         assert db.session().execute(select(func.count()).select_from(PromoBatch)).scalar_one() == 0
         assert db.session().execute(select(func.count()).select_from(PromoCode)).scalar_one() == 0
+    summer = marketer.post("/admin/programs/promo-codes", {"name": "Lato", "pattern": "L-####", "count": "2",
+                                                           "valid_from": "2026-06-01T00:00",
+                                                           "valid_until": "2026-09-01T00:00"})
+    assert summer.status_code == 302
+    with app.app_context():
+        batch = db.session().execute(select(PromoBatch)).scalar_one()
+        # Read in the program's time zone (Europe/Warsaw, CEST in summer), stored in UTC.
+        assert (batch.valid_from.isoformat(), batch.valid_until.isoformat()) == (
+            "2026-05-31T22:00:00+00:00", "2026-08-31T22:00:00+00:00")
 
 
 def test_viewer_reads_the_programs_and_gets_403_on_every_write(app, as_role):

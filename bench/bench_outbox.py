@@ -42,6 +42,9 @@ def _receiver(port_box, ready) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, a kept-alive client's delayed ACK would
+        # hold the body ~40 ms (a real gateway's server does not do that to its clients).
+        disable_nagle_algorithm = True
 
         def _answer(self, body: dict) -> None:
             data = json.dumps(body).encode()

@@ -20,7 +20,9 @@ them claims chunks until none is left.
 Outbox delivery (queue ``outbox``): `init_outbox` hooks the session's
 COMMIT, so every message a transaction wrote is queued (or, without Redis,
 delivered inline) right after it commits, and dropped with a rollback;
-`deliver_message` claims one attempt, commits, sends, records, commits;
+`deliver_messages` claims a batch in one statement, commits, sends each over
+connections kept for the batch, records the outcomes in one statement per
+table, commits;
 `deliver_due` (cron, every minute) picks up retries and claims that ran out.
 Before each send the worker takes a slot of the gateway's rate
 (``SMS_RATE``, ``SMTP_RATE``, ``WEBHOOK_RATE`` messages a second; `server.pacing`,
@@ -158,26 +160,64 @@ def _quiet_hours() -> tuple[time, time] | None:
 
 
 def deliver_message(message_id: int) -> dict:
-    """One attempt at one message: claim (commit), send, record the outcome (commit)."""
-    session = db.session()
+    """One attempt at one message (a batch of one)."""
+    state = deliver_messages([message_id])["by_message"].get(message_id)
+    return {"message": message_id, "attempted": state is not None, **({"state": state} if state else {})}
+
+
+def deliver_messages(message_ids: list[int]) -> dict:
+    """One attempt at each of these messages, a constant number of statements for the lot: claim them
+    together (commit), render and send each over connections kept for the batch, record the outcomes
+    together (commit). A worker that dies mid-batch leaves its unrecorded claims to run out; `deliver_due`
+    then sends those again with the same delivery keys. A batch slower than half the claim (a low
+    ``SMS_RATE`` shared by many workers) records what it sent and renews the rest, so no claim runs out
+    under a live worker."""
+    session, config = db.session(), current_app.config
     _relaxed_commit(session)
-    claim = outbox.claim(session, message_id, clock.now(), quiet_hours=_quiet_hours())
+    now = clock.now()
+    pending = outbox.claim_batch(session, message_ids, now, quiet_hours=_quiet_hours())
     session.commit()
-    if claim is None:
-        return {"message": message_id, "attempted": False}
-    _pacer().wait(*pacing.limit_for(claim.channel, current_app.config))  # the gateway's rate: wait, never drop
+    states: dict[int, str] = {}
+    channels = dispatch.from_config(config)
     try:
-        outcome = dispatch.send(session, claim, dispatch.from_config(current_app.config))
+        results: list = []
+        renew_at, live = now + outbox.LEASE / 2, {c.message_id for c in pending}
+        for number, claim in enumerate(pending):
+            if clock.now() >= renew_at:
+                states.update(_record(session, results))
+                results, renew_at = [], clock.now() + outbox.LEASE / 2
+                live = {c.message_id for c in outbox.renew(session, pending[number:], clock.now())}
+                session.commit()
+            if claim.message_id not in live:
+                continue  # its claim ran out before this worker came to it: another attempt has it
+            _pacer().wait(*pacing.limit_for(claim.channel, config))  # the gateway's rate: wait, never drop
+            results.append((claim, _send(session, claim, channels)))
+        states.update(_record(session, results))
+    finally:
+        channels.close()
+    counts: dict[str, int] = {}
+    for state in states.values():
+        counts[state] = counts.get(state, 0) + 1
+    log.info("outbox: %s messages, %s attempted: %s", len(message_ids), len(states), counts)
+    return {"messages": len(message_ids), "states": counts, "by_message": states}
+
+
+def _send(session: Session, claim: outbox.Claim, channels: dispatch.Channels) -> dispatch.Outcome:
+    try:
+        return dispatch.send(session, claim, channels)
     except Exception as exc:  # a bug or a bad setting: recorded on the attempt and retried, never stuck
-        log.exception("outbox message %s: the send raised", message_id)
+        log.exception("outbox message %s: the send raised", claim.message_id)
         session.rollback()
-        outcome = dispatch.Outcome(False, detail=f"{exc.__class__.__name__}: {exc}"[:500])
+        return dispatch.Outcome(False, detail=f"{exc.__class__.__name__}: {exc}"[:500])
+
+
+def _record(session: Session, results: list) -> dict[int, str]:
+    if not results:
+        return {}
     _relaxed_commit(session)
-    message = outbox.record(session, claim, clock.now(), ok=outcome.ok, status_code=outcome.status_code,
-                            detail=outcome.detail, gone=outcome.gone, retry=outcome.retry)
+    states = outbox.record_batch(session, results, clock.now())
     session.commit()
-    log.info("outbox message %s attempt %s: %s", message_id, claim.number, message.state)
-    return {"message": message_id, "attempted": True, "state": message.state}
+    return states
 
 
 _INLINE_PACER = pacing.Pacer()  # without Redis: this process paces itself
@@ -209,16 +249,6 @@ def _relaxed_commit(session: Session) -> None:
     with the same delivery key, which is the case the keys are there for."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL synchronous_commit = off"))
-
-
-def deliver_messages(message_ids: list[int]) -> dict:
-    """Several deliveries in one job (one RQ job per message costs a fork each): one after another, each
-    with its own claim and record, so a worker that dies mid-batch leaves the rest queued for `deliver_due`."""
-    states: dict[str, int] = {}
-    for message_id in message_ids:
-        state = deliver_message(message_id).get("state", "not attempted")
-        states[state] = states.get(state, 0) + 1
-    return {"messages": len(message_ids), "states": states}
 
 
 def queue_deliveries(message_ids: list[int]) -> None:

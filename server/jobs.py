@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 IMPORTS = "imports"  # the queue of SAP file imports and source polls
 IMPORT_TIMEOUT = 3600  # seconds: a million-line file stays well inside it
 OUTBOX = "outbox"  # the queue of message deliveries
+# Messages claimed, sent and recorded together (one commit each way): a worker that dies re-sends at most
+# this many, with their delivery keys. A job carries DELIVERY_BATCH messages (several claim batches), since
+# each job starts a work horse, a new process with the whole app (about 2 s of CPU).
+CLAIM_BATCH = 200
 
 
 def enqueue(job, *args, queue: str = "default", job_id: str | None = None, job_timeout: int | None = None,
@@ -166,20 +170,33 @@ def deliver_message(message_id: int) -> dict:
 
 
 def deliver_messages(message_ids: list[int]) -> dict:
-    """One attempt at each of these messages, a constant number of statements for the lot: claim them
-    together (commit), render and send each over connections kept for the batch, record the outcomes
-    together (commit). A worker that dies mid-batch leaves its unrecorded claims to run out; `deliver_due`
+    """One attempt at each of these messages, ``CLAIM_BATCH`` at a time in a constant number of statements:
+    claim them together (commit), render and send each over connections kept for the job, record the
+    outcomes together (commit). A worker that dies mid-batch leaves its unrecorded claims to run out; `deliver_due`
     then sends those again with the same delivery keys. A batch slower than half the claim (a low
     ``SMS_RATE`` shared by many workers) records what it sent and renews the rest, so no claim runs out
     under a live worker."""
-    session, config = db.session(), current_app.config
+    states: dict[int, str] = {}
+    channels = dispatch.from_config(current_app.config)
+    try:
+        for start in range(0, len(message_ids), CLAIM_BATCH):
+            states.update(_deliver_batch(message_ids[start:start + CLAIM_BATCH], channels))
+    finally:
+        channels.close()
+    counts: dict[str, int] = {}
+    for state in states.values():
+        counts[state] = counts.get(state, 0) + 1
+    log.info("outbox: %s messages, %s attempted: %s", len(message_ids), len(states), counts)
+    return {"messages": len(message_ids), "states": counts, "by_message": states}
+
+
+def _deliver_batch(message_ids: list[int], channels: dispatch.Channels) -> dict[int, str]:
+    session, config, states = db.session(), current_app.config, {}
     _relaxed_commit(session)
     now = clock.now()
     pending = outbox.claim_batch(session, message_ids, now, quiet_hours=_quiet_hours())
     session.commit()
-    states: dict[int, str] = {}
-    channels = dispatch.from_config(config)
-    try:
+    if pending:
         results: list = []
         renew_at, live = now + outbox.LEASE / 2, {c.message_id for c in pending}
         for number, claim in enumerate(pending):
@@ -193,13 +210,7 @@ def deliver_messages(message_ids: list[int]) -> dict:
             _pacer().wait(*pacing.limit_for(claim.channel, config))  # the gateway's rate: wait, never drop
             results.append((claim, _send(session, claim, channels)))
         states.update(_record(session, results))
-    finally:
-        channels.close()
-    counts: dict[str, int] = {}
-    for state in states.values():
-        counts[state] = counts.get(state, 0) + 1
-    log.info("outbox: %s messages, %s attempted: %s", len(message_ids), len(states), counts)
-    return {"messages": len(message_ids), "states": counts, "by_message": states}
+    return states
 
 
 def _send(session: Session, claim: outbox.Claim, channels: dispatch.Channels) -> dispatch.Outcome:
@@ -253,7 +264,7 @@ def _relaxed_commit(session: Session) -> None:
 
 def queue_deliveries(message_ids: list[int]) -> None:
     """Queue (or run inline) the delivery of these messages, ``DELIVERY_BATCH`` per job."""
-    size = max(1, int(current_app.config.get("DELIVERY_BATCH", 200)))
+    size = max(1, int(current_app.config.get("DELIVERY_BATCH", 1000)))
     for start in range(0, len(message_ids), size):
         part = message_ids[start:start + size]
         if len(part) == 1:

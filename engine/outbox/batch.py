@@ -56,11 +56,13 @@ def claim_batch(session: Session, message_ids: list[int], now: datetime, *, leas
     if claims:
         session.execute(_A.insert(), [{"message_id": c.message_id, "number": c.number, "started_at": now}
                                       for c in claims])
-    taken = {c.message_id for c in claims}
-    for message_id in message_ids:  # the cases the one statement leaves out, each the careful way
-        if message_id not in taken and (one := claim(session, message_id, now, lease=lease,
-                                                     quiet_hours=quiet_hours)) is not None:
-            claims.append(one)
+    left = [i for i in message_ids if i not in {c.message_id for c in claims}]
+    if left:  # what the one statement left out and is still due (quiet hours, give up, …): the careful way
+        careful = session.execute(select(_M.c.id).where(
+            _M.c.id.in_(left), _M.c.state.in_(("queued", "failed")), _M.c.next_attempt_at <= now,
+            or_(_M.c.claimed_until.is_(None), _M.c.claimed_until <= now)).order_by(_M.c.id)).scalars().all()
+        claims.extend(one for message_id in careful
+                      if (one := claim(session, message_id, now, lease=lease, quiet_hours=quiet_hours)) is not None)
     session.flush()
     return claims
 

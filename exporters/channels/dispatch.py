@@ -47,10 +47,13 @@ class Channels:
     email: email.SmtpSender | None = None
     webhook_allow: tuple[str, ...] = ()
     http: requests.Session | None = None
+    mail: email.SmtpSession | None = field(default=None, repr=False)
 
     def close(self) -> None:
         if self.http is not None:
             self.http.close()
+        if self.mail is not None:
+            self.mail.close()
 
 
 def from_config(config: dict) -> Channels:
@@ -85,5 +88,7 @@ def send(session: Session, claim: Claim, channels: Channels) -> Outcome:
     if claim.channel == "email":
         if channels.email is None:
             return Outcome(False, detail="SMTP is not configured (SMTP_HOST)")
-        return channels.email.send(claim.recipient, subject, body, delivery_key=claim.delivery_key)
+        if channels.mail is None:  # one connection for the rest of the batch
+            channels.mail = email.SmtpSession(channels.email)
+        return channels.mail.send(claim.recipient, subject, body, delivery_key=claim.delivery_key)
     return Outcome(False, detail=f"unknown channel {claim.channel!r}", retry=False)

@@ -4,7 +4,8 @@ The design in four lines: a trigger (`triggers`) writes an `OutboxMessage`
 in the caller's transaction and notes its id on the session; after COMMIT
 the delivery layer (``server.jobs``) queues or runs its delivery; `queue`
 claims a message for one attempt (committed before the send), and records
-the outcome after it, with growing delays between attempts. A worker that
+the outcome after it, with growing delays between attempts; `batch` does
+the same for many messages in a fixed number of statements. A worker that
 dies between the send and the record leaves a claim that runs out; the next
 attempt carries the same ``delivery_key``, so a channel that deduplicates
 (webhooks by ``webhook-id``, SMSAPI by ``idx``) shows the message once, and

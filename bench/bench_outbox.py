@@ -15,6 +15,7 @@ Uses a scratch PostgreSQL database and flushes the Redis database of
 BENCH_REDIS_URL (default ``redis://127.0.0.1:6379/7``).
 
     .venv/bin/python bench/bench_outbox.py [--count 100000] [--workers 2] [--baseline 20000] [--rate 0]
+                                           [--batch 1000]
 """
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ def _receiver(port_box, ready) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, a kept-alive client's delayed ACK would
+        # hold the body ~40 ms (a real gateway's server does not do that to its clients).
+        disable_nagle_algorithm = True
 
         def _answer(self, body: dict) -> None:
             data = json.dumps(body).encode()
@@ -110,13 +114,14 @@ def _baseline(url: str, clients: int, total: int) -> float:
     return each * clients / seconds
 
 
-def _fill(url: str, count: int) -> float:
+def _fill(url: str, count: int, batch: int) -> float:
     """Write ``count`` messages (10,000 a transaction) and queue their delivery jobs; seconds taken."""
     from engine import clock, outbox
     from server.app import create_app
     from server.extensions import db, upgrade
     app = create_app({"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "JOBS_INLINE": False, "SECRET_KEY": "bench",
-                      "SECRET_KEY_IS_EPHEMERAL": False, "RQ_CONNECTION": REDIS_URL})
+                      "SECRET_KEY_IS_EPHEMERAL": False, "RQ_CONNECTION": REDIS_URL,
+                      "DELIVERY_BATCH": batch})
     upgrade(app)
     started = time.perf_counter()
     with app.app_context():
@@ -141,6 +146,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline", type=int, default=20_000, help="requests of the raw-client baseline")
     parser.add_argument("--rate", type=float, default=0, help="SMS_RATE for the workers (0: no limit)")
+    parser.add_argument("--batch", type=int, default=1000, help="DELIVERY_BATCH: messages per delivery job")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
@@ -155,7 +161,7 @@ def main() -> int:
 
     raw_rate = _baseline(gateway, args.workers, args.baseline)
     url = scratch_database("loyalty_bench_outbox")
-    fill_s = _fill(url, args.count)
+    fill_s = _fill(url, args.count, args.batch)
 
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "SMS_GATEWAY": "smsapi", "SMS_TOKEN": "bench",
            "SMS_API_URL": gateway, "SMS_QUIET_HOURS": "", "SMS_RATE": str(args.rate), "PYTHONPATH": str(ROOT),
@@ -178,7 +184,8 @@ def main() -> int:
         states = dict(conn.execute(sa.text("SELECT state, count(*) FROM outbox_messages GROUP BY state")).all())
     engine.dispose()
     rate = args.count / drain_s
-    print(f"outbox: {args.count} messages, {args.workers} workers, SMS_RATE={args.rate or 'none'}")
+    print(f"outbox: {args.count} messages, {args.workers} workers, DELIVERY_BATCH={args.batch}, "
+          f"SMS_RATE={args.rate or 'none'}")
     print(f"  fill (rows + delivery jobs on Redis): {fill_s:.1f} s")
     print(f"  drain: {drain_s:.1f} s = {rate:.0f} messages/s; states {states}")
     print(f"  receiver counted {got['requests']} requests, {got['distinct']} distinct delivery keys, "

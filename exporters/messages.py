@@ -9,6 +9,7 @@ the English one, then the built-in default.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
@@ -87,8 +88,14 @@ def _source(session: Session, trigger: str, channel: str, language: str) -> tupl
     raise TemplateError(f"no template for {trigger} on {channel}")
 
 
+@lru_cache(maxsize=512)
+def _compiled(text: str):
+    # Compiling is most of a render's cost; a worker's batch renders the same few texts thousands of times.
+    return _env.from_string(text)
+
+
 def render_text(text: str, variables: dict) -> str:
-    return _env.from_string(text).render(**variables).strip()
+    return _compiled(text).render(**variables).strip()
 
 
 def render(session: Session, trigger: str, channel: str, language: str, variables: dict) -> tuple[str, str]:

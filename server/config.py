@@ -44,7 +44,7 @@ def _outbox() -> dict:
         "SMTP_RATE": float(os.environ.get("SMTP_RATE", "10")),
         "WEBHOOK_RATE": float(os.environ.get("WEBHOOK_RATE", "0")),
         # Messages per delivery job: the RQ worker starts a work-horse process per job (an app start each).
-        "DELIVERY_BATCH": int(os.environ.get("DELIVERY_BATCH", "200")),
+        "DELIVERY_BATCH": int(os.environ.get("DELIVERY_BATCH", "1000")),
     }
 
 

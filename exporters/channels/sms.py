@@ -23,9 +23,9 @@ def _digits(phone: str) -> str:
     return "".join(ch for ch in phone if ch.isdigit())
 
 
-def _post(url: str, **kwargs) -> requests.Response | Outcome:
+def _post(url: str, http: requests.Session | None = None, **kwargs) -> requests.Response | Outcome:
     try:
-        return requests.post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+        return (http or requests).post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
         return Outcome(False, detail=f"{exc.__class__.__name__}: {exc}"[:500])
 
@@ -45,6 +45,7 @@ class SmsApiGateway:
     token: str
     sender: str = ""
     base_url: str = "https://api.smsapi.pl"
+    http: requests.Session | None = field(default=None, repr=False, compare=False)
 
     def send(self, phone: str, text: str, key: str | None = None) -> Outcome:
         data = {"to": _digits(phone), "message": text, "format": "json", "encoding": "utf-8"}
@@ -52,7 +53,7 @@ class SmsApiGateway:
             data["from"] = self.sender
         if key:
             data.update(idx=key, check_idx="1")
-        response = _post(f"{self.base_url.rstrip('/')}/sms.do", data=data,
+        response = _post(f"{self.base_url.rstrip('/')}/sms.do", self.http, data=data,
                          headers={"Authorization": f"Bearer {self.token}"})
         if isinstance(response, Outcome):
             return response
@@ -70,13 +71,14 @@ class SmsRuGateway:
     api_id: str
     sender: str = ""
     base_url: str = "https://sms.ru"
+    http: requests.Session | None = field(default=None, repr=False, compare=False)
 
     def send(self, phone: str, text: str, key: str | None = None) -> Outcome:
         number = _digits(phone)
         data = {"api_id": self.api_id, "to": number, "msg": text, "json": "1"}
         if self.sender:
             data["from"] = self.sender
-        response = _post(f"{self.base_url.rstrip('/')}/sms/send", data=data)
+        response = _post(f"{self.base_url.rstrip('/')}/sms/send", self.http, data=data)
         if isinstance(response, Outcome):
             return response
         body = _json(response)
@@ -95,10 +97,11 @@ class TurboSmsGateway:
     token: str
     sender: str = "MAGAZIN"
     base_url: str = "https://api.turbosms.ua"
+    http: requests.Session | None = field(default=None, repr=False, compare=False)
 
     def send(self, phone: str, text: str, key: str | None = None) -> Outcome:
         payload = {"recipients": [_digits(phone)], "sms": {"sender": self.sender, "text": text}}
-        response = _post(f"{self.base_url.rstrip('/')}/message/send.json", json=payload,
+        response = _post(f"{self.base_url.rstrip('/')}/message/send.json", self.http, json=payload,
                          headers={"Authorization": f"Bearer {self.token}"})
         if isinstance(response, Outcome):
             return response
@@ -125,14 +128,15 @@ class LogGateway:
 GATEWAYS = {"smsapi": SmsApiGateway, "smsru": SmsRuGateway, "turbosms": TurboSmsGateway, "log": LogGateway}
 
 
-def gateway(settings: dict):
-    """The gateway named by ``settings['gateway']`` with its token, sender and base URL."""
+def gateway(settings: dict, http: requests.Session | None = None):
+    """The gateway named by ``settings['gateway']`` with its token, sender and base URL; ``http``: a session
+    whose connections the sends reuse (a worker's batch), else each send opens its own."""
     name = (settings.get("gateway") or "log").lower()
     if name not in GATEWAYS:
         raise ValueError(f"unknown SMS gateway {name!r}; use one of {', '.join(GATEWAYS)}")
     if name == "log":
         return LogGateway()
-    options = {"sender": settings.get("sender") or ""}
+    options = {"sender": settings.get("sender") or "", "http": http}
     if settings.get("url"):
         options["base_url"] = settings["url"]
     if name == "smsru":

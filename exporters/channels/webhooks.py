@@ -80,14 +80,15 @@ def headers_for(msg_id: str, secrets: list[str], body: bytes, timestamp: int | N
             "user-agent": "loyalty-server-webhooks/1"}
 
 
-def send(url: str, body: bytes, *, msg_id: str, secrets: list[str], allow: tuple[str, ...] = ()) -> Outcome:
+def send(url: str, body: bytes, *, msg_id: str, secrets: list[str], allow: tuple[str, ...] = (),
+         http: requests.Session | None = None) -> Outcome:
     """One delivery: the same ``msg_id`` on every retry, a fresh timestamp and signature each time."""
     try:
         guard(url, allow)
     except UnsafeUrl as exc:
         return Outcome(False, detail=str(exc), retry=False)
     try:
-        response = requests.post(url, data=body, headers=headers_for(msg_id, secrets, body),
+        response = (http or requests).post(url, data=body, headers=headers_for(msg_id, secrets, body),
                                  timeout=TIMEOUT, allow_redirects=False)
     except requests.RequestException as exc:
         return Outcome(False, detail=f"{exc.__class__.__name__}: {exc}"[:500])

@@ -77,3 +77,26 @@ def test_the_log_gateway_and_an_unknown_name():
     assert gateway.send("+48601234567", "hello").ok and gateway.sent == [("+48601234567", "hello")]
     with pytest.raises(ValueError, match="smsapi"):
         sms.gateway({"gateway": "carrier-pigeon"})
+
+
+def test_a_batchs_mails_share_one_connection_and_a_dropped_one_is_opened_again(tmp_path):
+    smtp = start_smtp(starttls_folder=tmp_path, users={"club": "s3cret"})
+    session = email.SmtpSession(email.SmtpSender(host="127.0.0.1", port=smtp.port, security="starttls", user="club",
+                                                 password="s3cret", sender="club@example.com", verify_tls=False))
+    try:
+        assert session.send("anna@example.com", "1", "one", delivery_key="msg_1").ok
+        client = session.client
+        refused = session.send("nobody@example.com", "x", "y", delivery_key="msg_2")
+        assert not refused.ok and not refused.retry
+        assert session.send("anna@example.com", "3", "three", delivery_key="msg_3").ok
+        assert session.client is client  # the same logged-in connection
+        client.close()  # the connection is gone (the server timed it out while idle)
+        assert session.send("anna@example.com", "4", "four", delivery_key="msg_4").ok
+        assert session.client is not client
+        assert [m.content.split(b"Message-ID: <", 1)[1][:5] for m in smtp.messages] == [b"msg_1", b"msg_3",
+                                                                                      b"msg_4"]
+        session.close()
+        assert session.client is None
+    finally:
+        session.close()
+        smtp.stop()

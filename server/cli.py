@@ -14,15 +14,8 @@ from flask.cli import with_appcontext
 from engine import clock
 from engine.engagement import birthdays as engagement_birthdays
 from engine.ledger import daily
-
-
-def _session():
-    from server.extensions import db
-    return db.session()
-
-
-def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+from server.cli_common import echo_json as _echo_json
+from server.cli_common import session as _session
 
 
 def register(app: Flask) -> None:

@@ -9,8 +9,8 @@ import click
 from flask.cli import with_appcontext
 
 from engine import clock
-from server.cli import _echo_json as _echo
-from server.cli import _session
+from server.cli_common import echo_json as _echo
+from server.cli_common import session as _session
 
 
 @click.group("tiers", invoke_without_command=True)

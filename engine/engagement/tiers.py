@@ -167,7 +167,7 @@ def recalculate(session: Session, now: datetime, *, batch: int = 5000, actor: st
     referrals = _grouped_counts(session, Member.referred_by_id, (Member.referred_by_id.is_not(None),)) \
         if "referral_count" in needed else {}
     states = {s.member_id: s for s in session.execute(select(TierState)).scalars()}
-    subscriptions = triggers._subscriptions(session, "tier.changed")  # loaded once for the run
+    subscriptions = triggers.subscribers(session, "tier.changed")  # loaded once for the run
     today = now.astimezone(settings.tz).date()
     earned_by: dict[tuple, str] = {}
     seen = changed = 0

@@ -31,6 +31,7 @@ from engine.outbox.triggers import (
     EVENT_TYPES,
     TRIGGER_CHANNELS,
     TRIGGERS,
+    announce_run,
     mission_completed,
     notify,
     points_credited,
@@ -41,7 +42,7 @@ from engine.outbox.webhooks import SubscriptionError, create_subscription, rotat
 
 __all__ = [
     "BACKOFF", "EVENT_TYPES", "LEASE", "TRIGGERS", "TRIGGER_CHANNELS", "Claim", "DigestError", "SubscriptionError",
-    "claim", "claim_batch", "create_subscription", "due_ids", "enqueue", "enqueue_many", "latest_template",
-    "mission_completed", "notify", "pending_ids", "points_credited", "publish_event", "record", "record_batch", "renew",
-    "rotate_secret", "runs", "save_template", "send_digest", "warn_expiring",
+    "announce_run", "claim", "claim_batch", "create_subscription", "due_ids", "enqueue", "enqueue_many",
+    "latest_template", "mission_completed", "notify", "pending_ids", "points_credited", "publish_event", "record",
+    "record_batch", "renew", "rotate_secret", "runs", "save_template", "send_digest", "warn_expiring",
 ]

@@ -4,7 +4,7 @@ While a chunk of an import is applied (`batched`), every accrual's credit is
 noted on the session instead of written as a message; when the chunk's work
 is done the notes become `OutboxRunCredit` rows, in the chunk's own
 transaction (so a chunk that rolls back notes nothing, a committed one is
-never forgotten). When the run finishes, `announce` sums them per member —
+never forgotten). When the run finishes, `triggers.announce_run` sums them per member —
 set-based, a batch of members at a time — into one ``points.credited``
 message per member and channel and one webhook event per member and
 subscription, then the ``import.finished`` event. A million-line import thus
@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from contextlib import contextmanager
-from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from engine.ledger import summaries
-from engine.models import Member, OutboxRunCredit
-from engine.outbox.queue import enqueue_many
+from engine.models import OutboxRunCredit
 
 _RUN, _NOTES = "outbox_run", "outbox_run_notes"  # session.info keys
 BATCH = 1000
@@ -74,39 +72,3 @@ def hold(session: Session) -> int:
         session.execute(insert(OutboxRunCredit), [
             {"run_id": run_id, "member_id": m, "amount": a} for m, a in per_member.items()])
     return len(per_member)
-
-
-def announce(session: Session, run_id: int, now: datetime, *, summary: dict | None = None) -> dict:
-    """One ``points.credited`` per member (the run's sum and the balance now), then ``import.finished``;
-    idempotent per run and member (the cause keys), the held rows deleted once announced."""
-    from engine.outbox import triggers  # triggers imports this module
-    subscriptions = triggers._subscriptions(session, "points.credited")
-    members = messages = 0
-    after = 0
-    while True:
-        sums = session.execute(
-            select(OutboxRunCredit.member_id, func.sum(OutboxRunCredit.amount))
-            .where(OutboxRunCredit.run_id == run_id, OutboxRunCredit.member_id > after)
-            .group_by(OutboxRunCredit.member_id).order_by(OutboxRunCredit.member_id).limit(BATCH)).all()
-        if not sums:
-            break
-        after = sums[-1][0]
-        people = {m.id: m for m in session.execute(select(Member).where(Member.id.in_([s[0] for s in sums]))).scalars()}
-        balances = summaries.balances(session, {m.account_id for m in people.values()}, now)
-        batch, events = [], []
-        for member_id, amount in sums:
-            member = people[member_id]
-            available, pending = balances[member.account_id]
-            cause = f"import:{run_id}:member:{member_id}"
-            variables = {"amount": Decimal(amount), "balance": available + pending, "available": available}
-            batch += triggers.messages_for(member, "points.credited", cause, variables)
-            events.append(({"member": member.loyalty_id, "import_run": run_id, "amount": str(Decimal(amount)),
-                            "balance": str(available + pending), "available": str(available)}, cause))
-        messages += enqueue_many(session, batch, now)
-        for data, cause in events if subscriptions else ():
-            triggers.publish_event(session, "points.credited", data, cause, now, subscriptions=subscriptions)
-        members += len(sums)
-    session.execute(delete(OutboxRunCredit).where(OutboxRunCredit.run_id == run_id))
-    triggers.publish_event(session, "import.finished", {"import_run": run_id, **(summary or {})},
-                           f"import:{run_id}:finished", now)
-    return {"members": members, "messages": messages}

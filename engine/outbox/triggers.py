@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import ledger, policies
-from engine.ledger import warnings
-from engine.models import LedgerEntry, Member, WebhookSubscription
+from engine.ledger import summaries, warnings
+from engine.models import LedgerEntry, Member, OutboxRunCredit, WebhookSubscription
 from engine.outbox import runs
-from engine.outbox.queue import enqueue
+from engine.outbox.queue import enqueue, enqueue_many
 
 _MEMBER = {"member_name": "the member's name", "loyalty_id": "the member's loyalty number"}
 _BALANCE = {"balance": "all the member's points (available and pending)"}
@@ -86,7 +86,8 @@ def messages_for(member: Member, trigger: str, cause: str, variables: dict) -> l
             for channel, address in _recipients(member, TRIGGER_CHANNELS[trigger])]
 
 
-def _subscriptions(session: Session, event_type: str) -> list[WebhookSubscription]:
+def subscribers(session: Session, event_type: str) -> list[WebhookSubscription]:
+    """The active webhook subscriptions to ``event_type`` (or to every event)."""
     rows = session.execute(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).scalars()
     return [s for s in rows if event_type in (s.event_types or []) or "*" in (s.event_types or [])]
 
@@ -94,7 +95,7 @@ def _subscriptions(session: Session, event_type: str) -> list[WebhookSubscriptio
 def publish_event(session: Session, event_type: str, data: dict, cause: str, now: datetime,
                   subscriptions: list[WebhookSubscription] | None = None) -> int:
     """One webhook message per active subscription to ``event_type`` (Standard Webhooks payload)."""
-    subscriptions = _subscriptions(session, event_type) if subscriptions is None else subscriptions
+    subscriptions = subscribers(session, event_type) if subscriptions is None else subscriptions
     payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
     for sub in subscriptions:
         enqueue(session, trigger=event_type, channel="webhook", cause_key=f"{cause}:webhook:{sub.id}",
@@ -107,7 +108,7 @@ def points_credited(session: Session, member: Member, entry: LedgerEntry, now: d
     import run (`runs.batched`) the credit is noted instead, and announced per member when the run ends."""
     if runs.note(session, entry.id, member.id, entry.amount):
         return
-    subscriptions = _subscriptions(session, "points.credited")
+    subscriptions = subscribers(session, "points.credited")
     if not subscriptions and not _recipients(member, TRIGGER_CHANNELS["points.credited"]):
         return  # nobody to tell: spare the accrual the balance query
     balance = ledger.balance(session, member.account, now)
@@ -143,7 +144,7 @@ def warn_expiring(session: Session, now: datetime) -> dict:
 
 def mission_completed(session: Session, member: Member, mission, entry: LedgerEntry, now: datetime) -> None:
     """A mission's reward posted: the member hears of it, subscribers get ``mission.completed``."""
-    subscriptions = _subscriptions(session, "mission.completed")
+    subscriptions = subscribers(session, "mission.completed")
     if not subscriptions and not _recipients(member, TRIGGER_CHANNELS["mission.completed"]):
         return
     balance = ledger.balance(session, member.account, now)
@@ -152,3 +153,38 @@ def mission_completed(session: Session, member: Member, mission, entry: LedgerEn
     publish_event(session, "mission.completed", {
         "member": member.loyalty_id, "mission": mission.code, "entry_id": entry.id, "reward": str(entry.amount)},
         f"mission:{entry.id}", now, subscriptions=subscriptions)
+
+
+def announce_run(session: Session, run_id: int, now: datetime, *, summary: dict | None = None) -> dict:
+    """One ``points.credited`` per member (the run's sum and the balance now), then ``import.finished``;
+    idempotent per run and member (the cause keys), the held rows deleted once announced."""
+    subscriptions = subscribers(session, "points.credited")
+    members = messages = 0
+    after = 0
+    while True:
+        sums = session.execute(
+            select(OutboxRunCredit.member_id, func.sum(OutboxRunCredit.amount))
+            .where(OutboxRunCredit.run_id == run_id, OutboxRunCredit.member_id > after)
+            .group_by(OutboxRunCredit.member_id).order_by(OutboxRunCredit.member_id).limit(runs.BATCH)).all()
+        if not sums:
+            break
+        after = sums[-1][0]
+        people = {m.id: m for m in session.execute(select(Member).where(Member.id.in_([s[0] for s in sums]))).scalars()}
+        balances = summaries.balances(session, {m.account_id for m in people.values()}, now)
+        batch, events = [], []
+        for member_id, amount in sums:
+            member = people[member_id]
+            available, pending = balances[member.account_id]
+            cause = f"import:{run_id}:member:{member_id}"
+            variables = {"amount": Decimal(amount), "balance": available + pending, "available": available}
+            batch += messages_for(member, "points.credited", cause, variables)
+            events.append(({"member": member.loyalty_id, "import_run": run_id, "amount": str(Decimal(amount)),
+                            "balance": str(available + pending), "available": str(available)}, cause))
+        messages += enqueue_many(session, batch, now)
+        for data, cause in events if subscriptions else ():
+            publish_event(session, "points.credited", data, cause, now, subscriptions=subscriptions)
+        members += len(sums)
+    session.execute(delete(OutboxRunCredit).where(OutboxRunCredit.run_id == run_id))
+    publish_event(session, "import.finished", {"import_run": run_id, **(summary or {})},
+                           f"import:{run_id}:finished", now)
+    return {"members": members, "messages": messages}

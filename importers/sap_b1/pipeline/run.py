@@ -199,7 +199,7 @@ def finish(database: Database, run_id: int) -> bool:
         details["timing"] = timing
         run.details, run.status, run.error, run.finished_at = details, "done", None, now
         run.progress = {"phase": "done", "done": details.get("lines", 0), "total": details.get("lines", 0)}
-        outbox.runs.announce(session, run_id, now, summary={
+        outbox.announce_run(session, run_id, now, summary={
             "kind": run.kind, "file": run.filename, "applied": run.applied, "quarantined": run.quarantined})
         session.commit()
         return True

@@ -41,4 +41,4 @@ def test_one_message_per_member_per_run_with_the_runs_sum(importer, customers, t
             OutboxMessage.channel == "webhook").group_by(OutboxMessage.trigger)).all()
         assert sorted(hooks) == [("import.finished", 1), ("points.credited", 2)]
         assert session.execute(select(func.count(OutboxRunCredit.id))).scalar_one() == 0  # announced, cleared
-        assert outbox.runs.announce(session, run.id, clock.now())["messages"] == 0  # and only once
+        assert outbox.announce_run(session, run.id, clock.now())["messages"] == 0  # and only once

@@ -1,9 +1,13 @@
 """Real HTTP load on PostgreSQL: gunicorn (2 workers) on 127.0.0.1 driven by wrk with a Lua script.
 
-Three runs of --seconds each against the same server: `/healthz` (the
+Four runs of --seconds each against the same server: `/healthz` (the
 baseline), balance lookups only, and the mix (70% balance, 20% orders of 3
-lines, fulfilled, 10% redemptions of 1 point). Prints req/s, p95 and errors
-per run and each run's ratio to /healthz. The benchmark starts and stops its
+lines, fulfilled, 10% redemptions of 1 point), each as fast as the server
+answers; then the mix at a fixed rate (--rate, 400 requests/s on 16
+connections: the Lua script spaces each thread's requests on the monotonic
+clock, so the rate holds whatever the answers take, as long as the server
+keeps up). Prints req/s, p95 and errors per run and each run's ratio to
+/healthz. The benchmark starts and stops its
 own gunicorn; it installs nothing and skips with a message when wrk (Debian
 package ``wrk``) or gunicorn is missing.
 
@@ -31,12 +35,33 @@ from common import ROOT, make_app, scratch_database
 MEMBERS = 500
 
 LUA = r"""
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+           int clock_gettime(int, bench_timespec *); ]]
+local clock = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+-- %(interval)s ms between this thread's requests (0: as fast as the server answers).
+local interval, due = %(interval)s, 0
 local members, key, kind = {}, "%(key)s", "%(kind)s"
 for id in string.gmatch("%(members)s", "[^,]+") do members[#members + 1] = id end
-local counter, thread_id = 0, 0
+-- thread_id is a global each thread's state gets from setup() (a local here would stay 0 in
+-- every thread, and two threads would send the same order ids).
+local counter, next_thread = 0, 0
 local placed = "%(placed)s"
-function setup(thread) thread:set("thread_id", thread_id); thread_id = thread_id + 1 end
-function init(args) math.randomseed(os.time() + thread_id * 7919) end
+function setup(thread) thread:set("thread_id", next_thread); next_thread = next_thread + 1 end
+function init(args) math.randomseed(os.time() + thread_id * 7919); due = now_ms() end
+function delay()
+  -- A fixed rate: each request is due `interval` after the previous one of this thread,
+  -- whatever the last answer took (a late thread catches up without waiting).
+  if interval == 0 then return 0 end
+  due = due + interval
+  local wait = due - now_ms()
+  if wait < 0 then return 0 end
+  return wait
+end
 local function auth()
   return {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
 end
@@ -124,13 +149,17 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def run_wrk(port: int, kind: str, key: str, ids: list[str], args) -> dict:
+def run_wrk(port: int, kind: str, key: str, ids: list[str], args, *, connections: int,
+            rate: float = 0) -> dict:
+    """One wrk run of ``args.seconds``: as fast as the server answers, or at ``rate`` requests/s."""
+    threads = min(2, connections)
     script = LUA % {"key": key, "kind": kind, "members": ",".join(ids),
-                    "placed": datetime.now(UTC).replace(microsecond=0).isoformat()}
+                    "placed": datetime.now(UTC).replace(microsecond=0).isoformat(),
+                    "interval": f"{threads * 1000 / rate:.4f}" if rate else "0"}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
-        out = subprocess.run(["wrk", "-t", str(min(2, args.connections)), "-c", str(args.connections),
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections),
                               "-d", f"{args.seconds}s", "--timeout", "5s", "-s", f.name,
                               f"http://127.0.0.1:{port}"], capture_output=True, text=True,
                              timeout=args.seconds + 60)
@@ -148,6 +177,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=400, help="the fixed-rate mix run's requests/s (0: skip it)")
+    parser.add_argument("--rate-connections", type=int, default=16)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("skipped: wrk is not installed (Debian: apt-get install wrk)")
@@ -157,13 +188,18 @@ def main() -> None:
     port = free_port()
     proc = start_gunicorn(app.config["DATABASE_URL"], port, args.workers)
     try:
-        results = {kind: run_wrk(port, kind, key, ids, args) for kind in ("healthz", "balance", "mix")}
+        results = {kind: run_wrk(port, kind, key, ids, args, connections=args.connections)
+                   for kind in ("healthz", "balance", "mix")}
+        if args.rate:
+            results[f"mix at {args.rate:g} req/s"] = run_wrk(port, "mix", key, ids, args, rate=args.rate,
+                                                             connections=args.rate_connections)
     finally:
         stop(proc)
     base = results["healthz"]["rps"]
     for kind, r in results.items():
+        connections = args.rate_connections if kind.startswith("mix at") else args.connections
         print(f"{kind}: {r['rps']:,.0f} req/s, p95 {r['p95_ms']:.1f} ms, {r['errors']} errors "
-              f"of {r['requests']} ({args.connections} connections, {args.workers} workers); "
+              f"of {r['requests']} ({connections} connections, {args.workers} workers); "
               f"ratio to /healthz {r['rps'] / base:.2f}")
 
 

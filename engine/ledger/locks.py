@@ -1,4 +1,9 @@
-"""Account row locks: every ledger write first locks its account; chunks lock theirs in id order."""
+"""Account row locks: every ledger write first locks its account; chunks lock theirs in id order.
+
+The lock is PostgreSQL's FOR NO KEY UPDATE: it excludes every other ledger writer of the account
+(they take the same lock) but not the FOR KEY SHARE that a foreign key's check takes. An order's
+document, inserted before its account lock, key-shares the account row: with FOR UPDATE, two
+orders of one member each waited for the other's key share — a deadlock."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -13,7 +18,7 @@ from engine.models.bulk import batches, one_of, run
 
 def lock_account(session: Session, account_id: int) -> Account:
     """Take the account's row lock (held until commit) and return it fresh."""
-    stmt = (select(Account).where(Account.id == account_id).with_for_update()
+    stmt = (select(Account).where(Account.id == account_id).with_for_update(key_share=True)
             .execution_options(populate_existing=True))
     return session.execute(stmt).scalar_one()
 
@@ -23,6 +28,6 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Dec
     debts: dict[int, Decimal] = {}
     for part in batches(sorted(set(account_ids))):
         stmt = select(Account.id, Account.debt).where(one_of(session, Account.id, part)).order_by(Account.id)
-        for row in run(session, stmt.with_for_update()):
+        for row in run(session, stmt.with_for_update(key_share=True)):
             debts[row.id] = row.debt
     return debts

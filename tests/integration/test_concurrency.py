@@ -6,6 +6,7 @@ import os
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine import clock, ledger, members
 from engine.documents import orders
@@ -92,3 +93,37 @@ def test_parallel_redemptions_spend_exactly_what_is_affordable(pg_app):
         assert session.execute(select(func.sum(LedgerEntry.amount)).where(
             LedgerEntry.kind == "redemption")).scalar_one() == -POINTS_EACH * spent
         assert check(session) == []
+
+
+def test_the_account_lock_does_not_wait_for_foreign_keys_but_still_excludes_writers(pg_app):
+    """Two orders of one member at once: each INSERT of a document takes the foreign key's
+    FOR KEY SHARE on the account row, then each takes the account lock. With FOR UPDATE the
+    second lock waited for the first order's key share and the first for the second's: a
+    deadlock (seen in bench_http's mix). The lock is FOR NO KEY UPDATE: it ignores key shares
+    and still serialises the ledger writers of the account."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from engine.ledger.locks import lock_account
+    from server.extensions import db
+    with pg_app.app_context():
+        session = db.session()
+        account_id = members.create(session, {"name": "Two tills"}).account_id
+        session.commit()
+        other = db.engine.connect()
+        try:
+            other.execute(text("SELECT id FROM accounts WHERE id = :id FOR KEY SHARE"), {"id": account_id})
+            session.execute(text("SET LOCAL lock_timeout = '1s'"))
+            assert lock_account(session, account_id).id == account_id  # not blocked by the key share
+            session.rollback()
+            other.rollback()
+
+            lock_account(session, account_id)  # a writer holds the account ...
+            other.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                lock_account(Session(bind=other), account_id)  # ... so another writer waits
+        finally:
+            session.rollback()
+            other.rollback()
+            other.close()

@@ -64,6 +64,19 @@ def transactional(view: Callable) -> Callable:
     return wrapper
 
 
+def read_only(view: Callable) -> Callable:
+    """A view that only reads runs its statements outside a transaction (autocommit): no BEGIN and
+    no ROLLBACK round trip around them. Each statement sees what was committed when it started;
+    put it outside ``require`` so the key's lookup runs the same way."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        session = db.session()
+        if not session.in_transaction():
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return view(*args, **kwargs)
+    return wrapper
+
+
 def idempotent(natural_key: Callable[..., str | None] | None = None) -> Callable:
     """Make a write view idempotent on the ``Idempotency-Key`` header or, failing
     that, on ``natural_key(view kwargs, json body)`` (an order id, a redemption id).

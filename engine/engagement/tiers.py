@@ -90,7 +90,9 @@ def progress(session: Session, member: Member, now: datetime) -> dict | None:
 def summary(session: Session, member: Member, now: datetime) -> dict:
     """Tier, its benefits, pin and progress: what balance and member answers show."""
     spec = benefits(session, member.tier, now)
-    state = session.get(TierState, member.id)
+    # A pin comes with a tier (assign sets both; taking the tier away deletes the pin): a member
+    # without a tier — most members, or all of a program without tiers — has no pin to read.
+    state = session.get(TierState, member.id) if member.tier else None
     return {"tier": member.tier,
             "discount_percent": str(spec.discount_percent) if spec else "0",
             "multiplier": str(spec.multiplier) if spec else "1",

@@ -273,12 +273,22 @@ def balance(session: Session, account: Account, now: datetime, *,
     return _summary(rows, account.debt, now, expiring_limit)
 
 
+_ACCOUNTS, _LOTS = Account.__table__, Lot.__table__
+# Built once, on the tables rather than the mapped classes: the API's hottest read skips the ORM's
+# statement construction and entity loading (the columns' types still convert the values).
+_BALANCE_OF = (
+    select(_ACCOUNTS.c.debt, _LOTS.c.remaining, _LOTS.c.available_at, _LOTS.c.expires_at)
+    .select_from(_ACCOUNTS)
+    .outerjoin(_LOTS, and_(_LOTS.c.account_id == _ACCOUNTS.c.id, _LOTS.c.remaining > 0,
+                           or_(_LOTS.c.expires_at.is_(None),
+                               _LOTS.c.expires_at > bindparam("now", type_=_LOTS.c.expires_at.type))))
+    .where(_ACCOUNTS.c.id == bindparam("account_id")))
+
+
 def balance_of(session: Session, account_id: int, now: datetime, *, expiring_limit: int = 3) -> Balance:
     """`balance` from the account's id: its debt and open lots in one statement (the API's read path)."""
-    rows = session.execute(
-        select(Account.debt, Lot.remaining, Lot.available_at, Lot.expires_at).select_from(Account)
-        .outerjoin(Lot, _unexpired(Account.id, now)).where(Account.id == account_id)).all()
-    return _summary([row[1:] for row in rows if row.remaining is not None], rows[0].debt, now, expiring_limit)
+    rows = session.execute(_BALANCE_OF, {"account_id": account_id, "now": now}).all()
+    return _summary([row[1:] for row in rows if row[1] is not None], rows[0][0], now, expiring_limit)
 
 
 def _summary(rows, debt: Decimal, now: datetime, expiring_limit: int) -> Balance:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 import rules
@@ -43,28 +43,32 @@ def new_code(length: int) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
+# One statement per kind of reference, built once (every API call resolves a member).
+_BY_REF = {
+    None: select(Member).where(Member.loyalty_id == bindparam("value")),
+    "ext": select(Member).where(Member.ext_id == bindparam("value")),
+    "erp": select(Member).where(Member.erp_code == bindparam("value")),
+    "phone": select(Member).where(Member.phone == bindparam("value")),
+    "onec": (select(Member).join(MemberCard, MemberCard.member_id == Member.id)
+             .where(MemberCard.source == "1c", MemberCard.card_id == bindparam("value"))),
+}
+
+
 def resolve(session: Session, ref: str) -> Member | None:
     """Find a member by a SPEC §4.1 reference (loyalty id, ext:, erp:, phone:, onec:)."""
     if not ref:
         return None
     kind, sep, value = ref.partition(":")
     if not sep:
-        stmt = select(Member).where(Member.loyalty_id == ref)
-    elif kind == "ext":
-        stmt = select(Member).where(Member.ext_id == value)
-    elif kind == "erp":
-        stmt = select(Member).where(Member.erp_code == value)
+        kind, value = None, ref  # a bare loyalty id
     elif kind == "phone":
-        e164 = normalize_phone(value, _regions(session))
-        if e164 is None:
+        value = normalize_phone(value, _regions(session))
+        if value is None:
             return None
-        stmt = select(Member).where(Member.phone == e164)
-    elif kind == "onec":
-        stmt = (select(Member).join(MemberCard, MemberCard.member_id == Member.id)
-                .where(MemberCard.source == "1c", MemberCard.card_id == value))
-    else:
+    stmt = _BY_REF.get(kind)
+    if stmt is None:
         return None
-    member = session.execute(stmt).scalar_one_or_none()
+    member = session.execute(stmt, {"value": value}).scalar_one_or_none()
     # A merged-away member answers for the member it was merged into.
     while member is not None and member.merged_into_id is not None:
         member = session.get(Member, member.merged_into_id)

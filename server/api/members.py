@@ -28,7 +28,7 @@ from server.auth import require
 from server.errors import ApiError
 from server.extensions import db
 from server.formats import xml_document, xml_root
-from server.idempotency import idempotent, transactional
+from server.idempotency import idempotent, read_only, transactional
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
                 description="Members, balances, history and adjustments")
@@ -104,6 +104,7 @@ class MemberItem(MethodView):
 
 
 @blp.route("/<ref>/balance")
+@read_only
 @require("members:read")
 @blp.response(200, BalanceOut)
 def balance(ref):

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 
 from flask import Response, g, make_response, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock
@@ -44,9 +44,12 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     return response
 
 
+_FIND = select(IdempotencyRecord).where(IdempotencyRecord.client == bindparam("client"),
+                                        IdempotencyRecord.key == bindparam("key"))  # built once
+
+
 def _find(session, client: str, key: str) -> IdempotencyRecord | None:
-    return session.execute(select(IdempotencyRecord).where(
-        IdempotencyRecord.client == client, IdempotencyRecord.key == key)).scalar_one_or_none()
+    return session.execute(_FIND, {"client": client, "key": key}).scalar_one_or_none()
 
 
 def transactional(view: Callable) -> Callable:

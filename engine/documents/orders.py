@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine import accrual, members, policies
@@ -42,9 +42,12 @@ def content_hash(doc: PurchaseDoc) -> str:
         shipping=str(doc.shipping_total), base=doc.base_external_id, codes=doc.codes)
 
 
+_FIND = select(Document).where(Document.source == bindparam("source"),
+                               Document.external_id == bindparam("external_id"))  # built once: every order asks
+
+
 def find(session: Session, source: str, external_id: str) -> Document | None:
-    return session.execute(select(Document).where(
-        Document.source == source, Document.external_id == external_id)).scalar_one_or_none()
+    return session.execute(_FIND, {"source": source, "external_id": external_id}).scalar_one_or_none()
 
 
 def get(session: Session, source: str, external_id: str) -> Document:

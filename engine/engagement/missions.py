@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, or_, select, tuple_
+from sqlalchemy import bindparam, delete, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 import rules
@@ -40,10 +40,14 @@ class MissionError(ValueError):
     code = "invalid_mission"
 
 
+_RUNNING = select(Mission).where(
+    Mission.starts_at <= bindparam("at", type_=Mission.starts_at.type),
+    or_(Mission.ends_at.is_(None), Mission.ends_at > bindparam("at", type_=Mission.ends_at.type))
+).order_by(Mission.id)  # built once: every order asks
+
+
 def running(session: Session, at: datetime) -> list[Mission]:
-    return list(session.execute(select(Mission).where(
-        Mission.starts_at <= at, or_(Mission.ends_at.is_(None), Mission.ends_at > at))
-        .order_by(Mission.id)).scalars())
+    return list(session.execute(_RUNNING, {"at": at}).scalars())
 
 
 def period_key(mission: Mission, at: datetime, tz: ZoneInfo) -> str:

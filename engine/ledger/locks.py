@@ -9,18 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.models import Account
 from engine.models.bulk import batches, one_of, run
 
+_LOCK = (select(Account).where(Account.id == bindparam("account_id")).with_for_update(key_share=True)
+         .execution_options(populate_existing=True))  # built once: every ledger write takes it
+
 
 def lock_account(session: Session, account_id: int) -> Account:
     """Take the account's row lock (held until commit) and return it fresh."""
-    stmt = (select(Account).where(Account.id == account_id).with_for_update(key_share=True)
-            .execution_options(populate_existing=True))
-    return session.execute(stmt).scalar_one()
+    return session.execute(_LOCK, {"account_id": account_id}).scalar_one()
 
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Decimal]:

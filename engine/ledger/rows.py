@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, literal, select, union_all
+from sqlalchemy import bindparam, insert, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -84,19 +84,41 @@ def insert_entry(session: Session, row: dict, lots: Sequence[dict] = ()) -> int 
     its idempotency key is taken (then nothing is written). One statement on PostgreSQL (the lots are
     inserted from the entry's RETURNING), two elsewhere."""
     postgres = is_postgres(session)
-    stmt = ((pg_insert if postgres else sqlite_insert)(ENTRY_TABLE).values(**row)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ENTRY_TABLE.c.id))
+    columns = tuple(row)
+    params = {f"e_{c}": value for c, value in row.items()}
     if postgres and lots:
-        entry = stmt.cte("new_entry")
-        columns = [c for c in LOT_COLUMNS if c != "entry_id"]
-        rows_ = [select(entry.c.id, *(literal(lot[c], LOT_TABLE.c[c].type) for c in columns)) for lot in lots]
-        new_lots = insert(LOT_TABLE).from_select(["entry_id", *columns], union_all(*rows_) if len(rows_) > 1
-                                                 else rows_[0]).cte("new_lots")
-        return session.execute(select(entry.c.id).add_cte(new_lots)).scalar_one_or_none()
-    entry_id = session.execute(stmt).scalar_one_or_none()
+        for i, lot in enumerate(lots):
+            params.update((f"l{i}_{c}", lot[c]) for c in _LOT_VALUES)
+        return session.execute(_entry_statement(True, columns, len(lots)), params).scalar_one_or_none()
+    entry_id = session.execute(_entry_statement(postgres, columns, 0), params).scalar_one_or_none()
     if entry_id is not None and lots:
         session.execute(insert(LOT_TABLE), [{**lot, "entry_id": entry_id} for lot in lots])
     return entry_id
+
+
+_LOT_VALUES = tuple(c for c in LOT_COLUMNS if c != "entry_id")
+_STATEMENTS: dict[tuple, object] = {}
+
+
+def _entry_statement(postgres: bool, columns: tuple[str, ...], lot_count: int):
+    """The INSERT of an entry with these columns (and, on PostgreSQL, of ``lot_count`` lots from its
+    RETURNING), built once per shape with bound parameters: every order runs one, and building it
+    from the values each time cost more than executing it."""
+    key = (postgres, columns, lot_count)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        values = {c: bindparam(f"e_{c}", type_=ENTRY_TABLE.c[c].type) for c in columns}
+        stmt = ((pg_insert if postgres else sqlite_insert)(ENTRY_TABLE).values(values)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ENTRY_TABLE.c.id))
+        if lot_count:
+            entry = stmt.cte("new_entry")
+            rows_ = [select(entry.c.id, *(bindparam(f"l{i}_{c}", type_=LOT_TABLE.c[c].type) for c in _LOT_VALUES))
+                     for i in range(lot_count)]
+            new_lots = insert(LOT_TABLE).from_select(["entry_id", *_LOT_VALUES], union_all(*rows_)
+                                                     if lot_count > 1 else rows_[0]).cte("new_lots")
+            stmt = select(entry.c.id).add_cte(new_lots)
+        _STATEMENTS[key] = stmt
+    return stmt
 
 
 def reserve_entry_ids(session: Session, count: int) -> list[int]:

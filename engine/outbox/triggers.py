@@ -86,9 +86,12 @@ def messages_for(member: Member, trigger: str, cause: str, variables: dict) -> l
             for channel, address in _recipients(member, TRIGGER_CHANNELS[trigger])]
 
 
+_ACTIVE = select(WebhookSubscription).where(WebhookSubscription.active.is_(True))  # built once
+
+
 def subscribers(session: Session, event_type: str) -> list[WebhookSubscription]:
     """The active webhook subscriptions to ``event_type`` (or to every event)."""
-    rows = session.execute(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).scalars()
+    rows = session.execute(_ACTIVE).scalars()
     return [s for s in rows if event_type in (s.event_types or []) or "*" in (s.event_types or [])]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import rules
@@ -247,9 +247,12 @@ def point_value(session: Session, member: Member, settings, now: datetime) -> De
     return result.point_value
 
 
+_FIND = select(Redemption).where(Redemption.source == bindparam("source"),
+                                 Redemption.external_id == bindparam("external_id"))  # built once
+
+
 def _find(session: Session, source: str, external_id: str) -> Redemption | None:
-    return session.execute(select(Redemption).where(
-        Redemption.source == source, Redemption.external_id == external_id)).scalar_one_or_none()
+    return session.execute(_FIND, {"source": source, "external_id": external_id}).scalar_one_or_none()
 
 
 def _replay(session: Session, existing: Redemption, request: RedemptionRequest) -> Redemption:

@@ -124,13 +124,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(url: str, port: int, workers: int, threads: int = 1) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "PYTHONPATH": str(ROOT),
            "LOYALTY_INSTANCE": "/tmp/loyalty-bench"}
     env.pop("REDIS_URL", None)
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen([gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                             "server.app:create_app()"], cwd=ROOT, env=env, start_new_session=True)
+    threaded = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else \
+        ["--worker-class", "sync"]
+    proc = subprocess.Popen([gunicorn, "-w", str(workers), *threaded, "-b", f"127.0.0.1:{port}",
+                             "--log-level", "warning", "server.app:create_app()"],
+                            cwd=ROOT, env=env, start_new_session=True)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
@@ -177,6 +180,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per worker (gthread, as gunicorn.conf.py); 1: sync workers")
     parser.add_argument("--rate", type=float, default=400, help="the fixed-rate mix run's requests/s (0: skip it)")
     parser.add_argument("--rate-connections", type=int, default=16)
     args = parser.parse_args()
@@ -186,7 +191,7 @@ def main() -> None:
     app = make_app(scratch_database("loyalty_bench_http"))
     key, ids = seed(app)
     port = free_port()
-    proc = start_gunicorn(app.config["DATABASE_URL"], port, args.workers)
+    proc = start_gunicorn(app.config["DATABASE_URL"], port, args.workers, args.threads)
     try:
         results = {kind: run_wrk(port, kind, key, ids, args, connections=args.connections)
                    for kind in ("healthz", "balance", "mix")}
@@ -199,7 +204,7 @@ def main() -> None:
     for kind, r in results.items():
         connections = args.rate_connections if kind.startswith("mix at") else args.connections
         print(f"{kind}: {r['rps']:,.0f} req/s, p95 {r['p95_ms']:.1f} ms, {r['errors']} errors "
-              f"of {r['requests']} ({connections} connections, {args.workers} workers); "
+              f"of {r['requests']} ({connections} connections, {args.workers} workers × {args.threads} threads); "
               f"ratio to /healthz {r['rps'] / base:.2f}")
 
 

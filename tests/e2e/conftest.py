@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,5 +45,11 @@ def live_server(pg_app, tmp_path):
         proc.kill()
         pytest.fail("gunicorn did not start: " + proc.stdout.read().decode(errors="replace"))
     yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    # Quick shutdown (SIGINT): a threaded worker's graceful stop would wait for the browser's
+    # kept-alive connections.
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 
 from flask import Response, g, make_response, request
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock
@@ -46,6 +46,9 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 _FIND = select(IdempotencyRecord).where(IdempotencyRecord.client == bindparam("client"),
                                         IdempotencyRecord.key == bindparam("key"))  # built once
+
+
+_RECORD = insert(IdempotencyRecord.__table__)
 
 
 def _find(session, client: str, key: str) -> IdempotencyRecord | None:
@@ -104,11 +107,11 @@ def idempotent(natural_key: Callable[..., str | None] | None = None) -> Callable
             try:
                 response = make_response(view(*args, **kwargs))
                 if response.status_code < 400:
-                    session.add(IdempotencyRecord(
-                        client=client, key=key, request_hash=fingerprint,
-                        status_code=response.status_code,
-                        response=response.get_data(as_text=True),
-                        created_at=clock.now()))
+                    # A Core INSERT, built once: no unit-of-work flush for a row nothing reads back.
+                    session.execute(_RECORD, {
+                        "client": client, "key": key, "request_hash": fingerprint,
+                        "status_code": response.status_code, "response": response.get_data(as_text=True),
+                        "created_at": clock.now()})
                 session.commit()
                 return response
             except IntegrityError:

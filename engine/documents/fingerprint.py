@@ -28,8 +28,8 @@ def content_hash(*, document_type: str, member_ref: str, placed_at: datetime | s
         placed_at = placed_at.isoformat()
     body = ", ".join(
         f'[{l.line_no}, {_js(l.sku)}, "{l.quantity}", "{l.unit_price}", "{l.line_total}", '
-        f'{_js(l.product_group)}, {_js(l.brand)}, {promo}, {base_line}]'
-        for l, promo, base_line in _optional(lines))
+        f'{_js(l.product_group)}, {_js(l.brand)}, {_flag(getattr(l, "is_promo", False))}, '
+        f'{_number(getattr(l, "base_line_no", None))}]' for l in lines)
     codes = list(codes)
     coded = f'"codes": [{", ".join(map(_js, codes))}], ' if codes else ""
     text = (f'{{"base": {"null" if base is None else _js(base)}, "channel": {_js(channel)}, {coded}'
@@ -37,22 +37,6 @@ def content_hash(*, document_type: str, member_ref: str, placed_at: datetime | s
             f'"placed_at": {_js(placed_at)}, "shipping": {_js(shipping)}, "store": {_js(store)}, '
             f'"type": {_js(document_type)}}}')
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _optional(lines: Iterable):
-    """Each line with its ``is_promo`` and ``base_line_no`` texts. Lines that are named tuples without those
-    fields (the SAP importer's rows) skip the two failing ``getattr`` per line: a tuple's fields are its type's."""
-    plain = None  # the tuple type known to have neither field
-    for l in lines:
-        kind = type(l)
-        if kind is plain:
-            yield l, "false", "null"
-            continue
-        if issubclass(kind, tuple) and not hasattr(l, "is_promo") and not hasattr(l, "base_line_no"):
-            plain = kind
-            yield l, "false", "null"
-            continue
-        yield l, _flag(getattr(l, "is_promo", False)), _number(getattr(l, "base_line_no", None))
 
 
 def _number(value) -> str:

@@ -124,7 +124,7 @@ def _documents(rows, mapper: Mapper) -> tuple[list[_Doc], int]:
     """Staged records → (documents in the order their first line comes in the file, skipped records)."""
     docs: dict[str, _Doc] = {}
     skipped = 0
-    split, delimiter, name = fields_of, mapper.header.delimiter, mapper.name
+    split, delimiter, name, map_row = fields_of, mapper.header.delimiter, mapper.name, mapper.map_row
     quoted = quoted_fields([row[2] for row in rows if row[3] is None and '"' in row[2]], delimiter)
     quoted = iter(quoted) if quoted is not None else None
     for line_no, key, raw, error, extra in rows:
@@ -143,7 +143,7 @@ def _documents(rows, mapper: Mapper) -> tuple[list[_Doc], int]:
             doc.errors.append(RowError(Origin(SOURCE, name, line_no), raw, f"the row could not be read ({exc})",
                                        {"doc_key": key}))
             continue
-        row = mapper(line_no, raw, fields)
+        row = map_row(line_no, raw, fields)
         if type(row) is InvoiceRow:
             problem = _too_big(row)
             if problem is None:

@@ -17,6 +17,7 @@ set-based invoice path; checks every ledger invariant afterwards.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -26,7 +27,7 @@ from pathlib import Path
 from bench_rules import GROUPS, program  # noqa: E402
 from common import make_app, publish_accrual, scratch_database  # sets sys.path too
 
-WORK = Path("/tmp/loyalty-bench-documents")
+WORK = Path("/tmp/loyalty-bench-documents" + os.environ.get("BENCH_SUFFIX", ""))
 CUSTOMERS = 5_000
 SKUS = 500
 HEADER = "DocEntry;DocNum;DocDate;CardCode;DocCur;LineNum;ItemCode;Dscription;ItmsGrpCod;Quantity;Price;LineTotal"
@@ -115,7 +116,7 @@ def main() -> int:
     customers, invoice_file, credit_file, before_file = write_sap(WORK, args.invoices, args.credit_notes,
                                                                   args.per_document, rng)
 
-    url = scratch_database("loyalty_bench_documents")
+    url = scratch_database("loyalty_bench_documents" + os.environ.get("BENCH_SUFFIX", ""))
     app = make_app(url)
     from sqlalchemy import event
 

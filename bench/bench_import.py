@@ -15,6 +15,7 @@ peak RSS and the ratio; checks every ledger invariant afterwards.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 from bench_rules import BRANDS, GROUPS, program  # noqa: E402
 from common import make_app, publish_accrual, scratch_database  # sets sys.path too
 
-WORK = Path("/tmp/loyalty-bench-import")
+WORK = Path("/tmp/loyalty-bench-import" + os.environ.get("BENCH_SUFFIX", ""))
 CUSTOMERS = 20_000
 SKUS = 2_001
 
@@ -120,7 +121,7 @@ def main() -> int:
         documents = write_invoices(invoices, args.lines, rng)
         print(f"generated {invoices} ({invoices.stat().st_size / 1e6:.0f} MB, {documents} documents)")
 
-    url = scratch_database("loyalty_bench_import")
+    url = scratch_database("loyalty_bench_import" + os.environ.get("BENCH_SUFFIX", ""))
     app = make_app(url)
     from engine.ledger.check import check
     from importers.sap_b1 import pipeline

@@ -127,6 +127,7 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
     mission_plan = missions.Chunk(session, {inv.member.id for inv in invoices})
     documents, lines, entries, lots = [], [], [], []
     no_product = ("", "", "", None, None)
+    exact: dict[Decimal, Decimal] = {}  # quantities and prices repeat: each quantised once (equal values, equal result)
     new_line = tuple.__new__
     doc_ids = reserve_ids(session, Document.__tablename__, len(invoices))
     for inv, t, doc_id, fingerprint in zip(invoices, per_doc, doc_ids, fingerprints, strict=True):
@@ -176,8 +177,13 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
                           amount(earned), accrued_at, version_id, snapshot))
         for l, line_id, name, group, brand, per_unit, tags in filled:
             points = points_of.get(line_id)
-            lines.append((doc_id, l.line_no, l.sku, name, group, brand, l.quantity.quantize(_QUANT),
-                          l.unit_price.quantize(_QUANT), l.line_total.quantize(_QUANT), per_unit,
+            quantity, price = exact.get(l.quantity), exact.get(l.unit_price)
+            if quantity is None:
+                quantity = exact[l.quantity] = l.quantity.quantize(_QUANT)
+            if price is None:
+                price = exact[l.unit_price] = l.unit_price.quantize(_QUANT)
+            lines.append((doc_id, l.line_no, l.sku, name, group, brand, quantity, price,
+                          l.line_total.quantize(_QUANT), per_unit,
                           points.quantize(_QUANT) if points is not None else None, tags))
     for entry_id, entry, lot in zip(rows.reserve_entry_ids(session, len(entries)), entries, lots):
         entry["id"] = lot["entry_id"] = entry_id

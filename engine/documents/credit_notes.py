@@ -52,9 +52,11 @@ class Decline(Exception):
 class _Line:
     __slots__ = _LINE + ("dirty",)
 
-    def __init__(self, row):
-        for name in _LINE:
-            setattr(self, name, getattr(row, name))
+    def __init__(self, values):
+        """``values``: the `_LINE` columns in that order."""
+        (self.id, self.line_no, self.sku, self.product_group, self.brand, self.quantity, self.unit_price,
+         self.line_total, self.is_promo, self.points_per_unit, self.returned_quantity, self.returned_total,
+         self.points, self.tags) = values
         self.dirty = False
 
 
@@ -87,7 +89,7 @@ class _Chunk:
             stmt = select(l.document_id, *(l[name] for name in _LINE)).where(
                 one_of(session, l.document_id, part)).order_by(l.document_id, l.line_no)
             for row in run(session, stmt):
-                by_id[row.document_id].lines.append(_Line(row))
+                by_id[row.document_id].lines.append(_Line(row[1:]))  # the row is (document_id, *_LINE)
         r = Redemption.__table__.c
         self.redeemed = set()
         for part in batches(list(self.bases)):

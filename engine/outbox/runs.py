@@ -16,11 +16,11 @@ from collections import defaultdict
 from contextlib import contextmanager
 from decimal import Decimal
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from engine.ledger import summaries
 from engine.models import OutboxRunCredit
+from engine.models.bulk import insert_rows
 
 _RUN, _NOTES = "outbox_run", "outbox_run_notes"  # session.info keys
 BATCH = 1000
@@ -68,7 +68,7 @@ def hold(session: Session) -> int:
         if entry_id is None or entry_id in alive:
             per_member[member_id] += amount
     session.info[_NOTES] = []
-    if per_member:
-        session.execute(insert(OutboxRunCredit), [
+    if per_member:  # COPY on PostgreSQL (a chunk holds thousands of members)
+        insert_rows(session, OutboxRunCredit.__table__, [
             {"run_id": run_id, "member_id": m, "amount": a} for m, a in per_member.items()])
     return len(per_member)

@@ -41,7 +41,7 @@ from engine.models import ImportChunk, ImportRun, StagedLine
 from engine.models.bulk import driver_cursor
 from importers.sap_b1 import SOURCE, InvoiceRow
 from importers.sap_b1.grouping import describe, held_back_reason, whole_document
-from importers.sap_b1.pipeline.parts import Header, Mapper, fields_of, without_gc
+from importers.sap_b1.pipeline.parts import Header, Mapper, fields_of, quoted_fields, without_gc
 from importers.sap_b1.pipeline.stage import StagingLost
 
 NAME_LENGTH = 200
@@ -124,7 +124,9 @@ def _documents(rows, mapper: Mapper) -> tuple[list[_Doc], int]:
     """Staged records → (documents in the order their first line comes in the file, skipped records)."""
     docs: dict[str, _Doc] = {}
     skipped = 0
-    split, delimiter, name = fields_of, mapper.header.delimiter, mapper.name
+    split, delimiter, name, map_row = fields_of, mapper.header.delimiter, mapper.name, mapper.map_row
+    quoted = quoted_fields([row[2] for row in rows if row[3] is None and '"' in row[2]], delimiter)
+    quoted = iter(quoted) if quoted is not None else None
     for line_no, key, raw, error, extra in rows:
         doc = docs.get(key)
         if doc is None:
@@ -133,12 +135,15 @@ def _documents(rows, mapper: Mapper) -> tuple[list[_Doc], int]:
             doc.errors.append(RowError(Origin(SOURCE, name, line_no), raw, error, dict(extra or {})))
             continue
         try:
-            fields = raw.split(delimiter) if '"' not in raw else split(raw, delimiter)
+            if '"' not in raw:
+                fields = raw.split(delimiter)
+            else:
+                fields = next(quoted) if quoted is not None else split(raw, delimiter)
         except Exception as exc:  # the barrier: staged text the splitter no longer reads is that row's fault
             doc.errors.append(RowError(Origin(SOURCE, name, line_no), raw, f"the row could not be read ({exc})",
                                        {"doc_key": key}))
             continue
-        row = mapper(line_no, raw, fields)
+        row = map_row(line_no, raw, fields)
         if type(row) is InvoiceRow:
             problem = _too_big(row)
             if problem is None:

@@ -171,6 +171,19 @@ def fields_of(raw: str, delimiter: str) -> list[str]:
     return next(read_records(io.StringIO(raw, newline=""), delimiter)).fields
 
 
+def quoted_fields(raws: list[str], delimiter: str) -> list[list[str]] | None:
+    """`fields_of` for many one-line records with quotes, through one csv reader (a reader per record costs
+    more than its parsing); None when they do not come out one row per record, exactly as `fields_of` would
+    split them (an error, or a quote left open that would join two records): then split them one by one."""
+    if any("\n" in raw or "\r" in raw for raw in raws):
+        return None
+    try:
+        out = list(csv.reader(raws, delimiter=delimiter, quotechar='"', doublequote=True, strict=True))
+    except csv.Error:
+        return None
+    return out if len(out) == len(raws) else None
+
+
 class Mapper:
     """`SapFile`'s row mapping for one file: a record → InvoiceRow, SkippedRow or RowError."""
 

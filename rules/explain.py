@@ -116,15 +116,30 @@ def _plain(values: dict) -> dict:
     return out
 
 
+def _static_failure(rid: str, r: CompiledRule, checks: tuple, values: dict, conditions: dict, leaves: dict) -> str:
+    """Note and return the first failing static node of ``r`` (``explain_static``, by the fast checks:
+    only a node whose failure is not constant is asked why)."""
+    for check, path, description, node in checks:
+        if not check(None, values):
+            if description is None:
+                return _failure_note(conditions, r, node.explain(None, values), leaves)
+            conditions[rid] = {path: description}
+            return path
+    return _failure_note(conditions, r, r.explain_static(values), leaves)  # cannot happen: the mask has it
+
+
 def _ruled_out(prep: Prepared, policy, mask, at, tz, by_inactive, values, conditions) -> dict:
     """Rule id → "inactive" or the failing document/member condition's path, for the rules of ``mask``."""
-    inactive = policy.inactive_mask(at, tz) if mask & prep.period_bits else 0
+    # A rule with a period and no static condition is in the mask only when inactive.
+    inactive = mask & prep.period_bits & ~prep.period_static_bits
+    if mask & prep.period_static_bits:
+        inactive |= policy.inactive_mask(at, tz) & prep.period_static_bits
     ruled_out = {}
     for rid, path, note in prep.ruled_out(mask, inactive, by_inactive):
         if note is None:
             ruled_out[rid] = path
-        elif path is None:  # its static part can fail more than one way: ask
-            ruled_out[rid] = _failure_note(conditions, note, note.explain_static(values), prep.leaves)
+        elif path is None:  # its static part can fail more than one way
+            ruled_out[rid] = _static_failure(rid, *note, values, conditions, prep.leaves)
         else:
             ruled_out[rid] = path
             conditions[rid] = {path: note}
@@ -156,7 +171,7 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
     by_sku, by_group, by_brand = policy.bucket_keys
     not_matched_of, known = prep.not_matched_of, prep.not_matched
     results, line_traces = [], []
-    doc_bits = 0
+    doc_bits, asked = 0, False
     total = ZERO
     for line in doc.lines:
         sku, group, brand = line.sku or "", line.product_group or "", line.brand or ""
@@ -167,6 +182,7 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
             plan = plans[key] = prep.line_plan(key, mask)
         items, missed, general = plan
         if general:
+            asked = True
             v, excluded, stopped_by, ids, matched, not_matched, bits = _run_general(
                 prep, items, missed, line, values, conditions)
         else:  # every failure here is constant: ``not_matched`` follows from the bits
@@ -201,12 +217,16 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
                             "not_matched": not_matched, "stopped_by": stopped_by, "excluded": excluded})
     lines_sum = total
     if doc_bits:  # the constant notes, once per trace
-        for rid, paths in prep.constant_notes(doc_bits):
-            found = conditions.get(rid)
-            if found is None:
-                conditions[rid] = paths.copy()
-            else:
-                found.update(paths)
+        notes = prep.notes.get(doc_bits) or prep.constant_notes(doc_bits)
+        if asked:  # a line noted a failure of one of these rules as it ran
+            for rid, paths in notes.items():
+                found = conditions.get(rid)
+                if found is None:
+                    conditions[rid] = paths.copy()
+                else:
+                    found.update(paths)
+        else:  # the ruled-out rules noted so far are not line rules of the plans: no id in common
+            conditions.update({rid: paths.copy() for rid, paths in notes.items()})
     doc_excluded, doc_stopped, doc_matched, doc_ids = False, None, [], []
     if doc_items:  # the document-scope rules on the lines' sum (their conditions are all static)
         totals = DocTotals(doc, ctx)

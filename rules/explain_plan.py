@@ -69,12 +69,17 @@ class Prepared:
         self.line_rules = policy.by_scope.get("line", ())
         self.doc_rules = policy.by_scope.get("document", ())
         self.static_failure = tuple(constant_failure(r.static_nodes) for r in policy.rules)
+        # Otherwise the static part's nodes in order, each (check, path, constant description or None, node).
+        self.static_checks = tuple(tuple((node.fast, node.path, constant_description(node), node)
+                                         for node in r.static_nodes) for r in policy.rules)
         # Only a single leaf: the note of an ``any`` that fails is made as the line runs (where it
         # always was in the trace's order), not with the constants at the end.
         self.line_failure = tuple(constant_failure(r.dynamic_nodes) if len(r.dynamic_nodes) == 1
                                   and hasattr(r.dynamic_nodes[0], "leaf") else None for r in policy.rules)
         self.misses = tuple(index_miss(r) if r.index_node is not None else None for r in policy.rules)
         self.period_bits = sum(bit for _n, bit in policy._period_rules)
+        # Rules with an active period and document/member conditions: in the mask, either reason.
+        self.period_static_bits = sum(bit for n, bit in policy._period_rules if policy.rules[n].static is not None)
         self.by_mask: dict[int, tuple] = {}
         self.not_matched: dict[int, dict] = {}
         self.notes: dict[int, tuple] = {}
@@ -93,7 +98,7 @@ class Prepared:
 
     def ruled_out(self, mask: int, inactive: int, by_inactive: dict) -> tuple:
         """Per rule of ``mask`` in rule order: (id, "inactive", None), (id, path, description) for a
-        constant static failure, or (id, None, rule) when its failure must be asked."""
+        constant static failure, or (id, None, (rule, its `static_checks`)) when it can fail several ways."""
         found = by_inactive.get(inactive)
         if found is None:
             out = []
@@ -105,7 +110,7 @@ class Prepared:
                 elif self.static_failure[r.n] is not None:
                     out.append((r.rule.id, *self.static_failure[r.n]))
                 else:
-                    out.append((r.rule.id, None, r))
+                    out.append((r.rule.id, None, (r, self.static_checks[r.n])))
             found = by_inactive[inactive] = tuple(out)
         return found
 
@@ -151,8 +156,8 @@ class Prepared:
             self.not_matched[bits] = found
         return found
 
-    def constant_notes(self, bits: int) -> tuple:
-        """The ``conditions`` notes of a trace whose lines missed and failed ``bits``: (id, {path: description})
+    def constant_notes(self, bits: int) -> dict:
+        """The ``conditions`` notes of a trace whose lines missed and failed ``bits``: id → {path: description},
         in the order the notes were always made (index misses in rule order, then the constant failures)."""
         found = self.notes.get(bits)
         if found is None:
@@ -167,7 +172,7 @@ class Prepared:
                 if (bits >> (r.n + self.shift)) & 1:
                     path, description = self.line_failure[r.n]
                     grouped.setdefault(r.rule.id, {})[path] = description
-            found = self.notes[bits] = tuple(grouped.items())
+            found = self.notes[bits] = grouped
         return found
 
 

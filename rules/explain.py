@@ -73,12 +73,12 @@ def _apply(names, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
     return v, False, steps
 
 
-def _run_general(prep: Prepared, items, misses: int, line, values, conditions):
+def _run_general(prep: Prepared, items, rules, misses: int, line, values, conditions):
     """A line whose plan holds a rule that can fail more than one way: ``not_matched`` is built as the
     rules run, in their order. Returns what the fast loop of `traced_accrual` has at its end."""
     v, excluded, stopped_by, failed, seen = ZERO, False, None, 0, 0
     ids, matched, not_matched = [], [], {}
-    for dynamic, fail_bit, rid, fn, _name, stop, before, fns, names, r in items:
+    for (dynamic, fail_bit, rid, fn, name, stop, before, multi), r in zip(items, rules):
         if before != seen:
             not_matched.update(prep.not_matched_of(before & ~seen))
             seen = before
@@ -90,7 +90,7 @@ def _run_general(prep: Prepared, items, misses: int, line, values, conditions):
                 not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), prep.leaves)
             continue
         ids.append(rid)
-        v, excluded, steps = _apply(names, fns or (fn,), v, line)
+        v, excluded, steps = _apply(*(multi or ((name,), (fn,))), v, line)
         matched.append({"rule": rid, "actions": steps})
         if excluded or stop:
             stopped_by = rid
@@ -181,29 +181,34 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
         if plan is None:
             plan = plans[key] = prep.line_plan(key, mask)
         items, missed, general = plan
-        if general:
+        if general is not None:
             asked = True
             v, excluded, stopped_by, ids, matched, not_matched, bits = _run_general(
-                prep, items, missed, line, values, conditions)
+                prep, items, general, missed, line, values, conditions)
+            shown = str(v)
         else:  # every failure here is constant: ``not_matched`` follows from the bits
-            v, excluded, stopped_by, failed = ZERO, False, None, 0
+            v, excluded, stopped_by, failed, shown = ZERO, False, None, 0, "0"
             ids, matched = [], []
-            for dynamic, fail_bit, rid, fn, name, stop, before, fns, names, _r in items:
+            for dynamic, fail_bit, rid, fn, name, stop, before, multi in items:
                 if dynamic is not None and not dynamic(line, values):
                     failed |= fail_bit
                     continue
                 ids.append(rid)
-                if fns is None:  # most rules have one action: `_apply` inlined
+                if multi is None:  # most rules have one action: `_apply` inlined
                     after = fn(v, line)
                     if after is None:
-                        steps = [{"action": name, "contribution": str(-v), "after": "0", "excluded": True}]
-                        v, excluded = ZERO, True
-                    else:
-                        steps = [{"action": name, "contribution": str(after - v), "after": str(after)}]
-                        v = after
+                        matched.append({"rule": rid, "actions": [
+                            {"action": name, "contribution": str(-v), "after": "0", "excluded": True}]})
+                        v, excluded, shown, stopped_by, missed = ZERO, True, "0", rid, before
+                        break
+                    shown = str(after)  # the line's points when no later rule matches
+                    matched.append({"rule": rid, "actions": [
+                        {"action": name, "contribution": str(after - v), "after": shown}]})
+                    v = after
                 else:
-                    v, excluded, steps = _apply(names, fns, v, line)
-                matched.append({"rule": rid, "actions": steps})
+                    v, excluded, steps = _apply(*multi, v, line)
+                    matched.append({"rule": rid, "actions": steps})
+                    shown = str(v)
                 if excluded or stop:
                     stopped_by, missed = rid, before
                     break
@@ -213,7 +218,7 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
         doc_bits |= bits
         total += v
         results.append(LineResult(line.line_id, v, excluded, tuple(ids)))
-        line_traces.append({"line_id": line.line_id, "points": str(v), "matched": matched,
+        line_traces.append({"line_id": line.line_id, "points": shown, "matched": matched,
                             "not_matched": not_matched, "stopped_by": stopped_by, "excluded": excluded})
     lines_sum = total
     if doc_bits:  # the constant notes, once per trace

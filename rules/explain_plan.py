@@ -115,12 +115,13 @@ class Prepared:
         return found
 
     def line_plan(self, key: tuple, mask: int) -> tuple:
-        """(items, bits of every rule the line misses by key, general) for lines with this ``line_key``.
+        """(items, bits of every rule the line misses by key, None or the items' rules) for lines with
+        this ``line_key``.
 
         An item is (dynamic check, failure bit, id, first action, its name, stop, the bits of the
-        misses before it, all action closures when more than one, all names, rule); a failure bit of 0
-        means the rule can fail more than one way, and then ``general`` is True."""
-        items, misses, general = [], 0, False
+        misses before it, (names, closures) of all actions when more than one); a failure bit of 0
+        means the rule can fail more than one way: then the plan carries its rules, to be asked why."""
+        items, rules, misses, general = [], [], 0, False
         for r in self.line_rules:
             if (mask >> r.n) & 1:
                 continue
@@ -138,8 +139,9 @@ class Prepared:
             fns = self.actions[r.n][1]
             names = tuple(a.name for a in r.rule.actions)
             items.append((r.dynamic, fail_bit, r.rule.id, fns[0], names[0], r.rule.stop_processing, misses,
-                          fns if len(fns) > 1 else None, names, r))
-        return tuple(items), misses, general
+                          (names, fns) if len(fns) > 1 else None))
+            rules.append(r)
+        return tuple(items), misses, tuple(rules) if general else None
 
     def not_matched_of(self, bits: int) -> dict:
         """A line's ``not_matched`` (rule id → failing path, in rule order) for its missed and failed bits."""

@@ -199,6 +199,17 @@ class CompiledPolicy:
                 mask |= bit
         return mask
 
+    def inactive_mask(self, at: datetime, tz) -> int:
+        """Bit n set when rule n is outside its active period at ``at`` (part of ``disabled_mask``)."""
+        mask = 0
+        if self._period_rules:
+            periods = self._resolved_periods(tz)
+            for n, bit in self._period_rules:
+                start, end = periods[n]
+                if (start is not None and at < start) or (end is not None and at >= end):
+                    mask |= bit
+        return mask
+
     def active_flags(self, at: datetime, tz) -> list[bool] | None:
         """Per rule: active at ``at``? None when no rule has an active period."""
         if not self._period_rules:

@@ -7,27 +7,27 @@ evaluating; the trace names each failing condition by its path once per rule
 enough to store with every ledger entry. Everything is JSON-serialisable
 (Decimals as text). ``rule_check`` serves the other policies' evaluators.
 
-What does not depend on the document is prepared once per policy and line
-key (``_line_plan``): a rule whose index key the line misses always fails on
-the same condition, so its path and description are constants; the trace is
-built from JSON-ready values (text, not Decimals) as it goes, with no second
-pass over it.
+What does not depend on the line is prepared once per policy
+(``rules.explain_plan``): the line plans per set of ruled-out rules, a line's
+``not_matched`` per set of rules it missed or failed on a constant condition,
+the constant notes of ``conditions``. What remains per line is running its
+rules and writing each matched action's contribution; the trace is built in
+one pass, JSON-ready as it goes.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from .compiler import INDEXED, CompiledPolicy, CompiledRule
-from .earning import DocTotals, accrual_actions
+from .compiler import CompiledPolicy, CompiledRule
+from .earning import DocTotals
+from .explain_plan import Prepared, describe, prepared
 from .facts import ZERO, DocumentFacts, MemberFacts
 from .limits import checked, checked_lines
 from .results import AccrualResult, LineResult
 from .settings import ProgramSettings
 from .values import to_jsonable
 from .variables import Context
-
-_PLAN_LIMIT = 50_000
 
 
 def rule_check(r: CompiledRule, line, values: dict, flags: list[bool] | None) -> dict | None:
@@ -41,93 +41,24 @@ def rule_check(r: CompiledRule, line, values: dict, flags: list[bool] | None) ->
     return None
 
 
-def _describe(failure: dict) -> dict:
-    """A failing condition without the actual value (the facts are stored elsewhere), JSON-ready."""
-    if "any_failed" in failure:
-        return {"any": [_describe(f) for f in failure["any_failed"]]}
-    return {"name": failure["name"], "operator": failure["operator"], "value": to_jsonable(failure["value"])}
-
-
-def _note(conditions: dict, rule_id: str, path: str, description: dict) -> None:
-    """Record a failing condition per (rule, path); a later line's failure of the same part wins."""
-    found = conditions.get(rule_id)
-    if found is None:
-        conditions[rule_id] = {path: description}
-    else:
-        found[path] = description
-
-
 def _failure_note(conditions: dict, r: CompiledRule, failure: dict | None, leaves: dict) -> str:
-    """Note ``failure`` and return its path; a leaf's description (it never shows the actual value)
-    is the same every time its path fails, so it is kept in ``leaves`` (per policy)."""
+    """Note ``failure`` (a later line's failure of the same part wins) and return its path; a leaf's
+    description (it never shows the actual value) is kept in ``leaves`` (per policy)."""
     if failure is None:  # cannot happen while fast and explaining paths agree
         return "conditions"
     path = failure["path"]
     if "any_failed" in failure:
-        description = _describe(failure)
+        description = describe(failure)
     else:
         description = leaves.get((r.n, path))
         if description is None:
-            description = leaves[(r.n, path)] = _describe(failure)
-    _note(conditions, r.rule.id, path, description)
+            description = leaves[(r.n, path)] = describe(failure)
+    found = conditions.get(r.rule.id)
+    if found is None:
+        conditions[r.rule.id] = {path: description}
+    else:
+        found[path] = description
     return path
-
-
-def _index_miss(r: CompiledRule) -> tuple[str, dict]:
-    """The path and description of the condition a line fails when it misses the rule's index key:
-    every value of the index is unequal, so it is the same for every such line."""
-    node = r.index_node
-    if hasattr(node, "leaf"):
-        leaf = node.leaf
-        return node.path, {"name": node.name, "operator": leaf.operator, "value": to_jsonable(leaf.value)}
-    return node.path, {"any": [{"name": c.name, "operator": c.leaf.operator, "value": to_jsonable(c.leaf.value)}
-                               for c in node.children]}
-
-
-def _line_plan(policy: CompiledPolicy, key: tuple, mask: int) -> tuple:
-    """The line-scope rules for lines with this ``line_key`` when the rules of ``mask`` are ruled out:
-    runs of rules the line misses by index key merged into one constant item (None, {id: path},
-    their bits: `_miss_run`); the others as (n, id, dynamic check, rule, action names, closures, stop,
-    the path of the one way a line can fail it, or None)."""
-    plans = policy.cache.setdefault("explain_plans", {})
-    plan = plans.get((key, mask))
-    if plan is None:
-        actions = accrual_actions(policy)
-        out, run = [], []
-        for r in policy.by_scope.get("line", ()):
-            if (mask >> r.n) & 1:
-                continue
-            if r.index is not None:
-                value = key[INDEXED.index(r.index[0])]
-                if value is None or value not in r.index_values:
-                    run.append((r.n, r.rule.id, *_index_miss(r)))
-                    continue
-            if run:
-                out.append(_miss_run(run))
-                run = []
-            out.append((r.n, r.rule.id, r.dynamic, r, tuple(a.name for a in r.rule.actions),
-                        actions[r.n][1], r.rule.stop_processing, (_single_failure(r) or (None,))[0]))
-        if run:
-            out.append(_miss_run(run))
-        if len(plans) >= _PLAN_LIMIT:
-            plans.clear()
-        plan = plans[(key, mask)] = tuple(out)
-    return plan
-
-
-def _miss_run(run: list) -> tuple:
-    # The shape of a rule item, so the hot loop unpacks one kind: (None, ids → paths, the rules' bits).
-    return (None, {rid: path for _n, rid, path, _d in run}, sum(1 << n for n, *_ in run), None, None, None, None,
-            None)
-
-
-def _single_failure(r: CompiledRule) -> tuple[str, dict] | None:
-    """(path, description) when a line that meets the rule's index key can fail it one way only: its
-    line-dependent part is one leaf."""
-    if len(r.dynamic_nodes) == 1 and hasattr(r.dynamic_nodes[0], "leaf"):
-        node = r.dynamic_nodes[0]
-        return node.path, {"name": node.name, "operator": node.leaf.operator, "value": to_jsonable(node.leaf.value)}
-    return None
 
 
 def _apply(names, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
@@ -142,74 +73,77 @@ def _apply(names, fns, v: Decimal, target) -> tuple[Decimal, bool, list]:
     return v, False, steps
 
 
-def _run_line(plan, line, values, conditions, leaves):
-    """One line's rules, with the same semantics as the fast path; also the bits of the rules it
-    missed by index key and of those it failed on their one line condition (their conditions are
-    constant: noted once per trace, `_note_constants`)."""
-    v, excluded, stopped_by, missed, failed = ZERO, False, None, 0, 0
-    matched, matched_ids, not_matched = [], [], {}
-    for n, rid, dynamic, r, names, fns, stop, single in plan:
-        if n is None:  # rules the line misses by index key: constant paths
-            not_matched.update(rid)
-            missed |= dynamic
-            continue
+def _run_general(prep: Prepared, items, rules, misses: int, line, values, conditions):
+    """A line whose plan holds a rule that can fail more than one way: ``not_matched`` is built as the
+    rules run, in their order. Returns what the fast loop of `traced_accrual` has at its end."""
+    v, excluded, stopped_by, failed, seen = ZERO, False, None, 0, 0
+    ids, matched, not_matched = [], [], {}
+    for (dynamic, fail_bit, rid, fn, name, stop, before, multi), r in zip(items, rules):
+        if before != seen:
+            not_matched.update(prep.not_matched_of(before & ~seen))
+            seen = before
         if dynamic is not None and not dynamic(line, values):
-            if single is None:
-                not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), leaves)
-            else:  # a constant note, made once per trace (`_note_constants`)
-                not_matched[rid] = single
-                failed |= 1 << n
-            continue
-        matched_ids.append(rid)
-        if len(fns) == 1:  # most rules have one action: `_apply` inlined
-            after = fns[0](v, line)
-            if after is None:
-                steps = [{"action": names[0], "contribution": str(-v), "after": "0", "excluded": True}]
-                v, excluded = ZERO, True
+            if fail_bit:
+                not_matched[rid] = prep.line_failure[r.n][0]
+                failed |= fail_bit
             else:
-                steps = [{"action": names[0], "contribution": str(after - v), "after": str(after)}]
-                v = after
-        else:
-            v, excluded, steps = _apply(names, fns, v, line)
+                not_matched[rid] = _failure_note(conditions, r, r.explain_line(line, values), prep.leaves)
+            continue
+        ids.append(rid)
+        v, excluded, steps = _apply(*(multi or ((name,), (fn,))), v, line)
         matched.append({"rule": rid, "actions": steps})
         if excluded or stop:
             stopped_by = rid
             break
-    return v, excluded, matched_ids, missed, failed, {"matched": matched, "not_matched": not_matched,
-                                                      "stopped_by": stopped_by, "excluded": excluded}
+    else:
+        if misses != seen:
+            not_matched.update(prep.not_matched_of(misses & ~seen))
+            seen = misses
+    return v, excluded, stopped_by, ids, matched, not_matched, seen | failed
 
 
-def _note_constants(policy: CompiledPolicy, conditions: dict, missed: int, failed: int) -> None:
-    """The constant notes of a trace, once each: the index conditions of the rules in ``missed`` and the
-    one line condition of the rules in ``failed``."""
-    notes = policy.cache.setdefault("explain_constants", {})
-    found = notes.get((missed, failed))
-    if found is None:
-        if len(notes) >= _PLAN_LIMIT:
-            notes.clear()
-        found = tuple((r.rule.id, *_index_miss(r)) for r in policy.rules if (missed >> r.n) & 1) + tuple(
-            (r.rule.id, *_single_failure(r)) for r in policy.rules if (failed >> r.n) & 1)
-        notes[(missed, failed)] = found
-    for rid, path, description in found:
-        _note(conditions, rid, path, description)
+def _plain(values: dict) -> dict:
+    """``to_jsonable`` of a flat dict of variables, without its recursion for the usual scalar types."""
+    out = {}
+    for name, value in values.items():
+        kind = type(value)
+        if kind is Decimal:
+            out[name] = str(value)
+        elif kind is str or kind is bool or kind is int or value is None:
+            out[name] = value
+        else:
+            out[name] = to_jsonable(value)
+    return out
 
 
-def _run_document(policy, mask, totals, v):
-    """The document-scope rules on the lines' sum (their conditions are all static: ruled out by ``mask``)."""
-    actions = accrual_actions(policy)
-    excluded, stopped_by, matched, matched_ids = False, None, [], []
-    for r in policy.by_scope.get("document", ()):
-        if (mask >> r.n) & 1:
-            continue
-        rid = r.rule.id
-        matched_ids.append(rid)
-        v, excluded, steps = _apply(tuple(a.name for a in r.rule.actions), actions[r.n][1], v, totals)
-        matched.append({"rule": rid, "actions": steps})
-        if excluded or r.rule.stop_processing:
-            stopped_by = rid
-            break
-    return v, matched_ids, {"matched": matched, "not_matched": {}, "stopped_by": stopped_by,
-                            "excluded": excluded}
+def _static_failure(rid: str, r: CompiledRule, checks: tuple, values: dict, conditions: dict, leaves: dict) -> str:
+    """Note and return the first failing static node of ``r`` (``explain_static``, by the fast checks:
+    only a node whose failure is not constant is asked why)."""
+    for check, path, description, node in checks:
+        if not check(None, values):
+            if description is None:
+                return _failure_note(conditions, r, node.explain(None, values), leaves)
+            conditions[rid] = {path: description}
+            return path
+    return _failure_note(conditions, r, r.explain_static(values), leaves)  # cannot happen: the mask has it
+
+
+def _ruled_out(prep: Prepared, policy, mask, at, tz, by_inactive, values, conditions) -> dict:
+    """Rule id → "inactive" or the failing document/member condition's path, for the rules of ``mask``."""
+    # A rule with a period and no static condition is in the mask only when inactive.
+    inactive = mask & prep.period_bits & ~prep.period_static_bits
+    if mask & prep.period_static_bits:
+        inactive |= policy.inactive_mask(at, tz) & prep.period_static_bits
+    ruled_out = {}
+    for rid, path, note in prep.ruled_out(mask, inactive, by_inactive):
+        if note is None:
+            ruled_out[rid] = path
+        elif path is None:  # its static part can fail more than one way
+            ruled_out[rid] = _static_failure(rid, *note, values, conditions, prep.leaves)
+        else:
+            ruled_out[rid] = path
+            conditions[rid] = {path: note}
+    return ruled_out
 
 
 def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFacts,
@@ -228,38 +162,86 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
     """
     ctx = Context(doc=doc, member=member, tz=settings.tz)
     values = policy.values(ctx)
+    prep = prepared(policy)
     conditions: dict[str, dict] = {}
-    leaves = policy.cache.setdefault("explain_leaves", {})
     # The fast path's mask says which rules cannot match; only those are asked why, in rule order.
     mask = policy.disabled_mask(values, at, settings.tz)
-    ruled_out_ids: dict[str, str] = {}
-    if mask:
-        flags = policy.active_flags(at, settings.tz)
-        bits = mask
-        while bits:
-            r = policy.rules[(bits & -bits).bit_length() - 1]
-            bits &= bits - 1
-            ruled_out_ids[r.rule.id] = "inactive" if flags is not None and not flags[r.n] else \
-                _failure_note(conditions, r, r.explain_static(values), leaves)
+    plans, doc_items, by_inactive = prep.for_mask(mask)
+    ruled_out = _ruled_out(prep, policy, mask, at, settings.tz, by_inactive, values, conditions) if mask else {}
     by_sku, by_group, by_brand = policy.bucket_keys
+    not_matched_of, known = prep.not_matched_of, prep.not_matched
     results, line_traces = [], []
-    missed = failed = 0
+    doc_bits, asked = 0, False
     total = ZERO
     for line in doc.lines:
         sku, group, brand = line.sku or "", line.product_group or "", line.brand or ""
         key = (sku if sku in by_sku else None, group if group in by_group else None,
                brand if brand in by_brand else None)
-        v, excluded, matched, line_missed, line_failed, entry = _run_line(
-            _line_plan(policy, key, mask), line, values, conditions, leaves)
-        missed |= line_missed
-        failed |= line_failed
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = prep.line_plan(key, mask)
+        items, missed, general = plan
+        if general is not None:
+            asked = True
+            v, excluded, stopped_by, ids, matched, not_matched, bits = _run_general(
+                prep, items, general, missed, line, values, conditions)
+            shown = str(v)
+        else:  # every failure here is constant: ``not_matched`` follows from the bits
+            v, excluded, stopped_by, failed, shown = ZERO, False, None, 0, "0"
+            ids, matched = [], []
+            for dynamic, fail_bit, rid, fn, name, stop, before, multi in items:
+                if dynamic is not None and not dynamic(line, values):
+                    failed |= fail_bit
+                    continue
+                ids.append(rid)
+                if multi is None:  # most rules have one action: `_apply` inlined
+                    after = fn(v, line)
+                    if after is None:
+                        matched.append({"rule": rid, "actions": [
+                            {"action": name, "contribution": str(-v), "after": "0", "excluded": True}]})
+                        v, excluded, shown, stopped_by, missed = ZERO, True, "0", rid, before
+                        break
+                    shown = str(after)  # the line's points when no later rule matches
+                    matched.append({"rule": rid, "actions": [
+                        {"action": name, "contribution": str(after - v), "after": shown}]})
+                    v = after
+                else:
+                    v, excluded, steps = _apply(*multi, v, line)
+                    matched.append({"rule": rid, "actions": steps})
+                    shown = str(v)
+                if excluded or stop:
+                    stopped_by, missed = rid, before
+                    break
+            bits = missed | failed
+            not_matched = known.get(bits)
+            not_matched = (not_matched_of(bits) if not_matched is None else not_matched).copy()
+        doc_bits |= bits
         total += v
-        results.append(LineResult(line.line_id, v, excluded, tuple(matched)))
-        line_traces.append({"line_id": line.line_id, "points": str(v), **entry})
+        results.append(LineResult(line.line_id, v, excluded, tuple(ids)))
+        line_traces.append({"line_id": line.line_id, "points": shown, "matched": matched,
+                            "not_matched": not_matched, "stopped_by": stopped_by, "excluded": excluded})
     lines_sum = total
-    if missed or failed:
-        _note_constants(policy, conditions, missed, failed)
-    total, doc_matched, doc_entry = _run_document(policy, mask, DocTotals(doc, ctx), lines_sum)
+    if doc_bits:  # the constant notes, once per trace
+        notes = prep.notes.get(doc_bits) or prep.constant_notes(doc_bits)
+        if asked:  # a line noted a failure of one of these rules as it ran
+            for rid, paths in notes.items():
+                found = conditions.get(rid)
+                if found is None:
+                    conditions[rid] = paths.copy()
+                else:
+                    found.update(paths)
+        else:  # the ruled-out rules noted so far are not line rules of the plans: no id in common
+            conditions.update({rid: paths.copy() for rid, paths in notes.items()})
+    doc_excluded, doc_stopped, doc_matched, doc_ids = False, None, [], []
+    if doc_items:  # the document-scope rules on the lines' sum (their conditions are all static)
+        totals = DocTotals(doc, ctx)
+        for rid, names, fns, stop in doc_items:
+            doc_ids.append(rid)
+            total, doc_excluded, steps = _apply(names, fns, total, totals)
+            doc_matched.append({"rule": rid, "actions": steps})
+            if doc_excluded or stop:
+                doc_stopped = rid
+                break
     checked_lines(results, policy)
     unrounded = checked(total * multiplier, "the document's points", policy)
     points = checked(settings.round_points(unrounded), "the document's rounded points", policy)
@@ -268,15 +250,16 @@ def traced_accrual(policy: CompiledPolicy, doc: DocumentFacts, member: MemberFac
         "policy": policy.policy,
         "policy_version": policy.version,
         "at": at.isoformat(),
-        "variables": to_jsonable(values),
-        "ruled_out": ruled_out_ids,
+        "variables": _plain(values),
+        "ruled_out": ruled_out,
         "lines": line_traces,
-        "document": {"lines_total": str(lines_sum), "points": str(total), **doc_entry},
+        "document": {"lines_total": str(lines_sum), "points": str(total), "matched": doc_matched,
+                     "not_matched": {}, "stopped_by": doc_stopped, "excluded": doc_excluded},
         "conditions": conditions,
         "tier_multiplier": str(multiplier),
         "unrounded": str(unrounded),
-        "rounding": to_jsonable({"precision": settings.precision, "mode": settings.rounding}),
+        "rounding": _plain({"precision": settings.precision, "mode": settings.rounding}),
         "points": str(points),
     }
     return AccrualResult(points, unrounded, tuple(results), document_points, policy.version,
-                         tuple(doc_matched), False, trace)
+                         tuple(doc_ids), False, trace)

@@ -9,8 +9,10 @@ the API's sorted JSON do not keep it) on random policies and documents.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -18,10 +20,11 @@ from hypothesis import strategies as st
 
 import rules
 from rules.earning import DocTotals, accrual_actions
-from rules.facts import ZERO
+from rules.facts import ZERO, DocumentFacts, LineFacts, MemberFacts
 from rules.values import aware_utc, to_jsonable
 from rules.variables import Context
 
+from .rulekit import act, compile_rules, cond, rule
 from .test_differential import DOCS, MEMBERS, SETTINGS, rule_docs
 
 
@@ -112,10 +115,84 @@ def test_trace_equals_the_straightforward_builder(doc, items, program, multiplie
 
 
 def test_trace_equals_the_straightforward_builder_on_the_benchmark_program():
+    bench_rules = _bench_program()
+    compiled = rules.compile_policy(rules.validate_policy(bench_rules.program()), version=1)
+    for facts, member in bench_rules.documents(3000, random.Random(5)):
+        _same(compiled, facts, member, rules.DEFAULT_SETTINGS)
+
+
+def _bench_program():
     import sys
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
     import bench_rules
+    return bench_rules
+
+
+# The sha256 of the benchmark program's traces, as json.dumps writes them (key order included: SQLite
+# stores the text as it is), from the builder before the per-policy trace fragments of `rules.explain_plan`.
+# The trace is public (stored with every entry, shown by the API and the admin UI): a change of this digest
+# is a change of what every stored explanation says, to be made on purpose, never as a side effect of speed.
+BENCH_TRACES_SHA256 = "16e1a188811144381f7b1420aeb553790bc93c931b68a23cb1b0f43b020c1039"
+
+
+def test_benchmark_traces_are_byte_for_byte_those_of_the_earlier_builder():
+    bench_rules = _bench_program()
     compiled = rules.compile_policy(rules.validate_policy(bench_rules.program()), version=1)
+    digest = hashlib.sha256()
     for facts, member in bench_rules.documents(3000, random.Random(5)):
-        _same(compiled, facts, member, rules.DEFAULT_SETTINGS)
+        for multiplier in (Decimal(1), Decimal("1.5")):
+            result = rules.evaluate_accrual(compiled, facts, member, rules.DEFAULT_SETTINGS, explain=True,
+                                            tier_multiplier=multiplier)
+            digest.update(json.dumps(result.trace).encode())
+    assert digest.hexdigest() == BENCH_TRACES_SHA256
+
+
+def test_every_way_of_the_prepared_trace_equals_the_oracle():
+    """Each kind of prepared fragment on purpose: index misses between checked rules, a one-leaf line
+    condition (constant), an ``any`` of line conditions (asked as the line runs), a static part of two
+    nodes (the second an ``any``, constant) and one whose node is an ``any`` of ``all`` (asked), a rule
+    with a period and a static condition (inactive or failing), several actions, a stop before an index miss."""
+    def fixed(points):
+        return act("earn_fixed", points=points)
+
+    weekend = {"any": [cond("weekday", "equal_to", "saturday"), cond("weekday", "equal_to", "sunday")]}
+    compiled = compile_rules(
+        "accrual",
+        rule("base", act("earn_percent", percent=5), scope="line", priority=100),
+        *(rule(f"g{g}", act("multiply", factor=2), scope="line", priority=50,
+               conditions={"all": [cond("product_group", "equal_to", g)]}) for g in ("1", "2", "3")),
+        rule("big", fixed(3), act("cap", points=20), scope="line", priority=40,
+             conditions={"all": [cond("line_total", "greater_than", 100)]}),
+        rule("either", fixed(1), scope="line", priority=30, conditions={"all": [
+            cond("brand", "equal_to", "A"),
+            {"any": [cond("quantity", "greater_than", 5), cond("is_promo", "is_true")]}]}),
+        rule("weekend-web", act("multiply", factor=3), scope="line", priority=20,
+             conditions={"all": [cond("channel", "equal_to", "web"), weekend]}),
+        rule("mixed", fixed(2), scope="line", priority=15, conditions={"any": [
+            {"all": [cond("channel", "equal_to", "pos"), cond("member_group", "equal_to", "VIP")]},
+            cond("document_type", "equal_to", "correction")]}),
+        rule("dated", fixed(7), scope="line", priority=10, active_from="2025-03-01", active_until="2025-03-05",
+             conditions={"all": [cond("member_group", "equal_to", "VIP")]}),
+        rule("stop", act("cap", points=50), scope="line", priority=5, stop_processing=True,
+             conditions={"all": [cond("sku", "equal_to", "S")]}),
+        rule("after-stop", fixed(1), scope="line", priority=1),
+        rule("last", fixed(1), scope="line", priority=0, conditions={"all": [cond("sku", "equal_to", "T")]}),
+        rule("doc", fixed(4), act("multiply", factor="1.5"), scope="document", priority=1,
+             conditions={"all": [cond("order_total", "greater_than", 50)]}),
+        version=2)
+
+    def line(i, **kw):
+        return LineFacts(line_id=str(i), **{"quantity": Decimal(1), "line_total": Decimal("80"), **kw})
+
+    lines = (line(1, product_group="1", brand="A", quantity=Decimal(6)), line(2, product_group="9", brand="A"),
+             line(3, product_group="2", sku="S", line_total=Decimal("120")), line(4, brand="B", is_promo=True),
+             line(5, product_group="3", brand="A", is_promo=True, line_total=Decimal("150")))
+    for day in (1, 4, 8, 9):  # inside the period or not; a Saturday (8 March 2025) or not
+        for channel, group, kind in (("web", "VIP", "order"), ("pos", "VIP", "order"), ("erp", "STD", "correction")):
+            facts = DocumentFacts(lines=lines, channel=channel, document_type=kind,
+                                  placed_at=datetime(2025, 3, day, 12, tzinfo=UTC))
+            _same(compiled, facts, MemberFacts(member_group=group), rules.DEFAULT_SETTINGS)
+            for part in (lines[1:2], lines[2:4]):  # a line asked as it ran; none (lines of brand B or none)
+                _same(compiled, DocumentFacts(lines=part, channel=channel, placed_at=facts.placed_at),
+                      MemberFacts(member_group=group), rules.DEFAULT_SETTINGS)

@@ -32,7 +32,7 @@ from engine.domain import PurchaseDoc, WriteOffDoc
 from engine.members.lookup import find_by_refs
 from engine.models import Mission
 
-CHUNK = 500
+CHUNK = 1000
 SOURCE = "1c"
 BIGGEST = Decimal(10) ** 14  # NUMERIC(18, 4)
 PLAIN = ("placed", "paid", "fulfilled")
@@ -52,6 +52,7 @@ def _fits(doc: PurchaseDoc) -> bool:
 
 def _plain(doc: PurchaseDoc, write_off: WriteOffDoc | None) -> bool:
     return (doc.document_type == "order" and doc.source == SOURCE and doc.channel != "web" and not doc.cancelled
+            and doc.number is not None
             and doc.status in PLAIN and not doc.codes and write_off is None and _fits(doc))
 
 

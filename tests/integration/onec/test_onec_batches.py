@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from engine import clock, imports, ledger
 from engine.ledger.check import check
-from engine.models import DocumentCard, ImportRun, Member, MemberCard, MemberMerge
+from engine.models import DocumentCard, ImportRun, Member, MemberCard, MemberMerge, Product
 from engine.onec import ExchangeConfig
 from importers.onec import sale_chunks
 from importers.onec.apply import apply_sale
@@ -86,6 +86,11 @@ def _apply(database, data: bytes, sha: str, chunked: bool) -> dict:
 
 def _run(app, chunked: bool) -> dict:
     database = session_factory(app)
+    with database.new_session() as session:  # a catalog: group 110 earns double, sku-2 has tags and its own rate
+        session.add_all([Product(sku="sku-1", name="Кофе\tзерно", product_group="110"),
+                         Product(sku="sku-2", name="Чай", product_group="120", points_per_unit=Decimal("1.5"),
+                                 tags=["eco", "new"])])
+        session.commit()
     out = {"counts": [_apply(database, FIRST, "first", chunked)]}
     with database.new_session() as session:  # k5 spends what it has and more: debt
         member = session.execute(select(Member).join(MemberCard, MemberCard.member_id == Member.id)
@@ -121,7 +126,7 @@ def _run(app, chunked: bool) -> dict:
     return out
 
 
-@pytest.mark.parametrize("chunk", [500, 3])
+@pytest.mark.parametrize("chunk", [1000, 3])
 def test_chunked_files_write_the_per_document_ledger(app, publish, settings_doc, monkeypatch, chunk):
     fixed = clock.now().replace(microsecond=0)
     monkeypatch.setattr(clock, "now", lambda: fixed)  # both ways post at the same moment
@@ -149,3 +154,4 @@ def test_chunked_files_write_the_per_document_ledger(app, publish, settings_doc,
     assert single["entries"]["1c:o14:accrual"][2] > 0
     assert single["accounts"]["k5"] > 0  # the member in debt
     assert single["merges"]  # the twin card merged by phone
+    assert single["lines"][("o1", 2)][-1] == ["eco", "new"] and single["lines"][("o1", 1)][2] == "110"

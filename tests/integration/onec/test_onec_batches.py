@@ -155,3 +155,29 @@ def test_chunked_files_write_the_per_document_ledger(app, publish, settings_doc,
     assert single["accounts"]["k5"] > 0  # the member in debt
     assert single["merges"]  # the twin card merged by phone
     assert single["lines"][("o1", 2)][-1] == ["eco", "new"] and single["lines"][("o1", 1)][2] == "110"
+
+
+def test_a_chunked_file_announces_its_credits_once_per_member(app, publish, settings_doc):
+    """Chunked: credits held for the run, one ``points.credited`` per member when the file is done (the
+    SAP import's way), then ``import.finished``; per document: one event per accrual, as before."""
+    from engine import outbox
+    from engine.models import OutboxMessage, OutboxRunCredit
+    _settings(publish, settings_doc)
+    database = session_factory(app)
+    with database.new_session() as session:
+        outbox.create_subscription(session, name="crm", url="https://hooks.example.com/loyalty",
+                                   event_types=["points.credited", "import.finished"], now=clock.now())
+        session.commit()
+    _apply(database, commerce(order("a1", K[1], GOODS, shipped=True) + order("a2", K[1], GOODS, shipped=True)
+                              + order("a3", K[2], GOODS, shipped=True)), "chunked", True)
+    _apply(database, commerce(order("b1", K[3], GOODS, shipped=True) + order("b2", K[3], GOODS, shipped=True)),
+           "per-document", False)
+    with database.new_session() as session:
+        events = [(m.trigger, m.variables["data"]) for m in session.execute(
+            select(OutboxMessage).where(OutboxMessage.channel == "webhook").order_by(OutboxMessage.id)).scalars()]
+        assert session.execute(select(OutboxRunCredit)).first() is None  # announced, so no longer held
+    credited = [data for trigger, data in events if trigger == "points.credited"]
+    held = [data for data in credited if "import_run" in data]
+    assert len(held) == 2 and {data["amount"] for data in held} == {"86", "43"}  # k1's two orders in one
+    assert len([data for data in credited if "entry_id" in data]) == 2  # b1, b2 one by one
+    assert [trigger for trigger, _d in events].count("import.finished") == 1

@@ -6,13 +6,15 @@ credit notes (ORIN/RIN1, one or two lines each, each against a different
 invoice) through the real import run (the chunk path, `engine.documents.credit_notes`), and 300
 more the per-document way (``use_bulk=False``, what every credit note took before) as a second
 baseline. 1C: 2,000 orders (shipped, so they
-accrue) of 500 buyer cards in one CommerceML file, parsed and applied through
-`importers.onec.apply.apply_sale`, committing every 200 documents as the
-exchange job does. Prints documents/s for each kind and the ratio to the
-set-based invoice path; checks every ledger invariant afterwards.
+accrue) of 500 new buyer cards in one CommerceML file, parsed and applied through
+`importers.onec.apply.apply_sale` a chunk at a time (`importers.onec.sale_chunks`; cards included in the
+time), committing after each chunk as the exchange job does, and 300 more orders of their own new cards the
+per-document way (``chunked=False``, what every 1C document took before) as a second baseline. Prints
+documents/s for each kind and the ratio to the set-based invoice path; checks every ledger invariant
+afterwards. "statements/document" counts what goes through SQLAlchemy (COPY goes past it).
 
     .venv/bin/python bench/bench_documents.py [--invoices 30000] [--credit-notes 2000] [--per-document 300]
-        [--orders 2000]
+        [--orders 2000] [--orders-per-document 300] [--database loyalty_bench_documents]
 """
 from __future__ import annotations
 

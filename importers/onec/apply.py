@@ -1,4 +1,7 @@
-"""What 1C uploaded → the engine: one document at a time, inside the file's import run.
+"""What 1C uploaded → the engine, inside the file's import run.
+
+New cards nobody knows yet and new plain orders go a chunk at a time (`cards_bulk`,
+`sale_chunks`); everything else one at a time, as described here.
 
 The caller (``importers.onec.runs``) owns the import run (source "1c", kind
 "sale" or "catalog", keyed by the file's SHA-256, so the same upload twice

@@ -64,10 +64,10 @@ SECOND = commerce(
     + order("o11", K[7], GOODS, version="1", shipped=True))  # the same version again: ignored
 
 
-def _settings(publish, settings_doc):
+def _settings(publish, settings_doc, accrue_on: str = "fulfilled"):
     doc = copy.deepcopy(settings_doc)
     doc["settings"].update(currency="RUB", phone_regions=["RU"], time_zone="Europe/Moscow", holding_days=5,
-                           default_lifetime_months=12)
+                           default_lifetime_months=12, accrue_on=accrue_on)
     publish(doc, "settings")
     publish(ACCRUAL_BASIC)
 
@@ -126,8 +126,8 @@ def _run(app, chunked: bool) -> dict:
     return out
 
 
-@pytest.mark.parametrize("chunk", [1000, 3])
-def test_chunked_files_write_the_per_document_ledger(app, publish, settings_doc, monkeypatch, chunk):
+@pytest.mark.parametrize(("chunk", "accrue_on"), [(1000, "fulfilled"), (3, "fulfilled"), (1000, "paid")])
+def test_chunked_files_write_the_per_document_ledger(app, publish, settings_doc, monkeypatch, chunk, accrue_on):
     fixed = clock.now().replace(microsecond=0)
     monkeypatch.setattr(clock, "now", lambda: fixed)  # both ways post at the same moment
     monkeypatch.setattr(sale_chunks, "CHUNK", chunk)
@@ -138,7 +138,7 @@ def test_chunked_files_write_the_per_document_ledger(app, publish, settings_doc,
                         real(session, orders, **kw))
     results = []
     for chunked in (False, True):
-        _settings(publish, settings_doc)
+        _settings(publish, settings_doc, accrue_on)
         results.append(_run(app, chunked))
         _empty_tables(app)
     single, batched = results
@@ -150,6 +150,7 @@ def test_chunked_files_write_the_per_document_ledger(app, publish, settings_doc,
     assert ("o12" in bulk) == (chunk == 3)  # with k1's return in its chunk, k1's account goes one by one
     documents = single["documents"]
     assert documents["o3"][8] == "fulfilled" and documents["o4"][8] == "fulfilled"
+    assert ("1c:o4:accrual" in single["entries"]) and single["documents"]["o4"][14]  # earned when paid or shipped
     assert documents["o15"][8] == "placed" and documents["o8"][8] == "cancelled"
     assert single["entries"]["1c:o14:accrual"][2] > 0
     assert single["accounts"]["k5"] > 0  # the member in debt

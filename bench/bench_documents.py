@@ -6,13 +6,15 @@ credit notes (ORIN/RIN1, one or two lines each, each against a different
 invoice) through the real import run (the chunk path, `engine.documents.credit_notes`), and 300
 more the per-document way (``use_bulk=False``, what every credit note took before) as a second
 baseline. 1C: 2,000 orders (shipped, so they
-accrue) of 500 buyer cards in one CommerceML file, parsed and applied through
-`importers.onec.apply.apply_sale`, committing every 200 documents as the
-exchange job does. Prints documents/s for each kind and the ratio to the
-set-based invoice path; checks every ledger invariant afterwards.
+accrue) of 500 new buyer cards in one CommerceML file, parsed and applied through
+`importers.onec.apply.apply_sale` a chunk at a time (`importers.onec.sale_chunks`; cards included in the
+time), committing after each chunk as the exchange job does, and 300 more orders of their own new cards the
+per-document way (``chunked=False``, what every 1C document took before) as a second baseline. Prints
+documents/s for each kind and the ratio to the set-based invoice path; checks every ledger invariant
+afterwards. "statements/document" counts what goes through SQLAlchemy (COPY goes past it).
 
     .venv/bin/python bench/bench_documents.py [--invoices 30000] [--credit-notes 2000] [--per-document 300]
-        [--orders 2000]
+        [--orders 2000] [--orders-per-document 300] [--database loyalty_bench_documents]
 """
 from __future__ import annotations
 
@@ -71,8 +73,9 @@ def write_sap(folder: Path, invoices: int, notes: int, before: int, rng: random.
     return customers, invoice_file, credit_file, before_file
 
 
-def onec_file(orders: int, buyers: int, rng: random.Random) -> bytes:
-    """One CommerceML 2.08 file of ``orders`` shipped orders (1-5 goods each) of ``buyers`` cards with phones."""
+def onec_file(orders: int, buyers: int, rng: random.Random, prefix: str = "", phones: int = 912) -> bytes:
+    """One CommerceML 2.08 file of ``orders`` shipped orders (1-5 goods each) of ``buyers`` cards with phones
+    (documents and cards named with ``prefix``, phones +7 ``phones`` …)."""
     def requisites(pairs: dict[str, str]) -> str:
         return "<ЗначенияРеквизитов>" + "".join(
             f"<ЗначениеРеквизита><Наименование>{k}</Наименование><Значение>{v}</Значение></ЗначениеРеквизита>"
@@ -80,8 +83,9 @@ def onec_file(orders: int, buyers: int, rng: random.Random) -> bytes:
     body = []
     for n in range(1, orders + 1):
         b = rng.randint(1, buyers)
-        buyer = (f"<Контрагент><Ид>card-{b}</Ид><Наименование>Покупатель {b}</Наименование><Роль>Покупатель</Роль>"
-                 f"<Контакты><Контакт><Тип>Телефон мобильный</Тип><Значение>+7 912 {b:07d}</Значение></Контакт>"
+        buyer = (f"<Контрагент><Ид>{prefix}card-{b}</Ид><Наименование>Покупатель {b}</Наименование>"
+                 "<Роль>Покупатель</Роль>"
+                 f"<Контакты><Контакт><Тип>Телефон мобильный</Тип><Значение>+7 {phones} {b:07d}</Значение></Контакт>"
                  "</Контакты></Контрагент>")
         goods = []
         for _ in range(rng.randint(1, 5)):
@@ -90,7 +94,7 @@ def onec_file(orders: int, buyers: int, rng: random.Random) -> bytes:
                          f"<ЦенаЗаЕдиницу>{price}</ЦенаЗаЕдиницу><Количество>{qty}</Количество>"
                          f"<Сумма>{qty * price}</Сумма>{requisites({'ТипНоменклатуры': 'Товар'})}</Товар>")
         day = (date(2026, 1, 1) + timedelta(days=n % 60)).isoformat()
-        body.append(f"<Документ><Ид>ord-{n}</Ид><Номер>ORD-{n}</Номер><Дата>{day}</Дата>"
+        body.append(f"<Документ><Ид>{prefix}ord-{n}</Ид><Номер>{prefix}ORD-{n}</Номер><Дата>{day}</Дата>"
                     "<ХозОперация>Заказ товара</ХозОперация><Роль>Продавец</Роль><Валюта>руб</Валюта>"
                     f"<Курс>1</Курс><Сумма>0</Сумма><Контрагенты>{buyer}</Контрагенты><Время>10:15:00</Время>"
                     f"<Товары>{''.join(goods)}</Товары>"
@@ -108,15 +112,19 @@ def main() -> int:
     parser.add_argument("--per-document", type=int, default=300,
                         help="credit notes also imported the per-document way (use_bulk=False), as a baseline")
     parser.add_argument("--orders", type=int, default=2_000)
+    parser.add_argument("--orders-per-document", type=int, default=300,
+                        help="1C orders (of their own new cards) also applied the per-document way, as a baseline")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", help="write a cProfile of the timed per-document runs to this file")
+    parser.add_argument("--database", default="loyalty_bench_documents",
+                        help="the scratch database's name (give each concurrent run its own)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     WORK.mkdir(exist_ok=True)
     customers, invoice_file, credit_file, before_file = write_sap(WORK, args.invoices, args.credit_notes,
                                                                   args.per_document, rng)
 
-    url = scratch_database("loyalty_bench_documents" + os.environ.get("BENCH_SUFFIX", ""))
+    url = scratch_database(args.database + os.environ.get("BENCH_SUFFIX", ""))
     app = make_app(url)
     from sqlalchemy import event
 
@@ -165,14 +173,20 @@ def main() -> int:
     data = onec_file(args.orders, max(1, args.orders // 4), rng)
     batch, parse_s, _ = timed(lambda: parse_exchange(data, config, origin_name="orders.xml"))
 
-    def onec():
+    slow_data = onec_file(args.orders_per_document, max(1, args.orders_per_document // 4), rng, "p", 913)
+    slow_batch = parse_exchange(slow_data, config, origin_name="orders-per-document.xml")
+
+    def onec(batch, sha256: str, chunked: bool):
         with database.new_session() as session:
-            run, _ = imports.begin_run(session, source="1c", kind="sale", filename="orders.xml", sha256="bench",
+            run, _ = imports.begin_run(session, source="1c", kind="sale", filename="orders.xml", sha256=sha256,
                                        size=len(data), actor="bench", now=datetime.now(UTC))
-            report = apply_sale(session, run, batch, actor="bench", checkpoint=lambda d, t: session.commit())
+            report = apply_sale(session, run, batch, actor="bench", checkpoint=lambda d, t: session.commit(),
+                                chunked=chunked)
             session.commit()
             return report
-    report, onec_s, onec_q = timed(onec, profile=True)
+    report, onec_s, onec_q = timed(lambda: onec(batch, "bench", True), profile=True)
+    slow_report, slow_s, slow_q = timed(lambda: onec(slow_batch, "bench-per-document", False)) \
+        if args.orders_per_document else (None, 0, 0)
 
     set_based = invoices.applied / inv_s
     print(f"invoices:      {invoices.status}, {invoices.applied} documents in {inv_s:6.2f} s  "
@@ -193,6 +207,12 @@ def main() -> int:
           f"{onec_rate:8,.0f} documents/s  ({onec_q / max(applied, 1):.1f} statements/document, "
           f"{report.counts['quarantined']} quarantined; parsing {parse_s:.2f} s apart)"
           f"   ratio to set-based {onec_rate / set_based:.2f}")
+    if slow_report is not None:
+        slow_applied = slow_report.counts["documents_applied"]
+        slow_rate = slow_applied / slow_s
+        print(f"  per-document path, same run: {slow_applied} documents (+{slow_report.counts['customers']} cards) "
+              f"in {slow_s:6.2f} s  {slow_rate:8,.0f} documents/s  ({slow_q / max(slow_applied, 1):.1f} "
+              f"statements/document)   chunk path / per-document path {onec_rate / slow_rate:.1f}x")
     print(f"target >= 1,000 documents/s: credit notes {'met' if rate >= 1000 else 'MISSED'}, "
           f"1C orders {'met' if onec_rate >= 1000 else 'MISSED'}")
     if profiler:

@@ -1,4 +1,7 @@
-"""What 1C uploaded → the engine: one document at a time, inside the file's import run.
+"""What 1C uploaded → the engine, inside the file's import run.
+
+New cards nobody knows yet and new plain orders go a chunk at a time (`cards_bulk`,
+`sale_chunks`); everything else one at a time, as described here.
 
 The caller (``importers.onec.runs``) owns the import run (source "1c", kind
 "sale" or "catalog", keyed by the file's SHA-256, so the same upload twice
@@ -33,12 +36,12 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock, imports, ledger, members
-from engine.documents import catalog, orders, redemptions
+from engine import clock, imports, ledger, members, outbox
+from engine.documents import orders, redemptions
 from engine.domain import Origin, PurchaseDoc, RowError, WriteOffDoc
 from engine.members import merges
 from engine.models import Document, DocumentCard, ImportRun, Member, Redemption
-from importers.onec.catalog import CatalogBatch
+from importers.onec import cards_bulk, sale_chunks
 from importers.onec.commerceml import ExchangeBatch, is_newer_version
 
 SOURCE = "1c"
@@ -49,8 +52,6 @@ SALE_COUNTS = ("customers", "customers_without_phone", "merges", "documents",
                "documents_applied", "documents_updated", "documents_unchanged",
                "documents_ignored", "write_offs", "write_offs_applied", "write_offs_refunded",
                "write_offs_refused", "quarantined", "ignored")
-CATALOG_COUNTS = ("groups", "products", "products_applied", "products_unchanged", "deleted",
-                  "quarantined")
 Checkpoint = Callable[[int, int], None]
 
 
@@ -104,7 +105,9 @@ def _quarantine_errors(session: Session, run: ImportRun, report: Report, errors)
 
 def apply_sale(session: Session, run: ImportRun, batch: ExchangeBatch, *, actor: str,
                now: Callable[[], datetime] = clock.now, checkpoint: Checkpoint | None = None,
-               every: int = 200) -> Report:
+               every: int = 200, chunked: bool = True) -> Report:
+    """``chunked``: documents a chunk at a time (`importers.onec.sale_chunks`, credits announced per
+    member when the file is done); False: every document the per-document way, announced one by one."""
     report = Report(Counter({key: 0 for key in SALE_COUNTS}))
     _quarantine_errors(session, run, report, batch.errors)
     for item in batch.ignored:
@@ -112,11 +115,29 @@ def apply_sale(session: Session, run: ImportRun, batch: ExchangeBatch, *, actor:
         report.note("info", item.extra.get("id") or "document", item.reason)
     write_offs = {w.document_external_id: w for w in batch.write_offs}
     total, done = len(batch.customers) + len(batch.documents), 0
-    for card in batch.customers:
+    cards = batch.customers
+    if chunked:  # new cards nobody knows in a few statements (`cards_bulk`), the rest one by one
+        new, cards = cards_bulk.split(session, cards, now=now())
+        cards_bulk.create(session, new, now=now())
+        for card in new:
+            _card_seen(report, card)
+            report.counts["customers_applied"] += 1
+        done = len(new)
+    for card in cards:
         _customer(session, run, report, card, actor=actor, now=now())
         done += 1
         if checkpoint and done % every == 0:
             checkpoint(done, total)
+    if chunked:
+        cards = done
+        sale_chunks.apply_documents(
+            session, run.id, [(doc, write_offs.get(doc.external_id)) for doc in batch.documents],
+            report.counts, actor=actor, now=now, one_by_one=lambda doc, write_off: _document(
+                session, run, report, doc, write_off, actor=actor, now=now()),
+            after_chunk=(lambda n: checkpoint(cards + n, total)) if checkpoint else None)
+        outbox.announce_run(session, run.id, now(), summary={
+            "kind": run.kind, "file": run.filename, "documents": report.counts["documents"]})
+        return report
     for doc in batch.documents:
         _document(session, run, report, doc, write_offs.get(doc.external_id), actor=actor,
                   now=now())
@@ -126,7 +147,7 @@ def apply_sale(session: Session, run: ImportRun, batch: ExchangeBatch, *, actor:
     return report
 
 
-def _customer(session, run, report: Report, card, *, actor: str, now: datetime) -> None:
+def _card_seen(report: Report, card) -> str:
     what = f"card {card.external_id} ({card.name})" if card.name else f"card {card.external_id}"
     report.counts["customers"] += 1
     if card.phone is None:
@@ -134,6 +155,11 @@ def _customer(session, run, report: Report, card, *, actor: str, now: datetime) 
         report.note("warning", what, "kept without a phone: " + (
             f"'{card.phone_raw}' is not a valid phone number" if card.phone_raw
             else "the card has no phone") + ", so it cannot be merged with other cards")
+    return what
+
+
+def _customer(session, run, report: Report, card, *, actor: str, now: datetime) -> None:
+    what = _card_seen(report, card)
     ok, result = _guarded(session, run, report, what, card.origin, lambda: merges.upsert_card(
         session, card, actor=actor, now=now, import_run_id=run.id))
     if not ok:
@@ -262,38 +288,3 @@ def _spend(session: Session, write_off: WriteOffDoc, points: Decimal, order_id: 
         raise redemptions.RedemptionNotAllowed(
             f"the write-off of {points} points on order {order_id} was refused: {who} has only "
             f"{exc.available} points available; nothing was written off") from None
-
-
-def apply_catalog(session: Session, run: ImportRun, batch: CatalogBatch, *, actor: str,
-                  now: Callable[[], datetime] = clock.now, checkpoint: Checkpoint | None = None,
-                  every: int = 500) -> Report:
-    """Product groups and products (with prices) when 1C is the catalog master."""
-    report = Report(Counter({key: 0 for key in CATALOG_COUNTS}))
-    _quarantine_errors(session, run, report, batch.errors)
-    total, done = len(batch.groups) + len(batch.products), 0
-    for group in batch.groups:
-        report.counts["groups"] += 1
-        ok, outcome = _guarded(session, run, report, f"group {group.external_id}", None,
-                               lambda g=group: catalog.upsert_group(
-                                   session, g.external_id, g.name, parent_code=g.parent_id,
-                                   source=SOURCE))
-        if ok and outcome == "applied":
-            report.counts["groups_applied"] += 1
-        done += 1
-        if checkpoint and done % every == 0:
-            checkpoint(done, total)
-    for product in batch.products:
-        report.counts["products"] += 1
-        ok, outcome = _guarded(session, run, report, f"product {product.sku}", product.origin,
-                               lambda p=product: catalog.upsert(session, p, now=now()))
-        if ok:
-            report.counts["products_applied" if outcome == "applied"
-                          else "products_unchanged"] += 1
-        done += 1
-        if checkpoint and done % every == 0:
-            checkpoint(done, total)
-    if batch.deleted_skus:
-        report.counts["deleted"] = catalog.deactivate(session, batch.deleted_skus, now=now())
-        report.note("info", "catalog", f"{len(batch.deleted_skus)} products are marked deleted "
-                                       "in 1C; they are no longer offered, and kept for past orders")
-    return report

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from engine import clock, imports
 from engine.models import ExchangeChunk, ExchangeFile, ImportRun, QuarantinedRow
 from engine.onec import ExchangeConfig
-from importers.onec.apply import apply_catalog, apply_sale
+from importers.onec.apply import apply_sale
 from importers.onec.catalog import parse_catalog
+from importers.onec.catalog_apply import apply_catalog
 from importers.onec.commerceml import parse_exchange
 from importers.onec.safexml import XMLError
 

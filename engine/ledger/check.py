@@ -38,6 +38,14 @@ def check(session: Session, *, limit: int = 100) -> list[Violation]:
             if len(found) < limit:
                 found.append(Violation(invariant, subject(row), detail(row)))
 
+    # Allocations name a lot and an entry that exist (on PostgreSQL a statement trigger, not a foreign
+    # key, checks it as they are written: migration 0018).
+    run("allocation_refs",
+        select(Allocation.id, Allocation.lot_id, Allocation.entry_id)
+        .outerjoin(Lot, Lot.id == Allocation.lot_id).outerjoin(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+        .where(or_(Lot.id.is_(None), LedgerEntry.id.is_(None))),
+        lambda r: f"allocation {r.id}", lambda r: f"lot {r.lot_id} or entry {r.entry_id} does not exist")
+
     # Lots: 0 <= remaining = amount - allocations <= amount.
     alloc = _sums(Allocation.amount, Allocation.lot_id)
     allocated = func.coalesce(alloc.c.s, 0)

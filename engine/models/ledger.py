@@ -31,6 +31,8 @@ class LedgerEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # On PostgreSQL the six references are checked per statement, not by foreign keys (migration 0018:
+    # triggers on ledger_entries and on the tables they refer to).
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     kind: Mapped[str] = mapped_column(String(24))
     amount: Mapped[Decimal] = mapped_column(Amount)
@@ -74,6 +76,8 @@ class Lot(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # On PostgreSQL the six references are checked per statement, not by foreign keys (migration 0018:
+    # triggers on ledger_entries and on the tables they refer to).
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
     amount: Mapped[Decimal] = mapped_column(Amount)

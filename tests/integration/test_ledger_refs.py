@@ -1,5 +1,5 @@
-"""Allocations' lot and entry exist (PostgreSQL: a statement trigger, not per-row foreign keys), and
-the rows they refer to are never deleted nor renumbered (migration 0018)."""
+"""Allocations' lot and entry, and entries' references, exist (PostgreSQL: statement triggers, not
+per-row foreign keys), and the rows they refer to keep their id and stay while referred to (0018)."""
 from __future__ import annotations
 
 import pytest
@@ -85,3 +85,47 @@ def test_the_check_names_an_allocation_whose_lot_is_missing(pg_session):
     found = [v for v in check(pg_session) if v.invariant == "allocation_refs"]
     assert [v.subject for v in found] == [f"allocation {allocation.id}"]
     pg_session.rollback()  # the trigger is enabled again with the rollback
+
+
+@pytest.mark.parametrize("column", ["account_id", "member_id", "beneficiary_member_id", "document_id",
+                                    "redemption_id", "policy_version_id"])
+def test_an_entry_referring_to_a_missing_row_is_refused_by_its_statement(pg_session, column):
+    member = members.create(pg_session, {"name": "Refs"}, now=T0)
+    pg_session.commit()
+    values = {"account_id": member.account_id, column: 10**12}
+    with pytest.raises(IntegrityError, match="does not exist"):
+        pg_session.execute(sa.text(
+            f"INSERT INTO ledger_entries (account_id, {column if column != 'account_id' else 'reason'}, kind, "
+            "amount, idempotency_key, actor, effective_at, created_at) "
+            f"VALUES (:account_id, {':' + column if column != 'account_id' else 'NULL'}, 'adjustment', -1, "
+            "'refs:raw', 'psql', now(), now())"), values)
+
+
+def test_an_entry_moved_to_a_missing_member_is_refused(pg_session):
+    _spent(pg_session)
+    with pytest.raises(IntegrityError, match="does not exist"):
+        pg_session.execute(sa.text("UPDATE ledger_entries SET member_id = 10^12 WHERE idempotency_key = 'refs:1'"))
+
+
+def test_a_member_an_entry_refers_to_is_not_deleted_and_one_without_entries_is(pg_session):
+    _spent(pg_session)
+    spare = members.create(pg_session, {"name": "Spare"}, now=T0)
+    pg_session.commit()
+    referred = pg_session.execute(sa.text("SELECT member_id FROM ledger_entries WHERE idempotency_key = 'refs:1'")
+                                  ).scalar_one()
+    with pytest.raises(IntegrityError, match="referred to by ledger entry"):
+        pg_session.execute(sa.text("DELETE FROM members WHERE id IN (:a, :b)"), {"a": referred, "b": spare.id})
+    pg_session.rollback()
+    pg_session.execute(sa.text("DELETE FROM members WHERE id = :b"), {"b": spare.id})
+    with pytest.raises(IntegrityError, match="keep their id"):
+        pg_session.execute(sa.text("UPDATE members SET id = id + 1000000 WHERE id = :a"), {"a": referred})
+
+
+def test_the_check_names_an_entry_whose_member_is_missing(pg_session):
+    _spent(pg_session)
+    pg_session.execute(sa.text("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entry_refs_update"))
+    pg_session.execute(sa.text("UPDATE ledger_entries SET member_id = 10^12 WHERE idempotency_key = 'refs:1'"))
+    entry = pg_session.execute(sa.text("SELECT id FROM ledger_entries WHERE idempotency_key = 'refs:1'")).scalar_one()
+    found = [v for v in check(pg_session) if v.invariant == "entry_refs"]
+    assert [v.subject for v in found] == [f"entry {entry}"]
+    pg_session.rollback()

@@ -13,6 +13,7 @@ checks every touched account's sums.
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime
 
 from common import Timer, make_app, scratch_database
@@ -21,6 +22,8 @@ from common import Timer, make_app, scratch_database
 MATURE = datetime(2025, 12, 1, tzinfo=UTC)
 EXPIRE = datetime(2027, 1, 1, tzinfo=UTC)
 PER_ACCOUNT = 5
+# A suffix for the scratch databases' names, so two people can run this benchmark at once.
+SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
 
 
 def load(url: str, lots: int) -> float:
@@ -82,11 +85,11 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=5000, help="lots for the per-lot baseline")
     args = parser.parse_args()
 
-    baseline_app = make_app(scratch_database("loyalty_bench_daily_base"))
+    baseline_app = make_app(scratch_database("loyalty_bench_daily_base" + SUFFIX))
     load(baseline_app.config["DATABASE_URL"], args.sample)
     baseline = run_jobs(baseline_app, per_lot=True)
 
-    app = make_app(scratch_database("loyalty_bench_daily"))
+    app = make_app(scratch_database("loyalty_bench_daily" + SUFFIX))
     seconds = load(app.config["DATABASE_URL"], args.lots)
     print(f"loaded {args.lots} due lots in {seconds:.0f} s")
     result = run_jobs(app, per_lot=False)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import Account, Allocation, Document, LedgerEntry, Lot
+from engine.models import Account, Allocation, Document, LedgerEntry, Lot, Member, PolicyVersion, Redemption
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,23 @@ def check(session: Session, *, limit: int = 100) -> list[Violation]:
         for row in session.execute(stmt.limit(limit - len(found) or 1)):
             if len(found) < limit:
                 found.append(Violation(invariant, subject(row), detail(row)))
+
+    # Allocations name a lot and an entry that exist (on PostgreSQL a statement trigger, not a foreign
+    # key, checks it as they are written: migration 0018).
+    run("allocation_refs",
+        select(Allocation.id, Allocation.lot_id, Allocation.entry_id)
+        .outerjoin(Lot, Lot.id == Allocation.lot_id).outerjoin(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+        .where(or_(Lot.id.is_(None), LedgerEntry.id.is_(None))),
+        lambda r: f"allocation {r.id}", lambda r: f"lot {r.lot_id} or entry {r.entry_id} does not exist")
+
+    # Entries name rows that exist (on PostgreSQL checked per statement, not by foreign keys: 0018).
+    refs = [(LedgerEntry.account_id, Account), (LedgerEntry.member_id, Member),
+            (LedgerEntry.beneficiary_member_id, Member), (LedgerEntry.document_id, Document),
+            (LedgerEntry.redemption_id, Redemption), (LedgerEntry.policy_version_id, PolicyVersion)]
+    missing = [and_(column.is_not(None), ~exists().where(model.id == column)) for column, model in refs]
+    run("entry_refs", select(LedgerEntry.id).where(or_(*missing)),
+        lambda r: f"entry {r.id}", lambda r: "refers to an account, member, document, redemption or policy "
+                                             "version that does not exist")
 
     # Lots: 0 <= remaining = amount - allocations <= amount.
     alloc = _sums(Allocation.amount, Allocation.lot_id)

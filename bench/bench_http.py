@@ -180,8 +180,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4,
-                        help="threads per worker (gthread, as gunicorn.conf.py); 1: sync workers")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker (gthread) when > 1; 1: sync workers, as gunicorn.conf.py")
     parser.add_argument("--rate", type=float, default=400, help="the fixed-rate mix run's requests/s (0: skip it)")
     parser.add_argument("--rate-connections", type=int, default=16)
     args = parser.parse_args()

@@ -133,6 +133,16 @@ def pg_app(request, tmp_path_factory):
 
 
 @pytest.fixture
+def pg_session(pg_app):
+    """A session of the PostgreSQL app (for what only PostgreSQL does: its triggers), rolled back after."""
+    with pg_app.app_context():
+        from server.extensions import db
+        session = db.session()
+        yield session
+        session.rollback()
+
+
+@pytest.fixture
 def target_app(request):
     """The app a test works on: pg_app when the test asks for it, else the parametrised app."""
     name = "pg_app" if "pg_app" in request.fixturenames else "app"

@@ -27,6 +27,7 @@ from engine.accrual.facts import FactLine
 from engine.ledger import rows
 from engine.members.lookup import MemberRow
 from engine.models.base import SCALE
+from engine.models.bulk import new_ids
 from engine.terms import lot_expiry
 from rules.facts import DocumentFacts
 
@@ -152,6 +153,6 @@ def plan_orders(session, orders: list[BulkOrder], doc_ids: list[int], *, source:
                 "line_total": batch.amount(l.line_total), "is_promo": l.is_promo, "points_per_unit": per_unit,
                 "base_line_no": None, "returned_quantity": ZERO, "returned_total": ZERO,
                 "points": batch.amount(points) if points is not None else None, "tags": tags})
-    for entry_id, entry, lot in zip(rows.entry_ids(session, len(entries)), entries, lots, strict=True):
+    for entry_id, entry, lot in zip(new_ids(session, rows.ENTRY_TABLE, len(entries)), entries, lots, strict=True):
         entry["id"] = lot["entry_id"] = entry_id
     return OrderPostings(documents, lines, entries, lots)

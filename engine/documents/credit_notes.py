@@ -35,9 +35,9 @@ from engine import policies, terms
 from engine.accrual.facts import fact_line
 from engine.documents import orders, states
 from engine.domain import PurchaseDoc
-from engine.ledger.reversals import ReversalBook, next_ids
+from engine.ledger.reversals import ReversalBook
 from engine.models import Document, DocumentLine, LedgerEntry, Mission, PolicyVersion, Product, Redemption
-from engine.models.bulk import batches, insert_rows, is_postgres, one_of, reserve_ids, run, update_rows
+from engine.models.bulk import batches, insert_rows, new_ids, one_of, run, update_rows
 from rules.facts import DocumentFacts, MemberFacts
 
 ZERO = Decimal(0)
@@ -264,15 +264,11 @@ def _compact_trace(result, version, multiplier: Decimal) -> dict:
             "document_rules": list(result.document_rules), "line_rules": counts, "compact": True}
 
 
-def _ids(session: Session, table, count: int) -> list[int]:
-    return reserve_ids(session, table.name, count) if is_postgres(session) else next_ids(session, table, count)
-
-
 def _write(session: Session, plan: _Plan, now: datetime) -> None:
     if not plan.documents:
         return
     documents, lines = Document.__table__, DocumentLine.__table__
-    for row, doc_id in zip(plan.documents, _ids(session, documents, len(plan.documents)), strict=True):
+    for row, doc_id in zip(plan.documents, new_ids(session, documents, len(plan.documents)), strict=True):
         row["id"] = doc_id
     insert_rows(session, documents, plan.documents)
     insert_rows(session, lines, [{**row, "document_id": plan.documents[index]["id"]} for index, row in plan.lines])

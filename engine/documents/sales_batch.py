@@ -16,9 +16,8 @@ from engine import outbox
 from engine.accrual import sales
 from engine.accrual.sales import BulkOrder, OrderPostings
 from engine.ledger import rows
-from engine.ledger.reversals import next_ids
 from engine.models import Document, DocumentCard, DocumentLine
-from engine.models.bulk import NULL, copy_text, esc, insert_rows, is_postgres, reserve_ids
+from engine.models.bulk import NULL, copy_text, esc, insert_rows, is_postgres, new_ids
 
 DOCUMENT_COLUMNS = ("id", "source", "external_id", "document_type", "number", "member_id", "account_id", "channel",
                     "store", "currency", "placed_at", "status", "total", "shipping_total", "version", "content_hash",
@@ -53,18 +52,14 @@ def _line_text(l: dict) -> str:
             f"\t{_n(l['points_per_unit'])}\t0\t0\t{_n(l['points'])}\t{NULL if not tags else esc(json.dumps(tags))}\n")
 
 
-def _ids(session: Session, count: int) -> list[int]:
-    table = Document.__table__
-    return reserve_ids(session, table.name, count) if is_postgres(session) else next_ids(session, table, count)
-
-
 def post_orders(session: Session, orders: list[BulkOrder], *, source: str, actor: str,
                 now: datetime) -> OrderPostings:
     """Store ``orders`` with what they earn. The caller holds the accounts' locks (`ledger.lock_accounts`)."""
     if not orders:
         return OrderPostings([], [], [], [])
     session.flush()
-    postings = sales.plan_orders(session, orders, _ids(session, len(orders)), source=source, actor=actor, now=now)
+    ids = new_ids(session, Document.__table__, len(orders))
+    postings = sales.plan_orders(session, orders, ids, source=source, actor=actor, now=now)
     if is_postgres(session):  # the hot tables as text by hand, as `store` writes invoices
         copy_text(session, Document.__tablename__, DOCUMENT_COLUMNS, map(_document_text, postings.documents))
         copy_text(session, DocumentLine.__tablename__, LINE_COLUMNS, map(_line_text, postings.lines))

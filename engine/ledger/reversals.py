@@ -15,12 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.ledger import rows
 from engine.models import Account, Allocation, LedgerEntry, Lot
-from engine.models.bulk import batches, insert_rows, is_postgres, one_of, run, update_rows
+from engine.models.bulk import batches, insert_rows, new_ids, one_of, run, update_rows
 
 ZERO = Decimal(0)
 _ORDER = (Lot.account_id, Lot.expires_at.is_(None), Lot.expires_at, Lot.available_at, Lot.id)
@@ -111,8 +111,7 @@ class ReversalBook:
     def write(self, session: Session) -> int:
         """Write the kept reversals; returns how many entries."""
         entries = [entry for book in self.kept for entry in book.entries]
-        ids = rows.reserve_entry_ids(session, len(entries)) if is_postgres(session) else \
-            next_ids(session, LedgerEntry.__table__, len(entries))
+        ids = new_ids(session, LedgerEntry.__table__, len(entries))
         allocations, position = [], 0
         for book in self.kept:
             for index, row in book.allocations:
@@ -131,9 +130,3 @@ class ReversalBook:
         return len(entries)
 
 
-def next_ids(session: Session, table, count: int) -> list[int]:
-    """SQLite: the ids the next inserts into ``table`` get (its writers are serialised; this one holds the lock)."""
-    if count <= 0:
-        return []
-    last = session.connection().execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-    return list(range(last + 1, last + 1 + count))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, insert, literal, select, union_all
+from sqlalchemy import bindparam, insert, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -125,13 +125,3 @@ def reserve_entry_ids(session: Session, count: int) -> list[int]:
     """Ids for entries planned before they are written (their lots point at them)."""
     return reserve_ids(session, ENTRY_TABLE.name, count)
 
-
-def entry_ids(session: Session, count: int) -> list[int]:
-    """`reserve_entry_ids` on PostgreSQL; elsewhere the ids the next inserts get (SQLite serialises its
-    writers, and this one holds the lock)."""
-    if is_postgres(session):
-        return reserve_entry_ids(session, count)
-    if count <= 0:
-        return []
-    last = session.connection().execute(select(func.coalesce(func.max(ENTRY_TABLE.c.id), 0))).scalar_one()
-    return list(range(last + 1, last + 1 + count))

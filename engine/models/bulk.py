@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, JSON, any_, bindparam, insert, text, update
+from sqlalchemy import ARRAY, JSON, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -113,6 +113,18 @@ def reserve_ids(session: Session, table: str, count: int) -> list[int]:
     rows = session.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
                                 "FROM generate_series(1, :n)"), {"n": count})
     return [row[0] for row in rows]
+
+
+def new_ids(session: Session, table, count: int) -> list[int]:
+    """``count`` primary keys for rows of ``table`` planned before they are written: from its sequence
+    on PostgreSQL; on SQLite the ids the next inserts get (its writers are serialised, and this one
+    holds the lock, so nobody takes them in between)."""
+    if is_postgres(session):
+        return reserve_ids(session, table.name, count)
+    if count <= 0:
+        return []
+    last = session.connection().execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(last + 1, last + 1 + count))
 
 
 def _bound(table, name: str, values: list, dialect) -> list:

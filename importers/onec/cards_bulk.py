@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 
 from engine import members, policies
 from engine.domain import CustomerDoc
-from engine.ledger.reversals import next_ids
 from engine.members.phones import normalize_phone
 from engine.models import Account, Member, MemberCard
-from engine.models.bulk import batches, insert_rows, is_postgres, one_of, reserve_ids, run
+from engine.models.bulk import batches, insert_rows, new_ids, one_of, run
 
 
 def _fits(doc: CustomerDoc) -> bool:
@@ -52,10 +51,6 @@ def split(session: Session, cards: list[CustomerDoc], *, now: datetime) -> tuple
     return new, rest
 
 
-def _ids(session: Session, table, count: int) -> list[int]:
-    return reserve_ids(session, table.name, count) if is_postgres(session) else next_ids(session, table, count)
-
-
 def create(session: Session, cards: list[CustomerDoc], *, now: datetime) -> None:
     """Members, accounts and card rows for ``cards`` (from `split`): the rows `members.create` and
     `customers.upsert` write, the model defaults spelled out, one COPY (PostgreSQL) per table."""
@@ -64,11 +59,11 @@ def create(session: Session, cards: list[CustomerDoc], *, now: datetime) -> None
     session.flush()
     tz = policies.settings(session, now).tz
     accounts, members_ = Account.__table__, Member.__table__
-    account_ids = _ids(session, accounts, len(cards))
+    account_ids = new_ids(session, accounts, len(cards))
     insert_rows(session, accounts, [{"id": a, "owner_type": "member", "debt": Decimal(0), "created_at": now}
                                     for a in account_ids])
     people = []
-    for doc, account_id, member_id in zip(cards, account_ids, _ids(session, members_, len(cards)), strict=True):
+    for doc, account_id, member_id in zip(cards, account_ids, new_ids(session, members_, len(cards)), strict=True):
         email = doc.email.strip().lower() if doc.email else doc.email
         registered = datetime.combine(doc.registered_at, time(0), tzinfo=tz) if doc.registered_at else now
         people.append({

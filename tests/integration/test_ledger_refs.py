@@ -11,15 +11,6 @@ from engine.ledger.check import check
 from tests.conftest import T0, D
 
 
-@pytest.fixture
-def pg_session(pg_app):
-    with pg_app.app_context():
-        from server.extensions import db
-        session = db.session()
-        yield session
-        session.rollback()
-
-
 def _spent(session):
     """A member with a lot of 10 and a debit of 4 that took 4 of it: one allocation."""
     member = members.create(session, {"name": "Refs"}, now=T0)

@@ -12,15 +12,6 @@ from engine import ledger, members
 from tests.conftest import T0, D
 
 
-@pytest.fixture
-def pg_session(pg_app):
-    with pg_app.app_context():
-        from server.extensions import db
-        session = db.session()
-        yield session
-        session.rollback()
-
-
 def _member(session):
     member = members.create(session, {"name": "Trigger"}, now=T0)
     session.commit()

@@ -188,7 +188,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         print("skipped: wrk is not installed (Debian: apt-get install wrk)")
         return
-    app = make_app(scratch_database("loyalty_bench_http"))
+    # BENCH_DB_SUFFIX: two people's runs at once must not drop each other's database.
+    app = make_app(scratch_database("loyalty_bench_http" + os.environ.get("BENCH_DB_SUFFIX", "")))
     key, ids = seed(app)
     port = free_port()
     proc = start_gunicorn(app.config["DATABASE_URL"], port, args.workers, args.threads)

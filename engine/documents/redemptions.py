@@ -100,10 +100,19 @@ def redeem(session: Session, request: RedemptionRequest, *, actor: str,
     """Spend points; returns (redemption, created). A retry returns the first one."""
     if request.points <= 0:
         raise RedemptionNotAllowed("the number of points to redeem must be positive")
+    member = members.resolve(session, request.member_ref)
+    if member is None:
+        existing = _find(session, request.source, request.external_id)
+        if existing is not None:  # a retry naming no member: the conflict, as before
+            return _replay(session, existing, request), False
+        member = members.get(session, request.member_ref)  # raises UnknownMember
+    # The lock first, then one look for the redemption: a retry (even one committed a moment ago)
+    # is found under it, and a new one needs the lock anyway; the checks come after, so a retry
+    # answers whatever changed since (a member blocked meanwhile).
+    account = ledger.lock_account(session, member.account_id)
     existing = _find(session, request.source, request.external_id)
     if existing is not None:
-        return _replay(session, existing, request), False
-    member = members.get(session, request.member_ref)
+        return _replay(session, existing, request, member), False
     settings = policies.settings(session, now)
     if request.points != settings.round_points(request.points):
         raise RedemptionNotAllowed(
@@ -116,11 +125,6 @@ def redeem(session: Session, request: RedemptionRequest, *, actor: str,
         if refused:
             raise RedemptionNotAllowed(refused)
     order = _recorded_order(session, request, member)
-    account = ledger.lock_account(session, member.account_id)
-    # Re-check under the lock: a concurrent retry may have just committed it.
-    existing = _find(session, request.source, request.external_id)
-    if existing is not None:
-        return _replay(session, existing, request), False
     point_value, details = _judge(session, request, order, member, account, settings, now)
     redemption = Redemption(source=request.source, external_id=request.external_id,
                             account_id=account.id, member_id=actor_member.id,
@@ -129,9 +133,10 @@ def redeem(session: Session, request: RedemptionRequest, *, actor: str,
                                 Decimal("0.01"), rounding=ROUND_DOWN),
                             currency=settings.currency, status="active", details=details,
                             created_at=now)
+    redemption.fresh_member = actor_member  # see the model: the answer reads it back
     session.add(redemption)
     session.flush()
-    ledger.debit(session, account, kind="redemption", amount=request.points,
+    ledger.spend(session, account, kind="redemption", amount=request.points,
                  key=f"redemption:{request.source}:{request.external_id}", actor=actor, now=now,
                  member_id=actor_member.id, redemption_id=redemption.id,
                  reason=f"order {request.order_external_id}" if request.order_external_id else None,
@@ -255,8 +260,9 @@ def _find(session: Session, source: str, external_id: str) -> Redemption | None:
     return session.execute(_FIND, {"source": source, "external_id": external_id}).scalar_one_or_none()
 
 
-def _replay(session: Session, existing: Redemption, request: RedemptionRequest) -> Redemption:
-    member = members.resolve(session, request.member_ref)
+def _replay(session: Session, existing: Redemption, request: RedemptionRequest,
+            member: Member | None = None) -> Redemption:
+    member = member or members.resolve(session, request.member_ref)
     if (existing.points != request.points or member is None
             or member.account_id != existing.account_id
             or (existing.order_external_id or None) != (request.order_external_id or None)):

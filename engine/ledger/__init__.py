@@ -72,6 +72,7 @@ from engine.ledger.posting import (
     settle_debt,
 )
 from engine.ledger.rows import write_batch
+from engine.ledger.spending import spend
 from engine.ledger.transfers import lock_pair, open_lots, transfer
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "lock_account",
     "lock_accounts",
     "settle_debt",
+    "spend",
     "write_batch",
     "lock_pair",
     "open_lots",

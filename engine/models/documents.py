@@ -109,3 +109,7 @@ class Redemption(Base):
     details: Mapped[dict | None] = mapped_column(JSONDoc)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Not a column. On a redemption this transaction made: the Member who spent, held so the answer
+    # reads it back without a query (the identity map holds objects weakly).
+    fresh_member = None

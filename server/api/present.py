@@ -83,7 +83,7 @@ def order_out(session: Session, document: Document) -> dict:
 
 
 def redemption_out(session: Session, redemption: Redemption) -> dict:
-    member = session.get(Member, redemption.member_id)
+    member = redemption.fresh_member or session.get(Member, redemption.member_id)
     return {
         "redemption_id": redemption.external_id, "member": member.loyalty_id,
         "order_id": redemption.order_external_id, "points": redemption.points,

@@ -5,6 +5,7 @@ from sqlalchemy import event
 
 from tests.conftest import ACCRUAL_BASIC, auth
 from tests.integration.test_api import PLACED
+from tests.support.statements import counted
 
 # idempotency record, document lookup, member, catalog, policies, missions running at the order's date,
 # the document and its lines (inserted once, with status and points), account lock, the entry with its
@@ -28,19 +29,10 @@ def test_an_accruing_order_runs_at_most_its_statement_budget(app, client, keys, 
                  "product_group": "110"} for n in (1, 2, 3)]})
 
     assert order("W1").status_code == 201  # warm: the compiled policy is cached per process
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if not statements or statements[-1] != statement:  # SQLite sends an executemany row by row
-            statements.append(statement)
-
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counted(app) as statements:
         response = order("S1")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["earned"] == "36"
     writes = [s for s in statements if s.split()[0] in ("INSERT", "UPDATE", "WITH")]

@@ -24,6 +24,13 @@ blp = Blueprint("promo_codes", __name__, url_prefix="/api/v1/promo-codes",
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
+@limiter.request_filter
+def _not_limited() -> bool:
+    """Only this blueprint's routes have limits: every other request skips the limiter's lookup of
+    them, which cost about 0.15 ms of CPU per request (a third of /healthz)."""
+    return request.blueprint != blp.name
+
+
 class RedeemIn(Schema):
     code = fields.String(required=True, validate=validate.Length(1, 100))
     member = MemberRefField(required=True)

@@ -124,13 +124,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(url: str, port: int, workers: int, threads: int = 1) -> subprocess.Popen:
+def start_gunicorn(url: str, port: int, workers: int, threads: int = 1,
+                   worker_class: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "PYTHONPATH": str(ROOT),
            "LOYALTY_INSTANCE": "/tmp/loyalty-bench"}
     env.pop("REDIS_URL", None)
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
-    threaded = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else \
-        ["--worker-class", "sync"]
+    worker_class = worker_class or ("gthread" if threads > 1 else "sync")  # as gunicorn.conf.py
+    threaded = ["--worker-class", worker_class, "--threads", str(threads)]
     proc = subprocess.Popen([gunicorn, "-w", str(workers), *threaded, "-b", f"127.0.0.1:{port}",
                              "--log-level", "warning", "server.app:create_app()"],
                             cwd=ROOT, env=env, start_new_session=True)
@@ -182,6 +183,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per worker (gthread) when > 1; 1: sync workers, as gunicorn.conf.py")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"),
+                        help="default: gthread when --threads > 1, else sync (gthread keeps connections alive)")
     parser.add_argument("--rate", type=float, default=400, help="the fixed-rate mix run's requests/s (0: skip it)")
     parser.add_argument("--rate-connections", type=int, default=16)
     args = parser.parse_args()
@@ -192,7 +195,7 @@ def main() -> None:
     app = make_app(scratch_database("loyalty_bench_http" + os.environ.get("BENCH_DB_SUFFIX", "")))
     key, ids = seed(app)
     port = free_port()
-    proc = start_gunicorn(app.config["DATABASE_URL"], port, args.workers, args.threads)
+    proc = start_gunicorn(app.config["DATABASE_URL"], port, args.workers, args.threads, args.worker_class)
     try:
         results = {kind: run_wrk(port, kind, key, ids, args, connections=args.connections)
                    for kind in ("healthz", "balance", "mix")}
@@ -202,10 +205,12 @@ def main() -> None:
     finally:
         stop(proc)
     base = results["healthz"]["rps"]
+    worker_class = args.worker_class or ("gthread" if args.threads > 1 else "sync")
     for kind, r in results.items():
         connections = args.rate_connections if kind.startswith("mix at") else args.connections
         print(f"{kind}: {r['rps']:,.0f} req/s, p95 {r['p95_ms']:.1f} ms, {r['errors']} errors "
-              f"of {r['requests']} ({connections} connections, {args.workers} workers × {args.threads} threads); "
+              f"of {r['requests']} ({connections} connections, {args.workers} {worker_class} workers × "
+              f"{args.threads} threads); "
               f"ratio to /healthz {r['rps'] / base:.2f}")
 
 

@@ -51,6 +51,8 @@ one account are serialised and the second sees the first's allocations.
 Lots are only changed under that lock. Services flush; the caller (request,
 job, CLI command) commits once.
 """
+from engine.ledger.balances import from_rows as balance_from_rows
+from engine.ledger.balances import with_open_lots
 from engine.ledger.locks import lock_account, lock_accounts
 from engine.ledger.posting import (
     Balance,
@@ -85,6 +87,7 @@ __all__ = [
     "available_points",
     "balance",
     "balance_of",
+    "balance_from_rows",
     "collectable",
     "credit",
     "debit",
@@ -100,4 +103,5 @@ __all__ = [
     "lock_pair",
     "open_lots",
     "transfer",
+    "with_open_lots",
 ]

@@ -111,7 +111,9 @@ def balance(ref):
     """Available and pending points, their value, what expires next, tier progress."""
     xml_root("balance")
     session = db.session()
-    return present.balance_out(session, members.get(session, ref))
+    now = clock.now()
+    member, balance_now = members.get_with_balance(session, ref, now)  # one statement for both
+    return present.balance_out(session, member, now=now, balance=balance_now)
 
 
 @blp.route("/<ref>/history")

@@ -24,6 +24,9 @@ from engine.models import Account, Allocation, LedgerEntry, Lot
 from engine.models.bulk import is_postgres
 
 ZERO = Decimal(0)
+# Lots one statement takes at most: each is two bound parameters and a cached statement shape; a spend
+# across more lots (a wholesale account's thousands of small ones) goes through `debit` instead.
+MAX_TAKES = 64
 _ALLOCATIONS, _LOTS = Allocation.__table__, Lot.__table__
 
 
@@ -51,6 +54,9 @@ def spend(session: Session, account: Account, *, kind: str, amount: Decimal, key
         if take > 0:
             takes.append((lot, take))
             wanted -= take
+    if len(takes) > MAX_TAKES:
+        return posting.debit(session, account, kind=kind, amount=amount, key=key, actor=actor, now=now,
+                             **entry_fields)
     row = rows.entry_row(account_id=account.id, kind=kind, amount=-amount, key=key, actor=actor, now=now,
                          **entry_fields)
     params = {f"e_{c}": value for c, value in row.items()}

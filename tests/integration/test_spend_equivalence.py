@@ -83,3 +83,22 @@ def test_a_spend_replayed_with_its_key_answers_the_first_entry_and_writes_nothin
         ledger.spend(session, account, kind="redemption", amount=D("4"), key="replay:r", actor="a", now=T0)
     session.flush()
     assert check(session) == []
+
+
+def test_a_spend_across_more_lots_than_one_statement_takes_posts_what_debit_posts(session):
+    from engine.ledger.spending import MAX_TAKES
+    results = []
+    for name, post in (("many-debit", ledger.debit), ("many-spend", ledger.spend)):
+        member = members.create(session, {"name": name}, now=T0 - 400 * DAY)
+        account = ledger.lock_account(session, member.account_id)
+        for i in range(MAX_TAKES + 6):  # small lots, as a wholesale account gathers them
+            ledger.credit(session, account, kind="adjustment", key=f"{name}:lot:{i}", actor="test",
+                          now=T0 - 40 * DAY, lots=[ledger.LotSpec(D("0.5"), T0 - 30 * DAY, T0 + (i + 1) * DAY)])
+        entry = post(session, account, kind="redemption", amount=D(MAX_TAKES + 3) / 2, key=f"{name}:r",
+                     actor="api:shop", now=T0, member_id=member.id)
+        assert entry.amount == -D(MAX_TAKES + 3) / 2
+        session.flush()
+        results.append(_posted(session, account.id))
+    assert results[0] == results[1]
+    assert results[1][2].count(D(0)) == MAX_TAKES + 3  # every half-point lot taken, soonest first
+    assert check(session) == []

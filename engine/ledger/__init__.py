@@ -51,8 +51,6 @@ one account are serialised and the second sees the first's allocations.
 Lots are only changed under that lock. Services flush; the caller (request,
 job, CLI command) commits once.
 """
-from engine.ledger.balances import from_rows as balance_from_rows
-from engine.ledger.balances import with_open_lots
 from engine.ledger.locks import lock_account, lock_accounts
 from engine.ledger.posting import (
     Balance,
@@ -87,7 +85,6 @@ __all__ = [
     "available_points",
     "balance",
     "balance_of",
-    "balance_from_rows",
     "collectable",
     "credit",
     "debit",
@@ -103,5 +100,4 @@ __all__ = [
     "lock_pair",
     "open_lots",
     "transfer",
-    "with_open_lots",
 ]

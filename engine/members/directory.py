@@ -54,8 +54,8 @@ _BY_REF = {
 }
 
 
-def _parse_ref(session: Session, ref: str) -> tuple[str | None, str] | None:
-    """(kind, value) of a SPEC §4.1 reference, or None when it cannot name anyone."""
+def resolve(session: Session, ref: str) -> Member | None:
+    """Find a member by a SPEC §4.1 reference (loyalty id, ext:, erp:, phone:, onec:)."""
     if not ref:
         return None
     kind, sep, value = ref.partition(":")
@@ -65,33 +65,14 @@ def _parse_ref(session: Session, ref: str) -> tuple[str | None, str] | None:
         value = normalize_phone(value, _regions(session))
         if value is None:
             return None
-    return (kind, value) if kind in _BY_REF else None
-
-
-def resolve(session: Session, ref: str) -> Member | None:
-    """Find a member by a SPEC §4.1 reference (loyalty id, ext:, erp:, phone:, onec:)."""
-    parsed = _parse_ref(session, ref)
-    if parsed is None:
+    stmt = _BY_REF.get(kind)
+    if stmt is None:
         return None
-    member = session.execute(_BY_REF[parsed[0]], {"value": parsed[1]}).scalar_one_or_none()
+    member = session.execute(stmt, {"value": value}).scalar_one_or_none()
     # A merged-away member answers for the member it was merged into.
     while member is not None and member.merged_into_id is not None:
         member = session.get(Member, member.merged_into_id)
     return member
-
-
-_WITH_BALANCE = {kind: ledger.with_open_lots(stmt, Member.account_id) for kind, stmt in _BY_REF.items()}
-
-
-def get_with_balance(session: Session, ref: str, now: datetime) -> tuple[Member, ledger.Balance]:
-    """`get` and `ledger.balance_of` of the member's account at ``now``, in one statement (the API's balance
-    read); a merged-away member answers for the member it was merged into, as in `resolve`."""
-    parsed = _parse_ref(session, ref)
-    rows = session.execute(_WITH_BALANCE[parsed[0]], {"value": parsed[1], "now": now}).all() if parsed else []
-    if not rows or rows[0][0].merged_into_id is not None:
-        member = get(session, ref)
-        return member, ledger.balance_of(session, member.account_id, now)
-    return rows[0][0], ledger.balance_from_rows(rows, now)
 
 
 def get(session: Session, ref: str) -> Member:

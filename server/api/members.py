@@ -111,9 +111,7 @@ def balance(ref):
     """Available and pending points, their value, what expires next, tier progress."""
     xml_root("balance")
     session = db.session()
-    now = clock.now()
-    member, balance_now = members.get_with_balance(session, ref, now)  # one statement for both
-    return present.balance_out(session, member, now=now, balance=balance_now)
+    return present.balance_out(session, members.get(session, ref))
 
 
 @blp.route("/<ref>/history")

@@ -35,11 +35,10 @@ def _tier(session: Session, member: Member, now=None) -> dict:
                                                     "pinned_until")}}
 
 
-def balance_out(session: Session, member: Member, *, now=None, balance: ledger.Balance | None = None) -> dict:
-    """``balance``: the member's at ``now``, when the caller read it with the member (`members.get_with_balance`)."""
-    now = now or clock.now()
+def balance_out(session: Session, member: Member) -> dict:
+    now = clock.now()
     settings = policies.settings(session, now)
-    bal = balance or ledger.balance_of(session, member.account_id, now)
+    bal = ledger.balance_of(session, member.account_id, now)
     # What the points would really pay: the redemption policy may value a point differently.
     point_value = redemptions.point_value(session, member, settings, now)
     value = (max(bal.available, Decimal(0)) * point_value).quantize(Decimal("0.01"), rounding=ROUND_DOWN)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 import rules
 from engine import ledger, members, outbox, policies, terms
 from engine.accrual.facts import document_facts
+from engine.documents import store
 from engine.engagement import missions, referrals
 from engine.models import Document, LedgerEntry, Member, PolicyVersion
 from rules.facts import MemberFacts
@@ -62,6 +63,7 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
     if planned is None:
         return None
     member, version, member_facts, result, available_at, expires_at = planned
+    store.insert_document(session, document)  # a new one, complete now: before the lock, as its flush was
     account = ledger.lock_account(session, document.account_id)
     entry = ledger.credit(
         session, account, kind="accrual", key=f"{document.source}:{document.external_id}:accrual",

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 import rules
 from engine import ledger, members, outbox, policies, terms
+from engine.documents import store
 from engine.models import Document, Lot, Member, Mission, MissionAward, MissionMember, MissionProgress
 from engine.models.bulk import batches
 from rules.facts import DocumentFacts, MemberFacts
@@ -128,7 +129,7 @@ def on_document(session: Session, document: Document, doc: DocumentFacts, member
     if not previous and not parts:
         return excluded
     if document.id is None:  # a new document its accrual has not inserted yet: the rows point at it
-        session.flush()
+        store.insert_document(session, document)
     session.execute(delete(MissionProgress).where(MissionProgress.document_id == document.id))
     for mission, period, amount, quantity in parts:
         session.add(MissionProgress(mission_id=mission.id, member_id=member.id, document_id=document.id,

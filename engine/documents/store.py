@@ -78,51 +78,58 @@ _LINE_VALUES = tuple(c.name for c in _LINES.columns if c.name not in ("id", "doc
 
 def _sql_type(column) -> str:
     """The column's type without its length or precision: the INSERT itself checks the value against
-    them, as it does for a single row (an explicit cast to VARCHAR(64) would cut a longer text)."""
+    them, as it does for a single row (a VARCHAR(64) in the record would cut a longer text)."""
+    if isinstance(column.type, JSON):
+        return "TEXT"  # the JSON's text, cast below: a JSON null stays JSON null, as the ORM writes it
     return column.type.compile(dialect=postgresql.dialect()).split("(")[0]
 
 
-# The document's INSERT, and its lines' from its RETURNING, one array per column: one round trip, and one
-# short statement for any number of lines (psycopg parses a statement over 4 KB again on every call).
+# The document's INSERT, and its lines' from its RETURNING and one JSON array of the lines: one round trip,
+# and one short statement for any number of lines (psycopg parses a statement over 4 KB again on every
+# call, and binds an array element by element).
 _NEW = text(
     f"WITH new_document AS (INSERT INTO documents ({', '.join(_DOCUMENT_VALUES)}) "
     f"VALUES ({', '.join(f':d_{c}' for c in _DOCUMENT_VALUES)}) RETURNING id) "
     f"INSERT INTO document_lines (document_id, {', '.join(_LINE_VALUES)}) "
-    f"SELECT new_document.id, {', '.join(f'u.{c}' for c in _LINE_VALUES)} FROM new_document, unnest("
-    + ", ".join(f"CAST(:l_{c} AS TEXT[])::JSONB[]" if isinstance(_LINES.c[c].type, JSON)
-                else f"CAST(:l_{c} AS {_sql_type(_LINES.c[c])}[])" for c in _LINE_VALUES)
-    + f") AS u({', '.join(_LINE_VALUES)}) RETURNING document_lines.document_id, document_lines.id, "
-    "document_lines.line_no"
+    "SELECT new_document.id, "
+    + ", ".join(f"CAST(u.{c} AS JSONB)" if isinstance(_LINES.c[c].type, JSON) else f"u.{c}" for c in _LINE_VALUES)
+    + " FROM new_document, jsonb_to_recordset(CAST(:lines AS JSONB)) AS u("
+    + ", ".join(f"{c} {_sql_type(_LINES.c[c])}" for c in _LINE_VALUES)
+    + ") RETURNING document_lines.document_id, document_lines.id, document_lines.line_no"
 ).bindparams(*(bindparam(f"d_{c}", type_=_DOCUMENTS.c[c].type) for c in _DOCUMENT_VALUES))
+_JSON_LINE_COLUMNS = frozenset(c for c in _LINE_VALUES if isinstance(_LINES.c[c].type, JSON))
+# Exact decimals: bound as their type binds them (4 places at most), written as their exact text.
+_BOUND_LINE_COLUMNS = tuple((c, _LINES.c[c].type) for c in _LINE_VALUES if isinstance(_LINES.c[c].type, TypeDecorator))
 
 
 def _values(row, table, names: tuple[str, ...]) -> dict:
     """The columns of a new object, with the columns' defaults applied and set on it (it will pass for
     a loaded one, so what it holds must be what the database holds)."""
+    held = row.__dict__  # what the constructor set; reading it skips the attributes' instrumentation
     out = {}
     for name in names:
-        value = getattr(row, name)
-        default = table.c[name].default
-        if value is None and default is not None:
-            value = default.arg if default.is_scalar else default.arg(None)
-            setattr(row, name, value)
+        value = held.get(name)
+        if value is None:
+            default = table.c[name].default
+            if default is not None:
+                value = default.arg if default.is_scalar else default.arg(None)
+                setattr(row, name, value)
         out[name] = value
     return out
 
 
-def _line_arrays(session: Session, rows: list[dict]) -> dict:
-    """One array per line column, each value as its column's type binds it (JSON as its text)."""
+def _lines_json(session: Session, rows: list[dict]) -> str:
+    """The lines as one JSON array: numbers as their exact text (bound as the column type binds them),
+    JSON columns as their JSON text."""
     dialect = session.get_bind().dialect
-    out = {}
-    for name in _LINE_VALUES:
-        column_type = _LINES.c[name].type
-        values = [row[name] for row in rows]
-        if isinstance(column_type, JSON):
-            values = [json.dumps(value) for value in values]  # None: JSON null, as the ORM writes it
-        elif isinstance(column_type, TypeDecorator):
-            values = [column_type.process_bind_param(value, dialect) for value in values]
-        out[f"l_{name}"] = values
-    return out
+    for row in rows:
+        for name, column_type in _BOUND_LINE_COLUMNS:
+            value = row[name]
+            if value is not None:
+                row[name] = str(column_type.process_bind_param(value, dialect))
+        for name in _JSON_LINE_COLUMNS:
+            row[name] = json.dumps(row[name])  # None: JSON null, as the ORM writes it
+    return json.dumps(rows)
 
 
 def insert_document(session: Session, document: Document) -> None:
@@ -137,7 +144,7 @@ def insert_document(session: Session, document: Document) -> None:
         session.flush()
         return
     params = {f"d_{c}": value for c, value in _values(document, _DOCUMENTS, _DOCUMENT_VALUES).items()}
-    params.update(_line_arrays(session, [_values(line, _LINES, _LINE_VALUES) for line in lines]))
+    params["lines"] = _lines_json(session, [_values(line, _LINES, _LINE_VALUES) for line in lines])
     ids = {}
     for document_id, line_id, line_no in session.execute(_NEW, params):
         document.id, ids[line_no] = document_id, line_id

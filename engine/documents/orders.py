@@ -167,11 +167,18 @@ def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
     return "replaced"
 
 
-def _catalog(session: Session, skus: list[str]) -> dict[str, Product]:
+_PRODUCTS = Product.__table__
+# Built once, on the table: the columns a line takes from its product, without loading Product objects.
+_CATALOG = select(_PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.product_group, _PRODUCTS.c.brand,
+                  _PRODUCTS.c.points_per_unit, _PRODUCTS.c.tags).where(
+    _PRODUCTS.c.sku.in_(bindparam("skus", expanding=True)))
+
+
+def _catalog(session: Session, skus: list[str]) -> dict:
+    """sku → the catalog's row (name, product_group, brand, points_per_unit, tags) of the known SKUs."""
     if not skus:
         return {}
-    rows = session.execute(select(Product).where(Product.sku.in_(set(skus)))).scalars()
-    return {product.sku: product for product in rows}
+    return {row.sku: row for row in session.execute(_CATALOG, {"skus": sorted(set(skus))})}
 
 
 def set_status(session: Session, document: Document, status: str, *, actor: str,

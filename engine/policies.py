@@ -18,7 +18,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 import rules
-from engine import clock
+from engine import clock, config_stamp
 from engine.models import PolicyVersion
 
 SETTINGS = "settings"
@@ -117,20 +117,21 @@ class VersionRef:
 _PUBLISHED = "loyalty.published_versions"
 
 
-def _published(session: Session) -> list[VersionRef]:
-    """Every published version, read once per transaction (a handful of small rows):
-    a request asks for settings and several policies, and this is one query."""
+def _published(session: Session) -> tuple[VersionRef, ...]:
+    """Every published version (a handful of small rows), looked up once per transaction: a request
+    asks for settings and several policies. Read from the database only when the configuration's
+    stamp changed (`engine.config_stamp`)."""
     refs = session.info.get(_PUBLISHED)
     if refs is None:
-        refs = [VersionRef(*row) for row in session.execute(_PUBLISHED_REFS)]
-        session.info[_PUBLISHED] = refs
+        refs = session.info[_PUBLISHED] = _PUBLISHED_REFS.get(session)
     return refs
 
 
 _VERSIONS = PolicyVersion.__table__
 # Built once on the table (every request runs it): no ORM statement to construct per call.
-_PUBLISHED_REFS = select(_VERSIONS.c.id, _VERSIONS.c.policy, _VERSIONS.c.version, _VERSIONS.c.effective_from,
-                         _VERSIONS.c.created_at).where(_VERSIONS.c.status == "published")
+_PUBLISHED_REFS = config_stamp.Cached(
+    [_VERSIONS.c.id, _VERSIONS.c.policy, _VERSIONS.c.version, _VERSIONS.c.effective_from, _VERSIONS.c.created_at],
+    _VERSIONS.c.status == "published", lambda rows: tuple(VersionRef(*row) for row in rows))
 
 
 @event.listens_for(Session, "after_commit")
@@ -170,6 +171,7 @@ def _cache_key(row) -> tuple:
 def clear_cache() -> None:
     with _compiled_lock:
         _compiled.clear()
+    _PUBLISHED_REFS.clear()
 
 
 def compiled(row, session: Session | None = None):

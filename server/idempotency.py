@@ -32,7 +32,7 @@ def _fingerprint() -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+def _replay(record, fingerprint: str) -> Response:
     if record.request_hash != fingerprint:
         raise ApiError(409, "idempotency_conflict",
                        f"the key {record.key!r} was already used for a different request")
@@ -44,15 +44,18 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     return response
 
 
-_FIND = select(IdempotencyRecord).where(IdempotencyRecord.client == bindparam("client"),
-                                        IdempotencyRecord.key == bindparam("key"))  # built once
+_RECORDS = IdempotencyRecord.__table__
+# Built once, on the table: the record's columns, not an object nothing changes.
+_FIND = select(_RECORDS.c.key, _RECORDS.c.request_hash, _RECORDS.c.status_code, _RECORDS.c.response).where(
+    _RECORDS.c.client == bindparam("client"), _RECORDS.c.key == bindparam("key"))
 
 
-_RECORD = insert(IdempotencyRecord.__table__)
+_RECORD = insert(_RECORDS)
 
 
-def _find(session, client: str, key: str) -> IdempotencyRecord | None:
-    return session.execute(_FIND, {"client": client, "key": key}).scalar_one_or_none()
+def _find(session, client: str, key: str):
+    """The stored answer under (client, key): a row of key, request_hash, status_code, response."""
+    return session.execute(_FIND, {"client": client, "key": key}).one_or_none()
 
 
 def transactional(view: Callable) -> Callable:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 import rules
 from engine import ledger, members, outbox, policies, terms
 from engine.accrual.facts import document_facts
+from engine.documents import store
 from engine.engagement import missions, referrals
 from engine.models import Document, LedgerEntry, Member, PolicyVersion
 from rules.facts import MemberFacts
@@ -43,10 +44,11 @@ def _member_variables(session: Session, version, at: datetime, settings) -> froz
                                   expiry_policy, mission_policy)
 
 
-def _trace(result, version, member_facts: MemberFacts, **extra) -> dict:
+def _trace(result, version, member_facts: MemberFacts, member: dict | None = None, **extra) -> dict:
+    """``member``: ``member_facts.to_dict()`` when the caller has it already."""
     trace = dict(result.trace or {})
     trace.update({"policy": "accrual", "policy_version": version.version,
-                  "member": member_facts.to_dict(), **extra})
+                  "member": member_facts.to_dict() if member is None else member, **extra})
     return trace
 
 
@@ -62,12 +64,14 @@ def accrue(session: Session, document: Document, *, actor: str, now: datetime,
     if planned is None:
         return None
     member, version, member_facts, result, available_at, expires_at = planned
+    store.insert_document(session, document)  # a new one, complete now: before the lock, as its flush was
     account = ledger.lock_account(session, document.account_id)
     entry = ledger.credit(
         session, account, kind="accrual", key=f"{document.source}:{document.external_id}:accrual",
         actor=actor, now=now, lots=[ledger.LotSpec(result.points, available_at, expires_at)],
         member_id=member.id, document_id=document.id, policy_version_id=version.id,
-        effective_at=document.placed_at, trace=_trace(result, version, member_facts))
+        effective_at=document.placed_at,
+        trace=_trace(result, version, member_facts, member=dict(document.member_snapshot)))
     outbox.points_credited(session, member, entry, now)  # the SMS and webhook, in this transaction
     referrals.after_first_purchase(session, member, actor=actor, now=now, document=document,
                                    available_at=available_at)

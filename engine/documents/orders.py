@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine import accrual, members, policies
-from engine.documents import corrections, fingerprint, refunds, states
+from engine.documents import corrections, fingerprint, refunds, states, store
 
 # The errors are named here too, where callers meet them.
 from engine.documents.errors import DocumentConflict as DocumentConflict
@@ -92,18 +92,18 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
         earned=ZERO, absorbed=ZERO, created_at=now)  # set, not defaulted: read before the INSERT
     document.lines.extend(_document_lines(session, doc))
     document.fresh_member = member  # see the model: the answer reads it back
-    session.add(document)
+    # Not in the session yet: `store.insert_document` writes it once complete, with its lines.
     if doc.document_type == "correction":
-        session.flush()
+        store.insert_document(session, document)
         apply_correction(session, document, doc.base_external_id, actor=actor, now=now)
     elif doc.status and doc.status != "placed" and not doc.cancelled:
-        # Not flushed yet: the accrual's lock inserts the document with its status, points and lines'
-        # points in one go (no UPDATE after the INSERT); nothing in between needs it in the database.
+        # The accrual writes it just before its lock, with its status, points and lines' points in one
+        # go (no UPDATE after the INSERT); nothing in between needs it in the database.
         set_status(session, document, doc.status, actor=actor, now=now, accrue_from=accrue_from)
     else:
         if doc.cancelled:
             document.status = "cancelled"
-        session.flush()
+        store.insert_document(session, document)
     return document, True
 
 
@@ -167,11 +167,18 @@ def revise(session: Session, document: Document, doc: PurchaseDoc) -> str:
     return "replaced"
 
 
-def _catalog(session: Session, skus: list[str]) -> dict[str, Product]:
+_PRODUCTS = Product.__table__
+# Built once, on the table: the columns a line takes from its product, without loading Product objects.
+_CATALOG = select(_PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.product_group, _PRODUCTS.c.brand,
+                  _PRODUCTS.c.points_per_unit, _PRODUCTS.c.tags).where(
+    _PRODUCTS.c.sku.in_(bindparam("skus", expanding=True)))
+
+
+def _catalog(session: Session, skus: list[str]) -> dict:
+    """sku → the catalog's row (name, product_group, brand, points_per_unit, tags) of the known SKUs."""
     if not skus:
         return {}
-    rows = session.execute(select(Product).where(Product.sku.in_(set(skus)))).scalars()
-    return {product.sku: product for product in rows}
+    return {row.sku: row for row in session.execute(_CATALOG, {"skus": sorted(set(skus))})}
 
 
 def set_status(session: Session, document: Document, status: str, *, actor: str,
@@ -199,6 +206,7 @@ def set_status(session: Session, document: Document, status: str, *, actor: str,
         for redemption in refunds.of_order(session, document.source, document.external_id):
             refunds.cancel(session, redemption, actor=actor, now=now,
                            reason=f"order {document.external_id} {status}")
+    store.insert_document(session, document)  # a new one that earned nothing is not written yet
     session.flush()
     return document
 

@@ -1,4 +1,5 @@
-"""Documents a chunk at a time: which are already stored, and COPY of new ones with their lines.
+"""Writing documents: one new document with its lines in one statement, and a chunk at a time (which are
+already stored, and COPY of new ones with their lines).
 
 The text rows are written by hand for speed (a million lines per import);
 their column lists are checked against the model tables by the tests.
@@ -9,11 +10,13 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, bindparam, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.types import TypeDecorator
 
-from engine.models import Document
-from engine.models.bulk import NULL, batches, copy_text, esc, needs_escape, one_of, run
+from engine.models import Document, DocumentLine
+from engine.models.bulk import NULL, batches, copy_text, esc, is_postgres, needs_escape, one_of, run
 
 DOCUMENT_COLUMNS = ("id", "source", "external_id", "document_type", "number", "member_id", "account_id", "channel",
                     "store", "currency", "placed_at", "status", "total", "shipping_total", "content_hash", "earned",
@@ -64,3 +67,89 @@ def write_documents(session: Session, documents: list, lines: list, *, source: s
         moment = now.isoformat()
         copy_text(session, "documents", DOCUMENT_COLUMNS, _documents(documents, esc(source), moment))
         copy_text(session, "document_lines", LINE_COLUMNS, _lines(lines))
+
+
+
+
+_DOCUMENTS, _LINES = Document.__table__, DocumentLine.__table__
+_DOCUMENT_VALUES = tuple(c.name for c in _DOCUMENTS.columns if c.name != "id")
+_LINE_VALUES = tuple(c.name for c in _LINES.columns if c.name not in ("id", "document_id"))
+
+
+def _sql_type(column) -> str:
+    """The column's type without its length or precision: the INSERT itself checks the value against
+    them, as it does for a single row (a VARCHAR(64) in the record would cut a longer text)."""
+    if isinstance(column.type, JSON):
+        return "TEXT"  # the JSON's text, cast below: a JSON null stays JSON null, as the ORM writes it
+    return column.type.compile(dialect=postgresql.dialect()).split("(")[0]
+
+
+# The document's INSERT, and its lines' from its RETURNING and one JSON array of the lines: one round trip,
+# and one short statement for any number of lines (psycopg parses a statement over 4 KB again on every
+# call, and binds an array element by element).
+_NEW = text(
+    f"WITH new_document AS (INSERT INTO documents ({', '.join(_DOCUMENT_VALUES)}) "
+    f"VALUES ({', '.join(f':d_{c}' for c in _DOCUMENT_VALUES)}) RETURNING id) "
+    f"INSERT INTO document_lines (document_id, {', '.join(_LINE_VALUES)}) "
+    "SELECT new_document.id, "
+    + ", ".join(f"CAST(u.{c} AS JSONB)" if isinstance(_LINES.c[c].type, JSON) else f"u.{c}" for c in _LINE_VALUES)
+    + " FROM new_document, jsonb_to_recordset(CAST(:lines AS JSONB)) AS u("
+    + ", ".join(f"{c} {_sql_type(_LINES.c[c])}" for c in _LINE_VALUES)
+    + ") RETURNING document_lines.document_id, document_lines.id, document_lines.line_no"
+).bindparams(*(bindparam(f"d_{c}", type_=_DOCUMENTS.c[c].type) for c in _DOCUMENT_VALUES))
+_JSON_LINE_COLUMNS = frozenset(c for c in _LINE_VALUES if isinstance(_LINES.c[c].type, JSON))
+# Exact decimals: bound as their type binds them (4 places at most), written as their exact text.
+_BOUND_LINE_COLUMNS = tuple((c, _LINES.c[c].type) for c in _LINE_VALUES if isinstance(_LINES.c[c].type, TypeDecorator))
+
+
+def _values(row, table, names: tuple[str, ...]) -> dict:
+    """The columns of a new object, with the columns' defaults applied and set on it (it will pass for
+    a loaded one, so what it holds must be what the database holds)."""
+    held = row.__dict__  # what the constructor set; reading it skips the attributes' instrumentation
+    out = {}
+    for name in names:
+        value = held.get(name)
+        if value is None:
+            default = table.c[name].default
+            if default is not None:
+                value = default.arg if default.is_scalar else default.arg(None)
+                setattr(row, name, value)
+        out[name] = value
+    return out
+
+
+def _lines_json(session: Session, rows: list[dict]) -> str:
+    """The lines as one JSON array: numbers as their exact text (bound as the column type binds them),
+    JSON columns as their JSON text."""
+    dialect = session.get_bind().dialect
+    for row in rows:
+        for name, column_type in _BOUND_LINE_COLUMNS:
+            value = row[name]
+            if value is not None:
+                row[name] = str(column_type.process_bind_param(value, dialect))
+        for name in _JSON_LINE_COLUMNS:
+            row[name] = json.dumps(row[name])  # None: JSON null, as the ORM writes it
+    return json.dumps(rows)
+
+
+def insert_document(session: Session, document: Document) -> None:
+    """Write a new document (not in the session yet) with its lines and add them to the session as if
+    loaded: on PostgreSQL one statement instead of the unit of work's two, and no flush bookkeeping.
+    Call it once the document is complete (a change after it is an UPDATE). A stored one: nothing."""
+    if document.id is not None:
+        return
+    lines = list(document.lines)
+    if not lines or not is_postgres(session):
+        session.add(document)
+        session.flush()
+        return
+    params = {f"d_{c}": value for c, value in _values(document, _DOCUMENTS, _DOCUMENT_VALUES).items()}
+    params["lines"] = _lines_json(session, [_values(line, _LINES, _LINE_VALUES) for line in lines])
+    ids = {}
+    for document_id, line_id, line_no in session.execute(_NEW, params):
+        document.id, ids[line_no] = document_id, line_id
+    for line in lines:
+        line.id, line.document_id = ids[line.line_no], document.id
+        make_transient_to_detached(line)
+    make_transient_to_detached(document)
+    session.add(document)  # the lines come along (save-update cascade), all of them clean

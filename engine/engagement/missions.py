@@ -24,11 +24,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, tuple_
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 import rules
-from engine import ledger, members, outbox, policies, terms
+from engine import config_stamp, ledger, members, outbox, policies, terms
+from engine.documents import store
 from engine.models import Document, Lot, Member, Mission, MissionAward, MissionMember, MissionProgress
 from engine.models.bulk import batches
 from rules.facts import DocumentFacts, MemberFacts
@@ -40,14 +41,13 @@ class MissionError(ValueError):
     code = "invalid_mission"
 
 
-_RUNNING = select(Mission).where(
-    Mission.starts_at <= bindparam("at", type_=Mission.starts_at.type),
-    or_(Mission.ends_at.is_(None), Mission.ends_at > bindparam("at", type_=Mission.ends_at.type))
-).order_by(Mission.id)  # built once: every order asks
+_MISSIONS = config_stamp.rows_of(Mission)  # every order asks; few rows
 
 
 def running(session: Session, at: datetime) -> list[Mission]:
-    return list(session.execute(_RUNNING, {"at": at}).scalars())
+    """The missions running at ``at``, in id order."""
+    return [config_stamp.attach(session, Mission, row) for row in _MISSIONS.get(session)
+            if row["starts_at"] <= at and (row["ends_at"] is None or row["ends_at"] > at)]
 
 
 def period_key(mission: Mission, at: datetime, tz: ZoneInfo) -> str:
@@ -128,7 +128,7 @@ def on_document(session: Session, document: Document, doc: DocumentFacts, member
     if not previous and not parts:
         return excluded
     if document.id is None:  # a new document its accrual has not inserted yet: the rows point at it
-        session.flush()
+        store.insert_document(session, document)
     session.execute(delete(MissionProgress).where(MissionProgress.document_id == document.id))
     for mission, period, amount, quantity in parts:
         session.add(MissionProgress(mission_id=mission.id, member_id=member.id, document_id=document.id,

@@ -10,9 +10,10 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 import rules
-from engine import clock, ledger
+from engine import clock, config_stamp, ledger
 from engine.members.phones import normalize_phone
 from engine.models import Account, Company, Document, Member, MemberCard
+from engine.models.bulk import is_postgres
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 EDITABLE = ("name", "email", "phone", "birth_date", "group", "ext_id", "erp_code", "status",
@@ -52,6 +53,8 @@ _BY_REF = {
     "onec": (select(Member).join(MemberCard, MemberCard.member_id == Member.id)
              .where(MemberCard.source == "1c", MemberCard.card_id == bindparam("value"))),
 }
+_BY_REF_STAMPED = {kind: stmt.add_columns(select(config_stamp.STAMP).scalar_subquery())
+                   for kind, stmt in _BY_REF.items()}
 
 
 def resolve(session: Session, ref: str) -> Member | None:
@@ -65,10 +68,15 @@ def resolve(session: Session, ref: str) -> Member | None:
         value = normalize_phone(value, _regions(session))
         if value is None:
             return None
-    stmt = _BY_REF.get(kind)
-    if stmt is None:
+    if kind not in _BY_REF:
         return None
-    member = session.execute(stmt, {"value": value}).scalar_one_or_none()
+    if is_postgres(session):  # the same round trip brings the configuration's stamp (`engine.config_stamp`)
+        found = session.execute(_BY_REF_STAMPED[kind], {"value": value}).one_or_none()
+        member = found[0] if found is not None else None
+        if found is not None:
+            config_stamp.note(session, found[1])
+    else:
+        member = session.execute(_BY_REF[kind], {"value": value}).scalar_one_or_none()
     # A merged-away member answers for the member it was merged into.
     while member is not None and member.merged_into_id is not None:
         member = session.get(Member, member.merged_into_id)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from engine import ledger, policies
+from engine import config_stamp, ledger, policies
 from engine.ledger import summaries, warnings
 from engine.models import LedgerEntry, Member, OutboxRunCredit, WebhookSubscription
 from engine.outbox import runs
@@ -86,13 +86,13 @@ def messages_for(member: Member, trigger: str, cause: str, variables: dict) -> l
             for channel, address in _recipients(member, TRIGGER_CHANNELS[trigger])]
 
 
-_ACTIVE = select(WebhookSubscription).where(WebhookSubscription.active.is_(True))  # built once
+_ACTIVE = config_stamp.rows_of(WebhookSubscription, WebhookSubscription.active.is_(True))
 
 
 def subscribers(session: Session, event_type: str) -> list[WebhookSubscription]:
     """The active webhook subscriptions to ``event_type`` (or to every event)."""
-    rows = session.execute(_ACTIVE).scalars()
-    return [s for s in rows if event_type in (s.event_types or []) or "*" in (s.event_types or [])]
+    return [config_stamp.attach(session, WebhookSubscription, row) for row in _ACTIVE.get(session)
+            if event_type in (row["event_types"] or []) or "*" in (row["event_types"] or [])]
 
 
 def publish_event(session: Session, event_type: str, data: dict, cause: str, now: datetime,

@@ -21,6 +21,9 @@ from server.formats import xml_document, xml_root
 from server.idempotency import idempotent
 
 SOURCE = "shop"
+# One instance for every request: given the class, webargs builds a schema (deep-copying its fields, and
+# its lines' nested schema) per request, which cost more than loading the order.
+ORDER_IN = OrderIn()
 MAX_EXTERNAL_ID = 100  # documents.external_id is VARCHAR(100)
 blp = Blueprint("orders", __name__, url_prefix="/api/v1",
                 description="Orders, statuses, returns and quotes")
@@ -47,7 +50,7 @@ def _lines(raw_lines) -> list[LineDoc]:
 @xml_document("order")
 @require("orders:write")
 @idempotent(lambda _kw, body: f"order:{body['order_id']}" if body.get("order_id") else None)
-@blp.arguments(OrderIn)
+@blp.arguments(ORDER_IN)
 @blp.response(201, OrderOut)
 def create_order(data):
     """Record a purchase (idempotent on order_id). Points accrue when the order

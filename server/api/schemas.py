@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from engine.domain import CHANNELS, MAX_CODE_LENGTH, MAX_CODES, ORDER_STATUSES, unique_texts
+from server.api import order_load
 from server.api.bounds import (
     MAX_LINE_NO,
     REF,
@@ -196,6 +197,15 @@ class OrderIn(Schema):
     @post_load
     def _numbered(self, data, **_):
         return _number_lines(data)
+
+    def load(self, data, *, many=None, partial=None, unknown=None):
+        """The usual body loads without marshmallow's per-field machinery (`order_load`), the same."""
+        if many is None and partial is None and unknown is None:
+            try:
+                return order_load.load(self, data)
+            except order_load.Refused:
+                pass
+        return super().load(data, many=many, partial=partial, unknown=unknown)
 
 
 class OrderLineOut(Schema):

@@ -1,0 +1,41 @@
+"""`ledger.balance_of` (summed by PostgreSQL, by Python on SQLite) equals the ORM's `ledger.balance`,
+for an account of many lots in every state: spent, pending, expired, never expiring, sharing an expiry."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from engine import ledger, members
+from engine.models import Account, Lot
+from tests.conftest import T0, D
+
+DAY = timedelta(days=1)
+
+
+def test_balance_of_sums_an_account_of_many_lots_as_the_orm_balance_does(session):
+    member = members.create(session, {"name": "wholesale"}, now=T0 - 400 * DAY)
+    account = ledger.lock_account(session, member.account_id)
+    for i in range(240):
+        available = T0 - (i % 50) * DAY if i % 7 else T0 + (i % 5 + 1) * DAY  # every 7th still pending
+        expires = None if i % 11 == 0 else T0 + (i % 13 - 2) * DAY  # some gone, many sharing a date
+        ledger.credit(session, account, kind="adjustment", key=f"many:{i}", actor="test", now=T0 - 60 * DAY,
+                      lots=[ledger.LotSpec(D(f"{i % 9 + 1}.{i % 100:02d}"), available, expires)])
+    session.flush()
+    session.execute(update(Lot).where(Lot.account_id == account.id, Lot.id % 5 == 0).values(remaining=0))
+    for debt in (D(0), D("17.35")):
+        session.execute(update(Account).where(Account.id == account.id).values(debt=debt))
+        session.expire_all()
+        for limit in (1, 3, 40):
+            orm = ledger.balance(session, session.get(Account, account.id), T0, expiring_limit=limit)
+            summed = ledger.balance_of(session, account.id, T0, expiring_limit=limit)
+            assert summed == orm
+            assert [str(v) for v in (summed.available, summed.pending)] == [str(orm.available), str(orm.pending)]
+            assert [(at, str(v)) for at, v in summed.expiring] == [(at, str(v)) for at, v in orm.expiring]
+        assert len(summed.expiring) == 10 and summed.pending > 0 and summed.debt == debt
+
+
+def test_balance_of_an_account_without_lots(session):
+    member = members.create(session, {"name": "empty"}, now=T0)
+    balance = ledger.balance_of(session, member.account_id, T0)
+    assert (balance.available, balance.pending, balance.expiring) == (D(0), D(0), ())

@@ -47,6 +47,17 @@ def _forget_if_written(session: Session, _context) -> None:
         del session.info[_MEMO]
 
 
+_WATCHED_TABLES = frozenset(cls.__table__ for cls in WATCHED)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_if_written_by_statement(state) -> None:
+    # The same for an INSERT, UPDATE or DELETE statement run through the session (not the unit of work).
+    if (state.is_insert or state.is_update or state.is_delete) and _MEMO in state.session.info \
+            and getattr(state.statement, "table", None) in _WATCHED_TABLES:
+        del state.session.info[_MEMO]
+
+
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session, *_args) -> None:

@@ -181,3 +181,21 @@ def test_the_document_and_lines_written_at_once_are_what_the_objects_hold(pg_app
         assert stored_lines[0]["tags"] == ["eco", "new"] and stored_lines[1]["tags"] is None
         assert document.earned > 0 and not session.dirty
         session.rollback()
+
+
+def test_a_statement_of_this_transaction_that_writes_a_stamped_table_is_seen_at_once(pg_app):
+    from engine import clock
+    from engine.models import WebhookSubscription
+    from engine.outbox import triggers, webhooks
+    from server.extensions import db
+    with pg_app.app_context():
+        session = db.session()
+        webhooks.create_subscription(session, name="crm", url="https://crm.example.com/hook",
+                                     event_types=["*"], now=clock.now())
+        session.commit()
+        assert [sub.name for sub in triggers.subscribers(session, "points.credited")] == ["crm"]  # cached
+        # Not through the unit of work: an UPDATE statement of the session (its trigger gives a new stamp).
+        session.execute(sa.update(WebhookSubscription).values(active=False))
+        assert triggers.subscribers(session, "points.credited") == []
+        session.rollback()
+        assert [sub.name for sub in triggers.subscribers(session, "points.credited")] == ["crm"]

@@ -51,17 +51,15 @@ one account are serialised and the second sees the first's allocations.
 Lots are only changed under that lock. Services flush; the caller (request,
 job, CLI command) commits once.
 """
+from engine.ledger.balances import Balance, balance, balance_of
 from engine.ledger.locks import lock_account, lock_accounts
 from engine.ledger.posting import (
-    Balance,
     IdempotencyConflict,
     InsufficientPoints,
     LedgerError,
     LotSpec,
     allocations_of,
     available_points,
-    balance,
-    balance_of,
     collectable,
     credit,
     debit,

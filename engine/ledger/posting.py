@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from engine.ledger import balances, rows
+from engine.ledger import rows
+from engine.ledger.balances import unexpired
 from engine.models import Account, Allocation, LedgerEntry, Lot
-from engine.models.bulk import is_postgres
 
 ZERO = Decimal(0)
 
@@ -40,18 +40,6 @@ class LotSpec:
     amount: Decimal
     available_at: datetime
     expires_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Balance:
-    available: Decimal
-    pending: Decimal
-    debt: Decimal
-    expiring: tuple[tuple[datetime, Decimal], ...] = field(default_factory=tuple)
-
-    @property
-    def total(self) -> Decimal:
-        return self.available + self.pending
 
 
 def find_entry(session: Session, key: str) -> LedgerEntry | None:
@@ -115,7 +103,7 @@ def _add_entry(session: Session, row: dict) -> LedgerEntry:
 
 def _open_lots(session: Session, account_id: int, now: datetime, *, available_only: bool,
                lot_ids: Iterable[int] | None = None) -> list[Lot]:
-    conditions = [_unexpired(account_id, now)]
+    conditions = [unexpired(account_id, now)]
     if available_only:
         conditions.append(Lot.available_at <= now)
     if lot_ids is not None:
@@ -261,52 +249,6 @@ def allocations_of(session: Session, entry_id: int) -> list[tuple[Allocation, Lo
         .where(Allocation.entry_id == entry_id, Allocation.kind == "spend")
         .order_by(Allocation.id))
     return [(alloc, lot) for alloc, lot in rows]
-
-
-def _unexpired(account_id, now: datetime):
-    return and_(Lot.account_id == account_id, Lot.remaining > 0, or_(Lot.expires_at.is_(None), Lot.expires_at > now))
-
-
-def balance(session: Session, account: Account, now: datetime, *,
-            expiring_limit: int = 3) -> Balance:
-    rows = session.execute(
-        select(Lot.remaining, Lot.available_at, Lot.expires_at).where(_unexpired(account.id, now))).all()
-    return _summary(rows, account.debt, now, expiring_limit)
-
-
-_ACCOUNTS, _LOTS = Account.__table__, Lot.__table__
-# Built once, on the tables rather than the mapped classes: the API's hottest read skips the ORM's
-# statement construction and entity loading (the columns' types still convert the values).
-_BALANCE_OF = (
-    select(_ACCOUNTS.c.debt, _LOTS.c.remaining, _LOTS.c.available_at, _LOTS.c.expires_at)
-    .select_from(_ACCOUNTS)
-    .outerjoin(_LOTS, and_(_LOTS.c.account_id == _ACCOUNTS.c.id, _LOTS.c.remaining > 0,
-                           or_(_LOTS.c.expires_at.is_(None),
-                               _LOTS.c.expires_at > bindparam("now", type_=_LOTS.c.expires_at.type))))
-    .where(_ACCOUNTS.c.id == bindparam("account_id")))
-
-
-def balance_of(session: Session, account_id: int, now: datetime, *, expiring_limit: int = 3) -> Balance:
-    """`balance` from the account's id: its debt and open lots in one statement (the API's read path)."""
-    if is_postgres(session):  # summed there: an account of thousands of lots costs a few rows
-        debt, available, pending, expiring = balances.summed(session, account_id, now, expiring_limit)
-        return Balance(available=available - debt, pending=pending, debt=debt, expiring=expiring)
-    rows = session.execute(_BALANCE_OF, {"account_id": account_id, "now": now}).all()
-    return _summary([row[1:] for row in rows if row[1] is not None], rows[0][0], now, expiring_limit)
-
-
-def _summary(rows, debt: Decimal, now: datetime, expiring_limit: int) -> Balance:
-    available = pending = ZERO
-    expiring: dict[datetime, Decimal] = {}
-    for remaining, available_at, expires_at in rows:
-        if available_at <= now:
-            available += remaining
-        else:
-            pending += remaining
-        if expires_at is not None:
-            expiring[expires_at] = expiring.get(expires_at, ZERO) + remaining
-    soonest = tuple(sorted(expiring.items())[:expiring_limit])
-    return Balance(available=available - debt, pending=pending, debt=debt, expiring=soonest)
 
 
 def document_lot_ids(session: Session, document_id: int) -> list[int]:

@@ -17,7 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, String, and_, case, cast, exists, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from engine.ledger import rows
@@ -30,9 +29,12 @@ ZERO = Decimal(0)
 # Lots per batch (whole accounts). Large on purpose: an account's lots lie all over the table, so each
 # batch reads most of its pages whatever its size; fewer batches, fewer passes.
 BATCH_LOTS = 500_000
-# Memory for a batch's sorts and hashes (PostgreSQL), set for its statements only: 4 MB spills a
-# 500,000-lot batch's sort of due lots and its hash joins to disk.
-SWEEP_WORK_MEM = "256MB"
+# Settings for a batch's statements only (PostgreSQL). Memory for its sorts: 4 MB spills a 500,000-lot
+# batch's sort of due lots to disk. No hash or merge joins: a batch's lots are joined to the key index
+# (lots already expired) and to the lots table (the lots it empties), and the planner, estimating a
+# CTE's rows, preferred reading and hashing the whole table each time — a cost that grows with the
+# ledger, not with the batch. Index probes in key order grow with the batch.
+SWEEP_SETTINGS = {"work_mem": "256MB", "enable_hashjoin": "off", "enable_mergejoin": "off"}
 
 
 def _batches(session: Session, condition) -> Iterator[tuple[list[int], int]]:
@@ -56,17 +58,17 @@ def _batches(session: Session, condition) -> Iterator[tuple[list[int], int]]:
 
 
 @contextmanager
-def _work_mem(session: Session, postgres: bool):
-    """``work_mem`` at SWEEP_WORK_MEM for the statements inside, then back to what it was (PostgreSQL)."""
+def _sweep_settings(session: Session, postgres: bool):
+    """SWEEP_SETTINGS for the statements inside, then back to what they were (PostgreSQL)."""
     if not postgres:
         yield
         return
-    before = run(session, select(func.current_setting("work_mem"))).scalar_one()
-    run(session, select(func.set_config("work_mem", SWEEP_WORK_MEM, True)))
+    before = run(session, select(*(func.current_setting(name) for name in SWEEP_SETTINGS))).one()
+    run(session, select(*(func.set_config(name, value, True) for name, value in SWEEP_SETTINGS.items())))
     try:
         yield
     finally:
-        run(session, select(func.set_config("work_mem", before, True)))
+        run(session, select(*(func.set_config(name, value, True) for name, value in zip(SWEEP_SETTINGS, before))))
 
 
 def _forget_lots(session: Session) -> None:
@@ -83,9 +85,10 @@ def _expiry_key(lot_id):
 def _isoformat(session: Session, column):
     """SQL for ``column.isoformat()`` of a UTC datetime, as the per-lot trace stores it."""
     if is_postgres(session):
-        utc = func.timezone("UTC", column)
-        fraction = case((func.date_trunc("second", column) == column, ""), else_=func.to_char(utc, ".US"))
-        return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS').concat(fraction).concat("+00:00")
+        # One to_char a row, its format picked by the fraction (a million lots a night).
+        pattern = case((func.date_trunc("second", column) == column, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
+                       else_='YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        return func.to_char(func.timezone("UTC", column), pattern)
     # SQLite holds naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; isoformat drops a zero fraction.
     text = func.replace(cast(column, String), " ", "T")
     return case((func.substr(text, 20) == ".000000", func.substr(text, 1, 19)), else_=text).concat("+00:00")
@@ -105,14 +108,17 @@ def expire(session: Session, now: datetime, *, actor: str = "system:expire") -> 
     points = ZERO
     for account_ids, _count in _batches(session, due):
         lock_accounts(session, account_ids)
+        # A lot expired by an earlier run has its entry's key taken: left out. An anti-join under the
+        # accounts' locks (every ledger writer takes them first), not ON CONFLICT: the speculative
+        # insertion's check, lock and confirmation record per row cost a quarter of the entries' INSERT.
+        already = exists().where(LedgerEntry.idempotency_key == _expiry_key(Lot.id))
         lots = select(Lot.id, Lot.account_id, Lot.remaining, Lot.expires_at).where(
-            one_of(session, Lot.account_id, account_ids), due)
-        if postgres:  # a lot expired by an earlier run: its entry's key is taken (ON CONFLICT)
-            with _work_mem(session, postgres):
+            one_of(session, Lot.account_id, account_ids), due, ~already)
+        if postgres:
+            with _sweep_settings(session, postgres):
                 count, total = _expire_batch_pg(session, lots, now, actor)
         else:
-            already = exists().where(LedgerEntry.idempotency_key == _expiry_key(Lot.id))
-            count, total = _expire_batch(session, lots.where(~already), now, actor)
+            count, total = _expire_batch(session, lots, now, actor)
         expired += count
         points += total
     _forget_lots(session)
@@ -144,17 +150,14 @@ ALLOCATION_COLUMNS = ["lot_id", "entry_id", "amount", "kind", "created_at"]
 def _expire_batch_pg(session: Session, lots, now: datetime, actor: str) -> tuple[int, Decimal]:
     """One statement: the due lots, their entries, allocations and emptied lots as data-modifying CTEs.
 
-    An entry whose key is taken (the lot expired in an earlier run) is not written, and so gets no
-    allocation and empties no lot: allocations come from the entries' RETURNING, and the lots
-    emptied are the allocations' (by primary key). No anti-join on a computed key: the unique
-    index the INSERT probes anyway decides.
+    Allocations come from the entries' RETURNING, and the lots emptied are the allocations' (by
+    primary key). The unique index on the keys still guards against a writer that skipped the lock.
     """
     due = lots.cte("due")
     entries = rows.ENTRY_TABLE
     columns = _entry_columns(session, due.c, now, actor)
-    written = (pg_insert(entries)
+    written = (insert(entries)
                .from_select(list(columns), select(*columns.values()).order_by(due.c.account_id, due.c.id))
-               .on_conflict_do_nothing(index_elements=["idempotency_key"])
                .returning(entries.c.id, entries.c.idempotency_key, entries.c.amount, entries.c.created_at)
                .cte("written"))
     allocations = Allocation.__table__

@@ -4,11 +4,14 @@ Measured on the SAP import (bench/bench_import.py): a million invoice lines
 and a hundred thousand lots, each checked by its foreign keys one row at a
 time (a lookup of the document, account or entry and a FOR KEY SHARE lock of
 it, which dirties the page of a row the same transaction has just written),
-were 40–55% of PostgreSQL's part of the import. A statement trigger now
-checks every written line's document, and every written lot's account and
-entry, in one anti-join per statement. The referred rows stay: entries are
-never deleted nor renumbered (0018); documents and accounts keep their id
-(0018), and a statement trigger refuses to delete a document that lines
+were 40–55% of PostgreSQL's part of the import (per chunk of 41,000 lines, the
+backend's CPU for the lines' COPY 0.41 → 0.18 s, the lots' 0.13 → 0.08 s;
+the chunk's whole 1.0 → 0.65 s). A statement trigger now
+checks the documents of the written lines (each document once: 50,000
+lines of 5,000 documents took 185 ms probed per line, 44 ms per document),
+and every written lot's account and entry, in one anti-join per statement.
+The referred rows stay: entries are never deleted nor renumbered (0018);
+documents and accounts keep their id (0018), and a statement trigger refuses to delete a document that lines
 refer to or an account that lots refer to. As with 0018, the written row's
 check does not lock what it found: a DELETE committed at the same moment as
 the line or lot that refers to the row could slip between the two checks;
@@ -30,23 +33,27 @@ FOREIGN_KEYS = (("document_lines", "document_id", "documents"), ("lots", "accoun
                 ("lots", "entry_id", "ledger_entries"))
 
 
-def _refs(function: str, what: str, references: dict[str, str]) -> str:
-    """The statement check of written rows: one anti-join per reference (column -> the table it refers to)."""
+def _refs(function: str, what: str, references: dict[str, str], *, distinct: bool = False) -> str:
+    """The statement check of written rows: one anti-join per reference (column -> the table it refers to).
+    ``distinct``: probe each referred row once (ten lines of an invoice name one document), not per row."""
     missing = "\n       OR ".join(f"NOT EXISTS (SELECT 1 FROM {table} r WHERE r.id = c.{column})"
                                   for column, table in references.items())
     named = ", ".join(f"{column.removesuffix('_id')} %s" for column in references)
+    columns = ", ".join(f"bad.{column}" for column in references)
+    rows = f"(SELECT DISTINCT {', '.join(references)} FROM changed)" if distinct else "changed"
+    message = (f"format('a {what} refers to a row that does not exist ({named})', {columns})" if distinct else
+               f"format('{what} %s refers to a row that does not exist ({named})', bad.id, {columns})")
     return rf"""
 CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     bad record;
 BEGIN
-    SELECT c.* INTO bad FROM changed c
+    SELECT c.* INTO bad FROM {rows} c
     WHERE {missing}
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', CONSTRAINT = '{function}',
-            MESSAGE = format('{what} %s refers to a row that does not exist ({named})', bad.id,
-                             {", ".join(f"bad.{column}" for column in references)});
+            MESSAGE = {message};
     END IF;
     RETURN NULL;
 END
@@ -54,7 +61,7 @@ $$;
 """
 
 
-CHECKS = _refs("document_line_refs", "document line", {"document_id": "documents"}) + \
+CHECKS = _refs("document_line_refs", "document line", {"document_id": "documents"}, distinct=True) + \
     _refs("lot_refs", "lot", {"account_id": "accounts", "entry_id": "ledger_entries"}) + r"""
 CREATE FUNCTION ref_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE

@@ -53,6 +53,16 @@ def test_a_line_of_a_missing_document_is_refused_by_its_statement(pg_session):
             "VALUES (10^12, 1, 'X', '', '', '', 1, 1, 1, false, 0, 0)"))
 
 
+def test_one_missing_document_among_many_lines_of_a_statement_is_refused(pg_session):
+    _account, document, *_ = _written(pg_session)
+    with pytest.raises(IntegrityError, match=r"\(document 1000000000000\)"):
+        pg_session.execute(sa.text(
+            "INSERT INTO document_lines (document_id, line_no, sku, name, product_group, brand, quantity, unit_price, "
+            "line_total, is_promo, returned_quantity, returned_total) "
+            "SELECT CASE WHEN g = 500 THEN 10^12 ELSE :d END, g + 1, 'X', '', '', '', 1, 1, 1, false, 0, 0 "
+            "FROM generate_series(1, 1000) g"), {"d": document})
+
+
 @pytest.mark.parametrize("column", ["account_id", "entry_id"])
 def test_a_lot_of_a_missing_account_or_entry_is_refused_by_its_statement(pg_session, column):
     account, _document, _line, _lot, entry = _written(pg_session)

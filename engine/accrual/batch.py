@@ -23,6 +23,7 @@ from the pinned version and member snapshot on demand.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _js
@@ -40,7 +41,7 @@ from engine.ledger import rows
 from engine.members.lookup import MemberRow
 from engine.models import Document, Product
 from engine.models.base import SCALE
-from engine.models.bulk import JsonText, batches, one_of, reserve_ids, run
+from engine.models.bulk import NULL, JsonText, batches, esc, one_of, reserve_ids, run
 from rules.facts import DocumentFacts
 
 ZERO = Decimal(0)
@@ -65,7 +66,8 @@ class BulkInvoice(NamedTuple):
 
 
 class Postings(NamedTuple):
-    """Rows to write: documents and lines (`engine.documents.store`), entries and lots (`engine.ledger.rows`)."""
+    """Rows to write: documents and lines (`engine.documents.store`; each line is its COPY text already),
+    entries and lots (`engine.ledger.rows`)."""
 
     documents: list
     lines: list
@@ -77,6 +79,16 @@ class Postings(NamedTuple):
 def amount(value: Decimal) -> Decimal:
     """What an Amount column stores: 4 places, rounded as the ORM rounds (the same NUMERIC value)."""
     return value.quantize(_QUANT)
+
+
+def _product(found: tuple | None) -> tuple:
+    """What the catalog adds to a SKU's lines: name, group, brand, points per unit, tags (for the rules), and
+    the COPY text of the line's columns after ``line_total`` up to ``points`` and after ``points``
+    (`engine.documents.store.LINE_COLUMNS`)."""
+    name, group, brand, per_unit, tags = found or ("", "", "", None, None)
+    after_total = f"\tf\t{NULL if per_unit is None else per_unit}\t0\t0\t"
+    after_points = f"\t{NULL if not tags else esc(json.dumps(tags))}\n"
+    return name, group, brand, per_unit, tuple(tags or ()), after_total, after_points
 
 
 def _catalog(session: Session, skus: set[str]) -> dict[str, tuple]:
@@ -126,8 +138,10 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
     facts_of = chunk.ChunkFacts(session, invoices, needed, debts or {})
     mission_plan = missions.Chunk(session, {inv.member.id for inv in invoices})
     documents, lines, entries, lots = [], [], [], []
-    no_product = ("", "", "", None, None)
-    exact: dict[Decimal, Decimal] = {}  # quantities and prices repeat: each quantised once (equal values, equal result)
+    products: dict[str, tuple] = {}  # per SKU: what the catalog adds to its lines, worked out once
+    # Quantities and prices repeat: each quantised and written once. Decimals go in as ``!s``: the same
+    # text as ``format(d, "")`` (tests/unit/importers/test_decimal_text.py) at half the cost.
+    texts: dict[Decimal, str] = {}
     new_line = tuple.__new__
     doc_ids = reserve_ids(session, Document.__tablename__, len(invoices))
     for inv, t, doc_id, fingerprint in zip(invoices, per_doc, doc_ids, fingerprints, strict=True):
@@ -136,13 +150,26 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
             members.effective_status(member, settings) == "active"
         filled, facts_lines, total = [], [], ZERO
         for l in inv.lines:
-            name, group, brand, per_unit, tags = catalog.get(l.sku, no_product)
-            line_id, group, brand = str(l.line_no), l.product_group or group, l.brand or brand
-            filled.append((l, line_id, l.name or name, group, brand, per_unit, tags or None))
-            total += l.line_total
-            if active and (l.quantity > 0 or l.line_total > 0):
-                facts_lines.append(new_line(FactLine, (line_id, l.sku, group, brand, l.quantity, l.unit_price,
-                                                    l.line_total, False, per_unit, tuple(tags or ()))))
+            sku, quantity, price, line_total = l.sku, l.quantity, l.unit_price, l.line_total
+            product = products.get(sku)
+            if product is None:
+                product = products[sku] = _product(catalog.get(sku))
+            name, group, brand, per_unit, tags, after_total, after_points = product
+            line_id, group, brand, name = str(l.line_no), l.product_group or group, l.brand or brand, l.name or name
+            total += line_total
+            if active and (quantity > 0 or line_total > 0):
+                facts_lines.append(new_line(FactLine, (line_id, sku, group, brand, quantity, price, line_total,
+                                                       False, per_unit, tags)))
+            quantity_text, price_text = texts.get(quantity), texts.get(price)
+            if quantity_text is None:
+                quantity_text = texts[quantity] = str(quantity.quantize(_QUANT))
+            if price_text is None:
+                price_text = texts[price] = str(price.quantize(_QUANT))
+            texts_in = sku + name + group + brand  # `needs_escape`, inlined: a million lines per import
+            if "\\" in texts_in or "\t" in texts_in or "\n" in texts_in or "\r" in texts_in:
+                sku, name, group, brand = esc(sku), esc(name), esc(group), esc(brand)
+            filled.append((line_id, f"{doc_id}\t{l.line_no}\t{sku}\t{name}\t{group}\t{brand}\t{quantity_text}\t"
+                                    f"{price_text}\t{line_total.quantize(_QUANT)!s}{after_total}", after_points))
         total = amount(total)
         points_of: dict[str, Decimal] = {}
         earned, version_id, snapshot, accrued_at = ZERO, None, None, None
@@ -175,16 +202,10 @@ def plan_invoices(session: Session, invoices: list[BulkInvoice], fingerprints: l
         documents.append((doc_id, inv.external_id, inv.number, member.id, member.account_id, inv.currency,
                           placed_at, "cancelled" if inv.cancelled else "fulfilled", total, fingerprint,
                           amount(earned), accrued_at, version_id, snapshot))
-        for l, line_id, name, group, brand, per_unit, tags in filled:
+        for line_id, head, after_points in filled:  # the line's COPY text (`engine.documents.store`)
             points = points_of.get(line_id)
-            quantity, price = exact.get(l.quantity), exact.get(l.unit_price)
-            if quantity is None:
-                quantity = exact[l.quantity] = l.quantity.quantize(_QUANT)
-            if price is None:
-                price = exact[l.unit_price] = l.unit_price.quantize(_QUANT)
-            lines.append((doc_id, l.line_no, l.sku, name, group, brand, quantity, price,
-                          l.line_total.quantize(_QUANT), per_unit,
-                          points.quantize(_QUANT) if points is not None else None, tags))
+            lines.append(f"{head}\\N{after_points}" if points is None else
+                         f"{head}{points.quantize(_QUANT)!s}{after_points}")
     for entry_id, entry, lot in zip(rows.reserve_entry_ids(session, len(entries)), entries, lots):
         entry["id"] = lot["entry_id"] = entry_id
     return Postings(documents, lines, entries, lots, mission_plan.rows)

@@ -51,24 +51,13 @@ def _documents(rows, source: str, now: str) -> Iterable[str]:
                f"\t{now}\t{now}\n")
 
 
-def _lines(rows) -> Iterable[str]:
-    for doc_id, line_no, sku, name, group, brand, quantity, price, total, per_unit, points, tags in rows:
-        texts = sku + name + group + brand  # `needs_escape`, inlined: a million lines per import
-        if "\\" in texts or "\t" in texts or "\n" in texts or "\r" in texts:
-            sku, name, group, brand = esc(sku), esc(name), esc(group), esc(brand)
-        yield (f"{doc_id}\t{line_no}\t{sku}\t{name}\t{group}\t{brand}\t{quantity}\t{price}\t{total}\tf\t"
-               f"{NULL if per_unit is None else per_unit}\t0\t0\t{NULL if points is None else points}\t"
-               f"{NULL if not tags else esc(json.dumps(tags))}\n")
-
-
 def write_documents(session: Session, documents: list, lines: list, *, source: str, now: datetime) -> None:
-    """COPY new ERP invoices (rows as `engine.accrual.batch` plans them) and then their lines."""
+    """COPY new ERP invoices (rows as `engine.accrual.batch` plans them) and then their lines (COPY text in
+    `LINE_COLUMNS` order, which the planner writes as it goes: one string per line, no row tuple between)."""
     if documents:
         moment = now.isoformat()
         copy_text(session, "documents", DOCUMENT_COLUMNS, _documents(documents, esc(source), moment))
-        copy_text(session, "document_lines", LINE_COLUMNS, _lines(lines))
-
-
+        copy_text(session, "document_lines", LINE_COLUMNS, lines)
 
 
 _DOCUMENTS, _LINES = Document.__table__, DocumentLine.__table__

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import Account, Allocation, Document, LedgerEntry, Lot, Member, PolicyVersion, Redemption
+from engine.models import (
+    Account,
+    Allocation,
+    Document,
+    DocumentLine,
+    LedgerEntry,
+    Lot,
+    Member,
+    PolicyVersion,
+    Redemption,
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,17 @@ def check(session: Session, *, limit: int = 100) -> list[Violation]:
     run("entry_refs", select(LedgerEntry.id).where(or_(*missing)),
         lambda r: f"entry {r.id}", lambda r: "refers to an account, member, document, redemption or policy "
                                              "version that does not exist")
+
+    # Lots name an account and an entry, document lines a document, that exist (on PostgreSQL checked per
+    # statement, not by foreign keys: migration 0020).
+    run("lot_refs",
+        select(Lot.id, Lot.account_id, Lot.entry_id)
+        .where(or_(~exists().where(Account.id == Lot.account_id), ~exists().where(LedgerEntry.id == Lot.entry_id))),
+        lambda r: f"lot {r.id}", lambda r: f"account {r.account_id} or entry {r.entry_id} does not exist")
+    run("document_line_refs",
+        select(DocumentLine.id, DocumentLine.document_id)
+        .where(~exists().where(Document.id == DocumentLine.document_id)),
+        lambda r: f"document line {r.id}", lambda r: f"document {r.document_id} does not exist")
 
     # Lots: 0 <= remaining = amount - allocations <= amount.
     alloc = _sums(Allocation.amount, Allocation.lot_id)

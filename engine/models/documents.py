@@ -67,6 +67,8 @@ class DocumentLine(Base):
     __table_args__ = (UniqueConstraint("document_id", "line_no"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # On PostgreSQL checked per statement, not by a foreign key (migration 0020: a trigger on document_lines;
+    # a document with lines is not deleted).
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
     line_no: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str] = mapped_column(String(64))

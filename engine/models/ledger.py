@@ -76,8 +76,8 @@ class Lot(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # On PostgreSQL the six references are checked per statement, not by foreign keys (migration 0018:
-    # triggers on ledger_entries and on the tables they refer to).
+    # On PostgreSQL these two references are checked per statement, not by foreign keys (migration 0020:
+    # a trigger on lots; entries are never deleted, accounts with lots are not deleted).
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
     amount: Mapped[Decimal] = mapped_column(Amount)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine import config_stamp, ledger, policies
 from engine.ledger import summaries, warnings
 from engine.models import LedgerEntry, Member, OutboxRunCredit, WebhookSubscription
+from engine.models.bulk import one_of
 from engine.outbox import runs
 from engine.outbox.queue import enqueue, enqueue_many
 
@@ -172,7 +173,8 @@ def announce_run(session: Session, run_id: int, now: datetime, *, summary: dict 
         if not sums:
             break
         after = sums[-1][0]
-        people = {m.id: m for m in session.execute(select(Member).where(Member.id.in_([s[0] for s in sums]))).scalars()}
+        people = {m.id: m for m in session.execute(
+            select(Member).where(one_of(session, Member.id, [s[0] for s in sums]))).scalars()}
         balances = summaries.balances(session, {m.account_id for m in people.values()}, now)
         batch, events = [], []
         for member_id, amount in sums:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple
 
 from sqlalchemy import select, update
@@ -76,6 +77,7 @@ def claim(session: Session, run_id: int, chunk_id: int | None = None) -> ImportC
 LIMITS = (("ItemCode", 11, 64), ("ItmsGrpCod", 16, 64), ("Brand", 17, 64), ("DocNum", 2, 64),
           ("CardCode", 5, 64))
 BIGGEST = 10 ** 14  # NUMERIC(18, 4)
+_ABOVE, _BELOW = Decimal(BIGGEST), Decimal(-BIGGEST)  # Decimal against Decimal: twice as fast as against int
 
 
 def _staged_rows(session: Session, run_id: int, bucket: int, expected: int) -> list:
@@ -98,8 +100,8 @@ def _too_big(row: InvoiceRow) -> str | None:
     """Why a mapped line cannot be stored as it is (a value longer or larger than its column)."""
     if len(row.sku) <= 64 and len(row.product_group) <= 64 and len(row.brand) <= 64 and len(row.number) <= 64 \
             and len(row.card_code) <= 64 and len(row.doc_key) <= 100 and len(row.currency) <= 3 \
-            and -BIGGEST < row.line_total < BIGGEST and -BIGGEST < row.quantity < BIGGEST \
-            and -BIGGEST < row.unit_price < BIGGEST:
+            and _BELOW < row.line_total < _ABOVE and _BELOW < row.quantity < _ABOVE \
+            and _BELOW < row.unit_price < _ABOVE:
         return None  # the usual case, in one expression
     if len(row.doc_key) > 100:
         return f'DocEntry "{row.doc_key[3:43]}…" is longer than 97 characters'

@@ -10,12 +10,12 @@ never comes back, and a recreated or restored database never repeats one a proce
 PostgreSQL only; elsewhere nothing is cached.
 
 Revision ID: 0021_config_stamp
-Revises: 0019_sweep_probes
+Revises: 0020_line_refs
 """
 from alembic import op
 
 revision = "0021_config_stamp"
-down_revision = "0019_sweep_probes"
+down_revision = "0020_line_refs"
 branch_labels = None
 depends_on = None
 

@@ -59,7 +59,7 @@ def build(session: Session, now: datetime, *, members: int = 300) -> list:
             continue
         if what == "night":  # the nightly jobs: held points mature, lots past their lifetime expire
             daily.mature(session, when)
-            daily.expire(session, when, actor="demo:expire")
+            daily.expire(session, when, actor="demo:expire", workers=1)  # in its own uncommitted history
             continue
         if what == "bonus":  # a welcome bonus that lives 30 days: the nightly expiry takes what is left
             adjustments.adjust(session, member, Decimal(50), reason="welcome bonus", actor="demo",

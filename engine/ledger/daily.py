@@ -18,6 +18,9 @@ from engine.ledger import sweeps
 from engine.models import JobRun, Lot
 
 ORDER = ("mature", "tiers", "birthdays", "expire", "warn", "digest")
+# Connections the nightly expiry shares its batches between (PostgreSQL, more than one batch): the
+# statements are bound by PostgreSQL's CPU, one core each.
+EXPIRE_WORKERS = 2
 
 
 def day_of(session: Session, now: datetime) -> str:
@@ -63,9 +66,12 @@ def mature(session: Session, now: datetime) -> dict:
     return sweeps.mature(session, now)
 
 
-def expire(session: Session, now: datetime, *, actor: str = "system:expire") -> dict:
-    """Turn the remainder of every lot past its expiry into an expiry entry (set-based)."""
-    return sweeps.expire(session, now, actor=actor)
+def expire(session: Session, now: datetime, *, actor: str = "system:expire",
+           workers: int = EXPIRE_WORKERS) -> dict:
+    """Turn the remainder of every lot past its expiry into an expiry entry (set-based; its batches
+    on ``workers`` connections, each committed on its own: call it with nothing uncommitted but the
+    day's `JobRun`)."""
+    return sweeps.expire(session, now, actor=actor, workers=workers)
 
 
 # The per-lot paths: the reference the set-based sweeps are compared with (tests, bench_daily).

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from engine import ledger, members
 from engine.ledger import daily, sweeps
@@ -114,3 +116,49 @@ def test_a_lot_whose_expiry_entry_exists_is_left_alone(session):
     assert session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == entries
     assert check(session) == violations
     session.commit()
+
+
+def test_expiry_shared_between_connections_writes_what_the_per_lot_path_writes(session, monkeypatch):
+    """The nightly expiry's batches on connections of their own (PostgreSQL): the same rows, and each
+    batch committed on its own, so the caller's rollback leaves them."""
+    _fill(session)
+    sweeps.mature(session, NOW)
+    session.commit()
+    reference = daily.expire_per_lot(session, NOW)
+    expected = _snapshot(session)
+    session.rollback()
+    monkeypatch.setattr(sweeps, "BATCH_LOTS", 2)
+    monkeypatch.setattr(sweeps, "SHARED_BATCH_LOTS", 2)
+    assert len(list(sweeps._batches(session, sweeps._due(NOW)))) > 3
+    assert daily.expire(session, NOW, workers=2) == reference
+    assert reference["lots"] == 9
+    assert _snapshot(session) == expected
+    if session.get_bind().dialect.name == "postgresql":
+        session.rollback()  # committed batch by batch on their own connections: still there
+    else:
+        session.commit()  # one transaction, the caller's
+    assert _snapshot(session) == expected
+    assert check(session) == []
+    assert daily.expire(session, NOW + DAY, workers=2) == {"lots": 0, "points": 0}
+
+
+def test_a_batch_that_cannot_lock_its_accounts_fails_alone(pg_session, monkeypatch):
+    """An account locked by the caller's own transaction: its batch gives up after the lock timeout
+    with an error instead of waiting forever; the other batches commit; a re-run expires the rest."""
+    session = pg_session
+    _fill(session)
+    monkeypatch.setattr(sweeps, "BATCH_LOTS", 2)
+    monkeypatch.setattr(sweeps, "SHARED_BATCH_LOTS", 2)
+    monkeypatch.setattr(sweeps, "OWN_LOCK_TIMEOUT", "200ms")
+    due = session.execute(select(func.count()).select_from(Lot).where(sweeps._due(NOW))).scalar_one()
+    last = max(a for accounts, _ in sweeps._batches(session, sweeps._due(NOW)) for a in accounts)
+    ledger.lock_account(session, last)
+    with pytest.raises(OperationalError, match="lock timeout"):
+        sweeps.expire(session, NOW, workers=2)
+    session.rollback()
+    left = session.execute(select(func.count()).select_from(Lot).where(sweeps._due(NOW))).scalar_one()
+    assert 0 < left < due
+    assert sweeps.expire(session, NOW, workers=2)["lots"] == left
+    session.commit()
+    assert session.execute(select(func.count()).select_from(Lot).where(sweeps._due(NOW))).scalar_one() == 0
+    assert check(session) == []

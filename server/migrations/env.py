@@ -10,7 +10,7 @@ migrate = current_app.extensions["migrate"]
 
 
 # Tables that only migrations know: the ledger check's scratch tables (0005), not models.
-UNMODELLED = {"ledger_dirty", "ledger_check_queue"}
+UNMODELLED = {"ledger_dirty", "ledger_check_queue", "ledger_deltas"}
 
 
 def _include(obj, name, type_, reflected, compare_to) -> bool:

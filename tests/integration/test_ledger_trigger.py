@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from engine import ledger, members
+from engine.ledger import check as ledger_check
 from tests.conftest import T0, D
 
 
@@ -77,9 +78,9 @@ def test_a_lot_moved_to_another_account_by_hand_is_refused_at_commit(pg_session)
     pg_session.commit()
     pg_session.execute(sa.text("UPDATE lots SET account_id = :b WHERE account_id = :a"),
                        {"a": member.account_id, "b": other.account_id})
-    marked = pg_session.execute(sa.text(
-        "SELECT ref FROM ledger_dirty WHERE txid = txid_current() AND kind = 'a' ORDER BY ref")).scalars().all()
-    assert marked == sorted([member.account_id, other.account_id])  # both sides of the move
+    deltas = pg_session.execute(sa.text(
+        "SELECT account_id, lots FROM ledger_deltas WHERE txid = txid_current() ORDER BY account_id")).all()
+    assert deltas == sorted([(member.account_id, D("-10")), (other.account_id, D("10"))])  # both sides
     with pytest.raises(IntegrityError, match="out of balance"):
         pg_session.commit()
 
@@ -118,3 +119,53 @@ def test_the_commit_check_is_linear_in_the_accounts_touched(pg_session):
     pg_session.commit()
     assert time.perf_counter() - started < 5
     assert pg_session.execute(sa.text("SELECT count(*) FROM ledger_dirty")).scalar_one() == 0
+    assert pg_session.execute(sa.text("SELECT count(*) FROM ledger_deltas")).scalar_one() == 0
+
+
+def test_an_entry_amount_changed_by_hand_is_refused_at_commit(pg_session):
+    """Entries are written once; an UPDATE of an amount changes the account's sum (0005 did not see it)."""
+    member = _member(pg_session)
+    _credit(pg_session, member)
+    pg_session.commit()
+    account = ledger.lock_account(pg_session, member.account_id)
+    ledger.debit(pg_session, account, kind="adjustment", amount=D("4"), key="k2", actor="test", now=T0)
+    pg_session.commit()
+    pg_session.execute(sa.text("UPDATE ledger_entries SET amount = -3 WHERE account_id = :a AND amount < 0"),
+                       {"a": member.account_id})
+    with pytest.raises(IntegrityError, match="changes its entries by 1.0000 points, its lots by 0"):
+        pg_session.commit()
+
+
+def _unbalance_with_triggers_off(session, member) -> None:
+    """A lot short of its entry, written the way only a bypass can: with the triggers off."""
+    session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    session.execute(sa.text("UPDATE lots SET remaining = remaining - 1 WHERE account_id = :a"),
+                    {"a": member.account_id})
+    session.commit()
+
+
+def test_the_commit_checks_what_the_transaction_changed_and_full_on_request(pg_session):
+    """The check sums the transaction's changes, not the account's history: a ledger already out of
+    balance (triggers off) takes balanced writes and is named by `loyalty check`; a repair by hand
+    asks for the whole sums with loyalty.ledger_check = 'full' and commits only once in balance."""
+    member = _member(pg_session)
+    _credit(pg_session, member)
+    pg_session.commit()
+    _unbalance_with_triggers_off(pg_session, member)
+    assert "account_balance" in {v.invariant for v in ledger_check.check(pg_session)}
+    _credit(pg_session, member, amount="5", key="k-after")
+    pg_session.commit()  # balanced in itself: what it changed adds up
+    pg_session.execute(sa.text("SET LOCAL loyalty.ledger_check = 'full'"))
+    _credit(pg_session, member, amount="1", key="k-full")
+    with pytest.raises(IntegrityError, match="out of balance: entries 16.0000, lots 15.0000, debt 0"):
+        pg_session.commit()
+    pg_session.rollback()
+    pg_session.execute(sa.text("SET LOCAL loyalty.ledger_check = 'full'"))
+    pg_session.execute(sa.text("UPDATE lots SET remaining = amount WHERE account_id = :a"),
+                       {"a": member.account_id})
+    pg_session.commit()  # the repair: whole sums in balance again
+    assert ledger_check.check(pg_session) == []
+    pg_session.execute(sa.text("UPDATE lots SET remaining = remaining - 1 WHERE account_id = :a"),
+                       {"a": member.account_id})
+    with pytest.raises(IntegrityError, match="changes its entries by 0 points, its lots by -2.0000"):
+        pg_session.commit()  # two lots, one point each

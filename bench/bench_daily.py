@@ -5,7 +5,7 @@ period and their expiry; 1% of the accounts owe 3 points (so `mature` pays
 debt). The baseline, measured in the same run on the same kind of data: the
 per-lot path (`daily.mature_per_lot`, `daily.expire_per_lot`) over --sample
 lots. Each figure includes the COMMIT, where PostgreSQL's deferred trigger
-checks every touched account's sums.
+checks the sums of what the transaction changed (migration 0022).
 
     .venv/bin/python bench/bench_daily.py                      # 1,000,000 lots
     .venv/bin/python bench/bench_daily.py --lots 20000 --sample 2000

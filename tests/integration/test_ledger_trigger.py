@@ -136,6 +136,16 @@ def test_an_entry_amount_changed_by_hand_is_refused_at_commit(pg_session):
         pg_session.commit()
 
 
+def test_an_account_inserted_with_a_debt_no_entry_explains_is_refused_at_commit(pg_session):
+    pg_session.execute(sa.text("INSERT INTO accounts (owner_type, debt, created_at) VALUES ('member', 3, now())"))
+    with pytest.raises(IntegrityError, match="changes its entries by 0 points, its lots by 0 and its debt by 3"):
+        pg_session.commit()
+    pg_session.rollback()
+    pg_session.execute(sa.text("INSERT INTO accounts (owner_type, debt, created_at) VALUES ('member', 0, now())"))
+    assert _queued(pg_session) == 0  # a new account owing nothing queues no check
+    pg_session.commit()
+
+
 def _unbalance_with_triggers_off(session, member) -> None:
     """A lot short of its entry, written the way only a bypass can: with the triggers off."""
     session.execute(sa.text("SET LOCAL session_replication_role = replica"))

@@ -1,10 +1,11 @@
-"""Orders on accounts with a long history (a wholesale customer's years of invoices) on PostgreSQL.
+"""Orders, redemptions and balances on accounts with a long history (a wholesale customer's years of
+invoices, each with its open lot) on PostgreSQL.
 
-POST /api/v1/orders (fulfilled: rules, document, entry and lot, idempotency record, COMMIT) for a
-member whose account holds --history entries with their lots, against the same orders for a new
-member in the same run (the baseline), interleaved one by one so both see the same machine. Prints
-each one's median and p95 milliseconds and the ratio of the medians: near 1 when an order costs
-the same whatever the account's history.
+POST /api/v1/orders (fulfilled: rules, document, entry and lot, idempotency record, COMMIT), POST
+/api/v1/redemptions of 1 point and GET …/balance for a member whose account holds --history entries
+with their open lots, against the same requests for a new member in the same run (the baseline),
+interleaved one by one so both see the same machine. Prints each one's median and p95 milliseconds
+and the ratio of the medians: near 1 when a request costs the same whatever the account's history.
 
     .venv/bin/python bench/bench_wholesale.py                     # 100,000 and 10,000 entries
     .venv/bin/python bench/bench_wholesale.py --history 1000000 --orders 200
@@ -59,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, nargs="+", default=[100_000, 10_000],
                         help="entries already on the long accounts")
-    parser.add_argument("--orders", type=int, default=300, help="orders per member")
+    parser.add_argument("--orders", type=int, default=300, help="requests of each kind per member")
     args = parser.parse_args()
     app = make_app(scratch_database("loyalty_bench_wholesale"))
     started = time.perf_counter()
@@ -69,30 +70,39 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {key}"}
     placed = datetime.now(UTC).replace(microsecond=0).isoformat()
 
-    def order(member: str, n: str) -> float:
-        body = {"order_id": f"W{n}", "member": member, "placed_at": placed, "currency": "PLN",
-                "status": "fulfilled",
-                "lines": [{"line_no": i, "sku": f"SKU{i}", "quantity": 2, "unit_price": "34.80",
-                           "product_group": ("110", "120", "130")[i % 3]} for i in range(1, 4)]}
+    def timed(method: str, path: str, status: int, body: dict | None = None) -> float:
         start = time.perf_counter()
-        response = client.post("/api/v1/orders", json=body, headers=headers)
+        response = client.open(path, method=method, json=body, headers=headers)
         elapsed = (time.perf_counter() - start) * 1000
-        assert response.status_code == 201, response.get_json()
+        assert response.status_code == status, response.get_json()
         return elapsed
 
+    def order(member: str, n: str) -> float:
+        return timed("POST", "/api/v1/orders", 201, {
+            "order_id": f"W{n}", "member": member, "placed_at": placed, "currency": "PLN", "status": "fulfilled",
+            "lines": [{"line_no": i, "sku": f"SKU{i}", "quantity": 2, "unit_price": "34.80",
+                       "product_group": ("110", "120", "130")[i % 3]} for i in range(1, 4)]})
+
+    def redeem(member: str, n: str) -> float:
+        return timed("POST", "/api/v1/redemptions", 201, {"redemption_id": f"R{n}", "member": member, "points": "1"})
+
+    def balance(member: str, _n: str) -> float:
+        return timed("GET", f"/api/v1/members/{member}/balance", 200)
+
     members = {"new account": fresh, **{f"{n:,} entries": ref for n, ref in long.items()}}
-    for name, ref in members.items():  # warm-up: caches, compiled policy, the accounts' pages
-        for i in range(10):
-            order(ref, f"warm-{name}-{i}")
-    timings: dict[str, list[float]] = {name: [] for name in members}
-    for i in range(args.orders):
-        for name, ref in members.items():
-            timings[name].append(order(ref, f"{name}-{i}"))
-    base = percentile(timings["new account"], 50)
-    for name, values in timings.items():
-        p50 = percentile(values, 50)
-        print(f"{name}: order p50 {p50:.2f} ms, p95 {percentile(values, 95):.2f} ms; "
-              f"ratio to a new account {p50 / base:.2f}")
+    for what, call in (("order", order), ("redemption of 1 point", redeem), ("balance", balance)):
+        for name, ref in members.items():  # warm-up: caches, compiled policy, the accounts' pages
+            for i in range(10):
+                call(ref, f"warm-{name}-{i}")
+        timings: dict[str, list[float]] = {name: [] for name in members}
+        for i in range(args.orders):
+            for name, ref in members.items():
+                timings[name].append(call(ref, f"{name}-{i}"))
+        base = percentile(timings["new account"], 50)
+        for name, values in timings.items():
+            p50 = percentile(values, 50)
+            print(f"{what}, {name}: p50 {p50:.2f} ms, p95 {percentile(values, 95):.2f} ms; "
+                  f"ratio to a new account {p50 / base:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """A plain spend (a redemption): `posting.debit` without preferred lots or debt, in fewer statements.
 
 `debit` asks whether the key was used, sums the available points, reads the open lots, inserts
-the entry, its allocations and the lots' new remainders: six statements. `spend` reads the open
-lots once (their sum is the available points), and on PostgreSQL writes the entry, its
-allocations and the lots' remainders in one statement of data-modifying CTEs: the entry's
+the entry, its allocations and the lots' new remainders: six statements. `spend` reads the first
+`MAX_TAKES` + 1 open lots in spending order once (when they are all, their sum is the available
+points; when they do not cover the spend and there are more, `debit` takes it), and on PostgreSQL
+writes the entry, its allocations and the lots' remainders in one statement of data-modifying CTEs: the entry's
 ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` feeds the other two, so a
 used key writes nothing (then the first entry answers, as in `debit`). The rows are `debit`'s,
 column for column (`tests/integration/test_spend_equivalence.py` compares them); elsewhere
@@ -39,13 +40,9 @@ def spend(session: Session, account: Account, *, kind: str, amount: Decimal, key
                              **entry_fields)
     if amount <= 0:
         raise ValueError("a debit takes a positive amount")
-    lots = posting._open_lots(session, account.id, now, available_only=True)
-    free = sum((lot.remaining for lot in lots), ZERO)  # `available_points`, the debt being 0
-    if free < amount:
-        existing = posting.find_entry(session, key)  # a used key answers before the balance does
-        if existing is not None:
-            return posting._replay(existing, account, kind, -amount)
-        raise posting.InsufficientPoints(amount, free)
+    # The first lots in spending order: enough for a spend one statement takes (a wholesale account's
+    # other thousands are not read).
+    lots = posting._open_lots(session, account.id, now, available_only=True, limit=MAX_TAKES + 1)
     takes, wanted = [], amount
     for lot in lots:  # `posting._take`'s walk
         if wanted <= 0:
@@ -54,7 +51,13 @@ def spend(session: Session, account: Account, *, kind: str, amount: Decimal, key
         if take > 0:
             takes.append((lot, take))
             wanted -= take
-    if len(takes) > MAX_TAKES:
+    if wanted > 0 and len(lots) <= MAX_TAKES:  # every open lot was read: their sum is what is available
+        free = sum((lot.remaining for lot in lots), ZERO)  # `available_points`, the debt being 0
+        existing = posting.find_entry(session, key)  # a used key answers before the balance does
+        if existing is not None:
+            return posting._replay(existing, account, kind, -amount)
+        raise posting.InsufficientPoints(amount, free)
+    if wanted > 0 or len(takes) > MAX_TAKES:  # more lots than one statement takes, or not all read
         return posting.debit(session, account, kind=kind, amount=amount, key=key, actor=actor, now=now,
                              **entry_fields)
     row = rows.entry_row(account_id=account.id, kind=kind, amount=-amount, key=key, actor=actor, now=now,

@@ -102,3 +102,62 @@ def test_a_spend_across_more_lots_than_one_statement_takes_posts_what_debit_post
     assert results[0] == results[1]
     assert results[1][2].count(D(0)) == MAX_TAKES + 3  # every half-point lot taken, soonest first
     assert check(session) == []
+
+
+def _wholesale(session, name: str, lots: int = 300):
+    """An account of ``lots`` one-point lots: expiring a day apart in reverse order of their ids, the
+    first ten never; all available."""
+    member = members.create(session, {"name": name}, now=T0 - 400 * DAY)
+    account = ledger.lock_account(session, member.account_id)
+    specs = [ledger.LotSpec(D(1), T0 - 30 * DAY, None if i < 10 else T0 + (lots - i) * DAY) for i in range(lots)]
+    ledger.credit(session, account, kind="adjustment", key=f"{name}:lots", actor="test", now=T0 - 40 * DAY,
+                  lots=specs)
+    session.flush()
+    ids = session.execute(select(Lot.id).where(Lot.account_id == account.id).order_by(Lot.id)).scalars().all()
+    # Spending order: soonest-expiring first (the highest ids here), the never-expiring ten last.
+    return member, ids[10:][::-1] + ids[:10]
+
+
+def _taken(session, account_id: int) -> list[int]:
+    return session.execute(select(Allocation.lot_id).join(Lot, Lot.id == Allocation.lot_id)
+                           .where(Lot.account_id == account_id).order_by(Allocation.id)).scalars().all()
+
+
+def test_a_spend_reads_only_the_first_lots_of_an_account_of_thousands(session):
+    from engine.ledger.spending import MAX_TAKES
+    member, order = _wholesale(session, "reads")
+    session.expunge_all()
+    account = ledger.lock_account(session, member.account_id)
+    ledger.spend(session, account, kind="redemption", amount=D("2.5"), key="reads:r", actor="api:shop", now=T0)
+    assert _taken(session, account.id) == order[:3]
+    loaded = [obj for obj in session.identity_map.values() if isinstance(obj, Lot)]
+    assert len(loaded) <= MAX_TAKES + 1  # not the account's 300
+
+
+@pytest.mark.parametrize("post", ["debit", "spend"])
+def test_a_walk_past_the_first_lots_takes_them_in_spending_order(session, post):
+    from engine.ledger.posting import FIRST_LOTS
+    member, order = _wholesale(session, f"walk-{post}")
+    account = ledger.lock_account(session, member.account_id)
+    amount = FIRST_LOTS + 200  # into the never-expiring ones
+    getattr(ledger, post)(session, account, kind="redemption", amount=D(amount), key=f"walk-{post}:r",
+                          actor="api:shop", now=T0)
+    assert _taken(session, account.id) == order[:amount]
+    assert ledger.balance_of(session, account.id, T0).available == D(300 - amount)
+    assert check(session) == []
+
+
+def test_a_debt_is_paid_from_the_lots_in_spending_order_past_the_first_ones(session):
+    from engine.ledger.posting import FIRST_LOTS
+    member = members.create(session, {"name": "debtor"}, now=T0 - 400 * DAY)
+    account = ledger.lock_account(session, member.account_id)
+    ledger.debit(session, account, kind="adjustment", amount=D(FIRST_LOTS + 20), key="debtor:owe", actor="test",
+                 now=T0 - 50 * DAY, allow_debt=True)
+    specs = [ledger.LotSpec(D(1), T0 - 45 * DAY, T0 + (100 - i) * DAY) for i in range(100)]
+    ledger.credit(session, account, kind="adjustment", key="debtor:lots", actor="test", now=T0 - 40 * DAY,
+                  lots=specs)  # pays the debt first
+    session.flush()
+    ids = session.execute(select(Lot.id).where(Lot.account_id == account.id).order_by(Lot.id)).scalars().all()
+    assert account.debt == 0
+    assert _taken(session, account.id) == ids[::-1][:FIRST_LOTS + 20]
+    assert check(session) == []

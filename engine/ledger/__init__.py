@@ -41,9 +41,10 @@ maturation a batch of accounts at a time, INSERT … SELECT) fill its columns
 with SQL expressions (`rows.entry_columns`) and are compared with the per-lot
 path (`daily.expire_per_lot`, `daily.mature_per_lot`) by a test. The database guards what it can: unique
 idempotency keys, non-negative remainders, foreign keys, and on PostgreSQL
-a deferred constraint trigger (migration 0005) that refuses at COMMIT a
-transaction leaving an account's entries ≠ its lots' remainders − debt, or a
-positive entry whose lots do not add up.
+a deferred constraint trigger (migrations 0005, 0022) that refuses at COMMIT a
+transaction changing an account's entries by another amount than its lots'
+remainders − debt (summed from what the transaction wrote, not the account's
+history), or leaving a positive entry whose lots do not add up.
 
 Concurrency: every write first locks the account row (``SELECT … FOR
 UPDATE`` in PostgreSQL; SQLite serialises writers itself), so two spends on

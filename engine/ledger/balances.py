@@ -4,8 +4,8 @@
 points and the soonest expiry dates in a handful of rows, however many lots the account holds. It used to
 fetch every open lot and sum them in Python: about 10 µs a lot, 50–150 ms for a
 wholesale account of 5,000 lots. Now one pass over the account's open lots (the covering index
-`ix_lots_open`, in expiry order) sums them, and the expiry dates come grouped, the soonest first, at
-most ``limit`` of them. Sums of NUMERIC are exact; each is rounded to the most places of its lots' own
+`ix_lots_open`) sums them, and the soonest expiry dates are read from the same index in its order,
+stopping after ``limit`` of them. Sums of NUMERIC are exact; each is rounded to the most places of its lots' own
 (`min_scale`, the places `models.tidy` leaves a lot's remainder): the scale Python's sum of them has.
 SQLite stores amounts in a way its SUM would round, so it keeps the Python sum.
 """
@@ -42,6 +42,12 @@ def unexpired(account_id, now: datetime):
 
 def balance(session: Session, account: Account, now: datetime, *,
             expiring_limit: int = 3) -> Balance:
+    """The balance of ``account`` with the debt it holds in this session (`balance_of` reads it from the
+    database). On PostgreSQL its lots are summed there too: a wholesale account's 100,000 lots cost a
+    message or a member's page about 1 s summed in Python."""
+    if is_postgres(session):
+        _debt, available, pending, expiring = summed(session, account.id, now, expiring_limit)
+        return Balance(available=available - account.debt, pending=pending, debt=account.debt, expiring=expiring)
     rows = session.execute(
         select(Lot.remaining, Lot.available_at, Lot.expires_at).where(unexpired(account.id, now))).all()
     return _summary(rows, account.debt, now, expiring_limit)

@@ -1,12 +1,14 @@
-"""`ledger.balance_of` (summed by PostgreSQL, by Python on SQLite) equals the ORM's `ledger.balance`,
-for an account of many lots in every state: spent, pending, expired, never expiring, sharing an expiry."""
+"""`ledger.balance_of` and `ledger.balance` (summed by PostgreSQL, by Python on SQLite) equal the Python sum
+of the account's open lots as read row by row, for an account of many lots in every state: spent, pending,
+expired, never expiring, sharing an expiry."""
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from engine import ledger, members
+from engine.ledger import balances
 from engine.models import Account, Lot
 from tests.conftest import T0, D
 
@@ -26,12 +28,16 @@ def test_balance_of_sums_an_account_of_many_lots_as_the_orm_balance_does(session
     for debt in (D(0), D("17.35")):
         session.execute(update(Account).where(Account.id == account.id).values(debt=debt))
         session.expire_all()
+        rows = session.execute(select(Lot.remaining, Lot.available_at, Lot.expires_at)
+                               .where(balances.unexpired(account.id, T0))).all()
         for limit in (1, 3, 40):
-            orm = ledger.balance(session, session.get(Account, account.id), T0, expiring_limit=limit)
-            summed = ledger.balance_of(session, account.id, T0, expiring_limit=limit)
-            assert summed == orm
-            assert [str(v) for v in (summed.available, summed.pending)] == [str(orm.available), str(orm.pending)]
-            assert [(at, str(v)) for at, v in summed.expiring] == [(at, str(v)) for at, v in orm.expiring]
+            by_rows = balances._summary(rows, debt, T0, limit)  # the oracle: Python's sum, lot by lot
+            for summed in (ledger.balance_of(session, account.id, T0, expiring_limit=limit),
+                           ledger.balance(session, session.get(Account, account.id), T0, expiring_limit=limit)):
+                assert summed == by_rows
+                assert [str(v) for v in (summed.available, summed.pending)] == \
+                    [str(by_rows.available), str(by_rows.pending)]
+                assert [(at, str(v)) for at, v in summed.expiring] == [(at, str(v)) for at, v in by_rows.expiring]
         assert len(summed.expiring) == 10 and summed.pending > 0 and summed.debt == debt
 
 

@@ -17,25 +17,19 @@ import random
 import time
 from datetime import UTC, datetime
 
-from common import Timer, make_app, percentile, scratch_database
+from common import Timer, make_app, percentile, publish_defaults, scratch_database
 
 
 def bench_accrual(app, requests: int) -> dict:
     import sqlalchemy as sa
     from flask import Flask, request
 
-    import rules
-    from engine import policies
     from server.auth import create_key
     from server.extensions import db
 
     with app.app_context():
         session = db.session()
-        for name, document in rules.default_policies().items():
-            if name in ("accrual", "settings"):
-                policies.save_draft(session, name, document, author="bench")
-                policies.publish(session, name, by="bench",
-                                 effective_from=datetime(2020, 1, 1, tzinfo=UTC))
+        publish_defaults(session)
         _row, key = create_key(session, "bench-shop", "shop")
         from engine import members
         member_ids = [members.create(session, {"name": f"M{i}"}).loyalty_id for i in range(200)]

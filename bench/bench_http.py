@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from common import ROOT, make_app, scratch_database
+from common import ROOT, make_app, publish_defaults, scratch_database
 
 MEMBERS = 500
 
@@ -95,18 +95,14 @@ end
 
 def seed(app) -> tuple[str, list[str]]:
     """Policies, a shop key, members with points to redeem."""
-    import rules
-    from engine import members, policies
+    from engine import members
     from engine.members import adjustments
     from server.auth import create_key
     from server.extensions import db
     now = datetime.now(UTC)
     with app.app_context():
         session = db.session()
-        for name, document in rules.default_policies().items():
-            if name in ("accrual", "settings"):
-                policies.save_draft(session, name, document, author="bench")
-                policies.publish(session, name, by="bench", effective_from=datetime(2020, 1, 1, tzinfo=UTC))
+        publish_defaults(session)
         _row, key = create_key(session, "bench-http", "shop")
         ids = []
         for i in range(MEMBERS):

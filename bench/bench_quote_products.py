@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import random
-from datetime import UTC, datetime
 from decimal import Decimal
 
-from common import Timer, make_app, percentile, scratch_database
+from common import Timer, make_app, percentile, publish_defaults, scratch_database
 
 
 def main() -> None:
@@ -30,18 +29,14 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    import rules
-    from engine import members, policies
+    from engine import members
     from server.auth import create_key
     from server.extensions import db
 
     app = make_app(scratch_database("loyalty_bench_quote_products"))
     with app.app_context():
         session = db.session()
-        for name, document in rules.default_policies().items():
-            if name in ("accrual", "tier", "settings"):
-                policies.save_draft(session, name, document, author="bench")
-                policies.publish(session, name, by="bench", effective_from=datetime(2020, 1, 1, tzinfo=UTC))
+        publish_defaults(session, ("accrual", "tier", "settings"))
         session.execute(sa.text("INSERT INTO products (sku, name, product_group, brand, price, currency, "
                                 "picture_url, source, active, updated_at) SELECT 'SKU' || n, 'Product ' || n, "
                                 "(100 + n % 50)::text, 'B' || (n % 20), 5 + n % 900, 'PLN', '', 'bench', true, "

@@ -16,7 +16,7 @@ import argparse
 import time
 from datetime import UTC, datetime
 
-from common import make_app, percentile, scratch_database
+from common import make_app, percentile, publish_defaults, scratch_database
 
 
 def seed(app, histories: list[int]) -> tuple[str, str, dict[int, str]]:
@@ -24,16 +24,12 @@ def seed(app, histories: list[int]) -> tuple[str, str, dict[int, str]]:
     (written through the triggers, as an import would)."""
     import sqlalchemy as sa
 
-    import rules
-    from engine import members, policies
+    from engine import members
     from server.auth import create_key
     from server.extensions import db
     with app.app_context():
         session = db.session()
-        for name, document in rules.default_policies().items():
-            if name in ("accrual", "settings"):
-                policies.save_draft(session, name, document, author="bench")
-                policies.publish(session, name, by="bench", effective_from=datetime(2020, 1, 1, tzinfo=UTC))
+        publish_defaults(session)
         _row, key = create_key(session, "bench-wholesale", "shop")
         fresh = members.create(session, {"name": "New customer"}).loyalty_id
         long = {}

@@ -59,6 +59,18 @@ def publish_accrual(app, document: dict) -> None:
         session.commit()
 
 
+def publish_defaults(session, names=("accrual", "settings")) -> None:
+    """Publish the program's default policies ``names`` in force since 2020 (not committed)."""
+    from datetime import UTC, datetime
+
+    import rules
+    from engine import policies
+    for name, document in rules.default_policies().items():
+        if name in names:
+            policies.save_draft(session, name, document, author="bench")
+            policies.publish(session, name, by="bench", effective_from=datetime(2020, 1, 1, tzinfo=UTC))
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))

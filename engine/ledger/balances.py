@@ -46,8 +46,7 @@ def balance(session: Session, account: Account, now: datetime, *,
     database). On PostgreSQL its lots are summed there too: a wholesale account's 100,000 lots cost a
     message or a member's page about 1 s summed in Python."""
     if is_postgres(session):
-        _debt, available, pending, expiring = summed(session, account.id, now, expiring_limit)
-        return Balance(available=available - account.debt, pending=pending, debt=account.debt, expiring=expiring)
+        return _summed_balance(session, account.id, now, expiring_limit, debt=account.debt)
     rows = session.execute(
         select(Lot.remaining, Lot.available_at, Lot.expires_at).where(unexpired(account.id, now))).all()
     return _summary(rows, account.debt, now, expiring_limit)
@@ -68,10 +67,17 @@ _BALANCE_OF = (
 def balance_of(session: Session, account_id: int, now: datetime, *, expiring_limit: int = 3) -> Balance:
     """`balance` from the account's id: its debt and open lots in one statement (the API's read path)."""
     if is_postgres(session):  # summed there: an account of thousands of lots costs a few rows
-        debt, available, pending, expiring = summed(session, account_id, now, expiring_limit)
-        return Balance(available=available - debt, pending=pending, debt=debt, expiring=expiring)
+        return _summed_balance(session, account_id, now, expiring_limit)
     rows = session.execute(_BALANCE_OF, {"account_id": account_id, "now": now}).all()
     return _summary([row[1:] for row in rows if row[1] is not None], rows[0][0], now, expiring_limit)
+
+
+def _summed_balance(session: Session, account_id: int, now: datetime, expiring_limit: int, *,
+                    debt: Decimal | None = None) -> Balance:
+    """`summed` as a Balance, less ``debt`` (None: the account's debt in the database)."""
+    stored_debt, available, pending, expiring = summed(session, account_id, now, expiring_limit)
+    debt = stored_debt if debt is None else debt
+    return Balance(available=available - debt, pending=pending, debt=debt, expiring=expiring)
 
 
 def _summary(rows, debt: Decimal, now: datetime, expiring_limit: int) -> Balance:

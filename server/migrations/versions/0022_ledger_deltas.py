@@ -62,27 +62,25 @@ def _add(column: str, key: str, value: str, *, update: bool, nonzero: bool = Fal
             f"excluded.{column};")
 
 
+def _by_operation(column: str, value: str) -> str:
+    """`_add` of an entries' or lots' statement, as an INSERT or an UPDATE adds it."""
+    return (f"IF TG_OP = 'INSERT' THEN\n            {_add(column, 'account_id', value, update=False)}\n"
+            f"        ELSE\n            {_add(column, 'account_id', value, update=True)}\n        END IF;")
+
+
 DELTA = rf"""
 CREATE FUNCTION ledger_delta() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     noted bigint := 0;
 BEGIN
     IF TG_TABLE_NAME = 'ledger_entries' THEN
-        IF TG_OP = 'INSERT' THEN
-            {_add("entries", "account_id", "amount", update=False)}
-        ELSE
-            {_add("entries", "account_id", "amount", update=True)}
-        END IF;
+        {_by_operation("entries", "amount")}
         GET DIAGNOSTICS noted = ROW_COUNT;
         -- A positive entry's lots must add up to it (0005's entry check, at COMMIT).
         INSERT INTO ledger_dirty SELECT txid_current(), 'e', id FROM changed WHERE amount > 0
             ON CONFLICT DO NOTHING;
     ELSIF TG_TABLE_NAME = 'lots' THEN
-        IF TG_OP = 'INSERT' THEN
-            {_add("lots", "account_id", "remaining", update=False)}
-        ELSE
-            {_add("lots", "account_id", "remaining", update=True)}
-        END IF;
+        {_by_operation("lots", "remaining")}
         GET DIAGNOSTICS noted = ROW_COUNT;
     ELSIF TG_OP = 'INSERT' THEN  -- accounts: their debt (a new account owes nothing, as a rule)
         {_add("debt", "id", "debt", update=False, nonzero=True)}

@@ -7,10 +7,11 @@ known key is a conflict, never an overwrite.
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Text, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine import accrual, members, policies
@@ -27,6 +28,8 @@ from engine.documents.errors import UnknownReference as UnknownReference
 from engine.domain import PurchaseDoc
 from engine.engagement import referrals
 from engine.models import Document, DocumentLine, Member, Product
+from engine.models.base import tidy
+from engine.models.bulk import is_postgres
 
 ZERO = Decimal(0)
 
@@ -65,7 +68,12 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
     moment of the status change for shop orders, the document date for ERP
     invoices (which count as fulfilled on their date).
     """
-    existing = find(session, doc.source, doc.external_id)
+    ahead = _look_ahead(session, doc)
+    if ahead is None:
+        existing, member, catalog = find(session, doc.source, doc.external_id), None, None
+    else:
+        member, document_id, catalog = ahead
+        existing = None if document_id is None else find(session, doc.source, doc.external_id)
     if existing is None and doc.document_type == "correction":
         doc = corrections.with_base_lines(find(session, doc.source, doc.base_external_id or ""), doc)
     fingerprint = content_hash(doc)
@@ -81,7 +89,8 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
             set_status(session, existing, doc.status, actor=actor, now=now,
                        accrue_from=accrue_from)
         return existing, False
-    member = members.get(session, doc.member_ref)
+    if member is None:
+        member = members.get(session, doc.member_ref)
     document = Document(
         source=doc.source, external_id=doc.external_id, document_type=doc.document_type,
         number=doc.number, member_id=member.id, account_id=member.account_id,
@@ -90,7 +99,7 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
         total=sum((line.line_total for line in doc.lines), ZERO), content_hash=fingerprint,
         codes=list(doc.codes) or None,
         earned=ZERO, absorbed=ZERO, created_at=now)  # set, not defaulted: read before the INSERT
-    document.lines.extend(_document_lines(session, doc))
+    document.lines.extend(_document_lines(session, doc, catalog))
     document.fresh_member = member  # see the model: the answer reads it back
     # Not in the session yet: `store.insert_document` writes it once complete, with its lines.
     if doc.document_type == "correction":
@@ -120,8 +129,10 @@ def record_return(session: Session, base: Document, return_id: str, items: list[
     return base
 
 
-def _document_lines(session: Session, doc: PurchaseDoc) -> list[DocumentLine]:
-    catalog = _catalog(session, [line.sku for line in doc.lines])
+def _document_lines(session: Session, doc: PurchaseDoc, catalog: dict | None = None) -> list[DocumentLine]:
+    """``catalog``: `_catalog` of the lines' SKUs when the caller has it already."""
+    if catalog is None:
+        catalog = _catalog(session, [line.sku for line in doc.lines])
     out = []
     for line in doc.lines:
         product = catalog.get(line.sku)
@@ -179,6 +190,40 @@ def _catalog(session: Session, skus: list[str]) -> dict:
     if not skus:
         return {}
     return {row.sku: row for row in session.execute(_CATALOG, {"skus": sorted(set(skus))})}
+
+
+_KNOWN = select(Document.__table__.c.id).where(
+    Document.__table__.c.source == bindparam("source"),
+    Document.__table__.c.external_id == bindparam("external_id")).scalar_subquery()
+# The catalog's rows as one JSON array (points per unit as exact text) for the member lookup to carry.
+_CATALOG_JSON = select(func.jsonb_agg(func.jsonb_build_array(
+    _PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.product_group, _PRODUCTS.c.brand,
+    cast(_PRODUCTS.c.points_per_unit, Text), _PRODUCTS.c.tags))).where(
+    _PRODUCTS.c.sku.in_(bindparam("skus", expanding=True))).scalar_subquery()
+_AHEAD = (_KNOWN, _CATALOG_JSON)
+_ACCRUING = frozenset(("paid", "fulfilled"))
+CatalogRow = namedtuple("CatalogRow", "sku name product_group brand points_per_unit tags")
+
+
+def _look_ahead(session: Session, doc: PurchaseDoc) -> tuple[Member, int | None, dict] | None:
+    """What a new purchase asks first, in one round trip (PostgreSQL): its member, whether the document is
+    stored already, its lines' catalog rows and, when it arrives paid or fulfilled (it will likely accrue),
+    its account's lock. None where it does not apply (a correction, SQLite, a reference that matches
+    nobody or a merged-away member): then each is asked on its own."""
+    if doc.document_type == "correction" or not is_postgres(session):
+        return None
+    params = {"source": doc.source, "external_id": doc.external_id,
+              "skus": sorted({line.sku for line in doc.lines})}
+    found = members.resolve_with(session, doc.member_ref, _AHEAD, params,
+                                 lock_account=doc.status in _ACCRUING and not doc.cancelled)
+    if found is None:
+        return None
+    member, (document_id, rows) = found
+    catalog = {}
+    for sku, name, group, brand, per_unit, tags in rows or ():
+        catalog[sku] = CatalogRow(sku, name, group, brand, None if per_unit is None else tidy(Decimal(per_unit)),
+                                  tags)
+    return member, document_id, catalog
 
 
 def set_status(session: Session, document: Document, status: str, *, actor: str,

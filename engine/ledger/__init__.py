@@ -53,7 +53,7 @@ Lots are only changed under that lock. Services flush; the caller (request,
 job, CLI command) commits once.
 """
 from engine.ledger.balances import Balance, balance, balance_of
-from engine.ledger.locks import lock_account, lock_accounts
+from engine.ledger.locks import lock_account, lock_accounts, note_locked
 from engine.ledger.posting import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -93,6 +93,7 @@ __all__ = [
     "find_entry",
     "lock_account",
     "lock_accounts",
+    "note_locked",
     "settle_debt",
     "spend",
     "write_batch",

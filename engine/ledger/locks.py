@@ -19,8 +19,21 @@ _LOCK = (select(Account).where(Account.id == bindparam("account_id")).with_for_u
          .execution_options(populate_existing=True))  # built once: every ledger write takes it
 
 
+_LOCKED = "loyalty.locked_account"
+
+
+def note_locked(session: Session, account: Account) -> None:
+    """``account`` was just loaded under its row lock by a statement that ran anyway (an order's member
+    lookup: `engine.members.resolve_with`): the next `lock_account` of it in this transaction returns it
+    as it is, without a round trip. Once: any later one asks the database again."""
+    session.info[_LOCKED] = (session.get_transaction(), account)
+
+
 def lock_account(session: Session, account_id: int) -> Account:
     """Take the account's row lock (held until commit) and return it fresh."""
+    noted = session.info.pop(_LOCKED, None)
+    if noted is not None and noted[1].id == account_id and noted[0] is session.get_transaction():
+        return noted[1]
     return session.execute(_LOCK, {"account_id": account_id}).scalar_one()
 
 

@@ -17,6 +17,7 @@ from engine.members.directory import (
     purchase_history,
     refusal,
     resolve,
+    resolve_with,
     update,
     variables_used,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "DuplicateMember",
     "InvalidMemberData",
     "resolve",
+    "resolve_with",
     "get",
     "create",
     "update",

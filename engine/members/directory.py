@@ -57,8 +57,8 @@ _BY_REF_STAMPED = {kind: stmt.add_columns(select(config_stamp.STAMP).scalar_subq
                    for kind, stmt in _BY_REF.items()}
 
 
-def resolve(session: Session, ref: str) -> Member | None:
-    """Find a member by a SPEC §4.1 reference (loyalty id, ext:, erp:, phone:, onec:)."""
+def _reference(session: Session, ref: str) -> tuple[str | None, str] | None:
+    """(kind, value) of a SPEC §4.1 reference; None when it cannot match anyone."""
     if not ref:
         return None
     kind, sep, value = ref.partition(":")
@@ -68,8 +68,15 @@ def resolve(session: Session, ref: str) -> Member | None:
         value = normalize_phone(value, _regions(session))
         if value is None:
             return None
-    if kind not in _BY_REF:
+    return (kind, value) if kind in _BY_REF else None
+
+
+def resolve(session: Session, ref: str) -> Member | None:
+    """Find a member by a SPEC §4.1 reference (loyalty id, ext:, erp:, phone:, onec:)."""
+    reference = _reference(session, ref)
+    if reference is None:
         return None
+    kind, value = reference
     if is_postgres(session):  # the same round trip brings the configuration's stamp (`engine.config_stamp`)
         found = session.execute(_BY_REF_STAMPED[kind], {"value": value}).one_or_none()
         member = found[0] if found is not None else None
@@ -81,6 +88,42 @@ def resolve(session: Session, ref: str) -> Member | None:
     while member is not None and member.merged_into_id is not None:
         member = session.get(Member, member.merged_into_id)
     return member
+
+
+# The statements of `resolve_with`, built once per (reference kind, extras, lock).
+_WITH: dict = {}
+
+
+def resolve_with(session: Session, ref: str, extras: tuple, params: dict, *,
+                 lock_account: bool = False) -> tuple[Member, tuple] | None:
+    """`resolve` whose one statement also brings ``extras`` (scalar subqueries of the caller's, their
+    parameters in ``params``) and, with ``lock_account``, takes the member's account lock as
+    `engine.ledger.lock_account` does, which the next `lock_account` of it in this transaction then
+    answers without a round trip. PostgreSQL only. Returns (member, the extras' values), or None when
+    the reference matches nobody or a merged-away member: the caller then asks one thing at a time
+    (an account locked on the way stays locked until the transaction ends, as any lock does).
+    ``extras`` must be a tuple built once (it is part of the cache key)."""
+    reference = _reference(session, ref)
+    if reference is None:
+        return None
+    kind, value = reference
+    stmt = _WITH.get((kind, extras, lock_account))
+    if stmt is None:
+        stmt = _BY_REF_STAMPED[kind]
+        if lock_account:
+            stmt = (stmt.add_columns(Account).join(Account, Account.id == Member.account_id)
+                    .with_for_update(key_share=True, of=Account).execution_options(populate_existing=True))
+        stmt = _WITH.setdefault((kind, extras, lock_account), stmt.add_columns(*extras))
+    found = session.execute(stmt, {**params, "value": value}).one_or_none()
+    if found is None:
+        return None
+    config_stamp.note(session, found[1])
+    if lock_account:
+        ledger.note_locked(session, found[2])
+    member = found[0]
+    if member.merged_into_id is not None:
+        return None
+    return member, tuple(found[3 if lock_account else 2:])
 
 
 def get(session: Session, ref: str) -> Member:

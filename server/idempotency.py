@@ -1,5 +1,7 @@
 """Idempotent writes: a retry gets the first answer, a different request under the
 same key gets 409, and the answer is stored in the same transaction as the work.
+The key is not looked up before the work: its unique record refuses a second
+answer at the end, and the work of a retry rolls back (`idempotent`).
 
 A replay is the first answer byte for byte: the JSON is stored as its text (a
 JSON string in the column, since PostgreSQL's JSONB would reorder the keys),
@@ -104,21 +106,36 @@ def idempotent(natural_key: Callable[..., str | None] | None = None) -> Callable
                 raise ApiError(400, "bad_request", f"{HEADER} is longer than 200 characters")
             client = g.api_key.name
             fingerprint = _fingerprint()
-            record = _find(session, client, key)
-            if record is not None:
-                return _replay(record, fingerprint)
+            # No lookup first: retries are rare, and the record's unique key tells them anyway. The view
+            # runs and its work commits with the record; when the key is taken (the record's INSERT
+            # fails, or the view did: a retry of what succeeded need not succeed again, its points are
+            # spent), the work rolls back and the stored answer is replayed. A fresh write saves a round
+            # trip; a retry costs its view's work, undone.
             try:
                 response = make_response(view(*args, **kwargs))
-                if response.status_code < 400:
-                    # A Core INSERT, built once: no unit-of-work flush for a row nothing reads back.
-                    session.execute(_RECORD, {
-                        "client": client, "key": key, "request_hash": fingerprint,
-                        "status_code": response.status_code, "response": response.get_data(as_text=True),
-                        "created_at": clock.now()})
+            except Exception:
+                session.rollback()
+                record = _find(session, client, key)
+                if record is None:
+                    raise
+                return _replay(record, fingerprint)
+            if response.status_code >= 400:  # an error answered without raising: the stored one wins
+                record = _find(session, client, key)
+                if record is not None:
+                    session.rollback()
+                    return _replay(record, fingerprint)
+                session.commit()
+                return response
+            try:
+                # A Core INSERT, built once: no unit-of-work flush for a row nothing reads back.
+                session.execute(_RECORD, {
+                    "client": client, "key": key, "request_hash": fingerprint,
+                    "status_code": response.status_code, "response": response.get_data(as_text=True),
+                    "created_at": clock.now()})
                 session.commit()
                 return response
             except IntegrityError:
-                # A concurrent twin committed first: answer as it did.
+                # Answered before, or a concurrent twin committed first: answer as it did.
                 session.rollback()
                 record = _find(session, client, key)
                 if record is None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Text, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from engine import accrual, members, policies
@@ -199,7 +200,9 @@ _KNOWN = select(Document.__table__.c.id).where(
 _CATALOG_JSON = select(func.jsonb_agg(func.jsonb_build_array(
     _PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.product_group, _PRODUCTS.c.brand,
     cast(_PRODUCTS.c.points_per_unit, Text), _PRODUCTS.c.tags))).where(
-    _PRODUCTS.c.sku.in_(bindparam("skus", expanding=True))).scalar_subquery()
+    # One array parameter, not an expanding IN: the statement's text is the same for any number of SKUs,
+    # so it stays prepared, and nothing is rewritten per execution.
+    _PRODUCTS.c.sku == func.any(bindparam("skus", type_=ARRAY(Text)))).scalar_subquery()
 _AHEAD = (_KNOWN, _CATALOG_JSON)
 _ACCRUING = frozenset(("paid", "fulfilled"))
 CatalogRow = namedtuple("CatalogRow", "sku name product_group brand points_per_unit tags")

@@ -127,3 +127,58 @@ def test_the_account_lock_does_not_wait_for_foreign_keys_but_still_excludes_writ
             session.rollback()
             other.rollback()
             other.close()
+
+
+def _twin(url: str, key: str, body: dict, start, results) -> None:
+    """One process posting ``body`` once, at the same moment as the others."""
+    os.environ["LOYALTY_INSTANCE"] = f"/tmp/loyalty-conc-{os.getpid()}"
+    from server.app import create_app
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": None,
+                      "SECRET_KEY": "t", "SECRET_KEY_IS_EPHEMERAL": False})
+    client = app.test_client()
+    client.get("/readyz")
+    start.wait()
+    response = client.post("/api/v1/orders", headers={"Authorization": f"Bearer {key}"}, json=body)
+    results.put((response.status_code, response.get_data(as_text=True)))
+
+
+def test_the_same_order_sent_at_once_from_several_processes_accrues_once(pg_app):
+    """No key is looked up before the work: the twins all do it, one commits, the others meet its
+    document or its record, roll back and answer with its body."""
+    import json
+
+    from engine import policies
+    from engine.models import Document
+    from server.auth import create_key
+    from server.extensions import db
+    with pg_app.app_context():
+        session = db.session()
+        _row, key = create_key(session, "shop", "shop")
+        policies.save_draft(session, "accrual", ACCRUAL_BASIC, author="test")
+        policies.publish(session, "accrual", by="test", effective_from=T0)
+        loyalty_id = members.create(session, {"name": "Twin"}).loyalty_id
+        session.commit()
+    body = {"order_id": "TWIN-1", "member": loyalty_id, "placed_at": clock.now().isoformat(),
+            "currency": "PLN", "status": "fulfilled",
+            "lines": [{"line_no": 1, "sku": "A", "quantity": 2, "unit_price": "50.00"}]}
+    ctx = mp.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_twin, args=(pg_app.config["DATABASE_URL"], key, body, start, results))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    answers = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert {status for status, _ in answers} == {201}, answers
+    assert len({text for _, text in answers}) == 1  # the first answer, byte for byte
+    earned = Decimal(json.loads(answers[0][1])["earned"])
+    assert earned > 0
+    with pg_app.app_context():
+        session = db.session()
+        assert session.execute(select(func.count(Document.id))).scalar_one() == 1
+        entries = session.execute(select(LedgerEntry.amount).where(LedgerEntry.kind == "accrual")).scalars().all()
+        assert entries == [earned]
+        assert check(session) == []

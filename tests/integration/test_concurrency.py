@@ -21,6 +21,22 @@ POINTS_EACH = 7
 BALANCE = 100  # 100 // 7 = 14 redemptions can succeed, 2 points stay
 
 
+def _at_once(target, arguments: list[tuple]) -> list:
+    """``target(*args, start, results)`` in a spawned process for each of ``arguments``, all let go at
+    once; what each put on ``results``."""
+    ctx = mp.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, start, results)) for args in arguments]
+    for p in procs:
+        p.start()
+    start.set()
+    out = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    return out
+
+
 def _fire(url: str, key: str, member: str, worker: int, start, results) -> None:
     """One process: its own app, connections and HTTP stack; waits for the others."""
     os.environ["LOYALTY_INSTANCE"] = f"/tmp/loyalty-conc-{os.getpid()}"
@@ -62,19 +78,7 @@ def test_parallel_redemptions_spend_exactly_what_is_affordable(pg_app):
         session.commit()
         loyalty_id = member.loyalty_id
 
-    ctx = mp.get_context("spawn")
-    start = ctx.Event()
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_fire, args=(pg_app.config["DATABASE_URL"], key,
-                                              loyalty_id, n, start, results))
-             for n in range(PROCESSES)]
-    for p in procs:
-        p.start()
-    start.set()
-    codes = [results.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    codes = _at_once(_fire, [(pg_app.config["DATABASE_URL"], key, loyalty_id, n) for n in range(PROCESSES)])
 
     flat = [c for batch in codes for c in batch]
     firsts = [c for c in flat if not isinstance(c, tuple)]
@@ -161,17 +165,7 @@ def test_the_same_order_sent_at_once_from_several_processes_accrues_once(pg_app)
     body = {"order_id": "TWIN-1", "member": loyalty_id, "placed_at": clock.now().isoformat(),
             "currency": "PLN", "status": "fulfilled",
             "lines": [{"line_no": 1, "sku": "A", "quantity": 2, "unit_price": "50.00"}]}
-    ctx = mp.get_context("spawn")
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_twin, args=(pg_app.config["DATABASE_URL"], key, body, start, results))
-             for _ in range(4)]
-    for p in procs:
-        p.start()
-    start.set()
-    answers = [results.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    answers = _at_once(_twin, [(pg_app.config["DATABASE_URL"], key, body)] * 4)
     assert {status for status, _ in answers} == {201}, answers
     assert len({text for _, text in answers}) == 1  # the first answer, byte for byte
     earned = Decimal(json.loads(answers[0][1])["earned"])

@@ -19,6 +19,7 @@ import rules
 from engine import accrual, ledger, members, policies
 from engine.documents import refunds, states
 from engine.models import Document, Member, Redemption
+from engine.models.bulk import is_postgres
 from rules.facts import DocumentFacts, MemberFacts
 
 ZERO = Decimal(0)
@@ -95,12 +96,23 @@ def evaluate(session: Session, cart: DocumentFacts, member: Member | None,
     return result
 
 
+def _member_locking(session: Session, ref: str) -> Member | None:
+    """`members.resolve`; on PostgreSQL the same statement takes the member's account lock, which the
+    `ledger.lock_account` that follows gets without a round trip (a merged-away member: resolved as
+    `resolve` does, its old account's lock held to the end of the transaction like any other)."""
+    if is_postgres(session):
+        found = members.resolve_with(session, ref, (), {}, lock_account=True)
+        if found is not None:
+            return found[0]
+    return members.resolve(session, ref)
+
+
 def redeem(session: Session, request: RedemptionRequest, *, actor: str,
            now: datetime) -> tuple[Redemption, bool]:
     """Spend points; returns (redemption, created). A retry returns the first one."""
     if request.points <= 0:
         raise RedemptionNotAllowed("the number of points to redeem must be positive")
-    member = members.resolve(session, request.member_ref)
+    member = _member_locking(session, request.member_ref)
     if member is None:
         existing = _find(session, request.source, request.external_id)
         if existing is not None:  # a retry naming no member: the conflict, as before

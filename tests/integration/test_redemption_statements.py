@@ -4,13 +4,13 @@ from __future__ import annotations
 from tests.conftest import auth
 from tests.support.statements import counted
 
-# member, account lock, the redemption (looked for once, under the lock),
+# member with its account's lock (one statement on PostgreSQL), the redemption (looked for once, under the lock),
 # policies, the redemption's INSERT, the open lots (their sum is the available points), the entry
 # with its allocations and the lots' remainders (one statement on PostgreSQL), the answer's balance,
-# the idempotency record: 9 on PostgreSQL, 13 on SQLite (both ran 16: the redemption looked for twice, the entry's
+# the idempotency record: 8 on PostgreSQL, 13 on SQLite (both ran 16: the redemption looked for twice, the entry's
 # key, the sum of the lots, the allocation and the lot's UPDATE, the answer's member read again, the
-# idempotency key looked up before the work).
-BUDGET = {"postgresql": 9, "sqlite": 13}
+# idempotency key looked up before the work, the account lock's own statement on PostgreSQL).
+BUDGET = {"postgresql": 8, "sqlite": 13}
 
 
 def _member_with_points(client, keys, points: int) -> str:
@@ -37,6 +37,9 @@ def test_a_redemption_runs_at_most_its_statement_budget(app, client, keys):
     with app.app_context():
         dialect = db.engine.dialect.name
     assert len(statements) <= BUDGET[dialect], "\n".join(statements)
+    if dialect == "postgresql":  # the account's lock came with the member
+        assert not [s for s in statements if s.startswith("SELECT accounts")], statements
+        assert any("FOR NO KEY UPDATE OF accounts" in s for s in statements if s.startswith("SELECT members"))
 
 
 def test_a_retry_answers_the_first_body_even_after_the_member_was_blocked(app, client, keys):
@@ -66,3 +69,22 @@ def test_a_retry_answers_the_first_body_even_after_the_member_was_blocked(app, c
     conflict = client.post("/api/v1/redemptions", headers={**headers, "Idempotency-Key": "k-B1x"},
                            json={**body, "member": "L999"})
     assert conflict.status_code == 409 and conflict.get_json()["code"] == "redemption_conflict"
+
+
+def test_a_redemption_naming_a_merged_away_member_spends_from_the_member_it_was_merged_into(app, client, keys):
+    """The lookup that locks the account meets the old member (its old account locked): the redemption
+    falls back to `members.resolve`, which follows the merge, and spends from the target's account."""
+    from engine import clock, members
+    from engine.members.merges import merge_members
+    from server.extensions import db
+    target = _member_with_points(client, keys, 10)
+    old = client.post("/api/v1/members", json={"name": "Ola"}, headers=auth(keys["shop"])).get_json()["loyalty_id"]
+    with app.app_context():
+        session = db.session()
+        merge_members(session, members.get(session, old), members.get(session, target), actor="t",
+                      now=clock.now(), reason="test")
+        session.commit()
+    response = client.post("/api/v1/redemptions", headers=auth(keys["shop"]),
+                           json={"redemption_id": "M1", "member": old, "points": "4"})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["member"] == target and response.get_json()["balance"]["available"] == "6"

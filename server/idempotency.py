@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 from flask import Response, g, make_response, request
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from engine import clock
 from engine.models import IdempotencyRecord
@@ -113,36 +112,25 @@ def idempotent(natural_key: Callable[..., str | None] | None = None) -> Callable
             # trip; a retry costs its view's work, undone.
             try:
                 response = make_response(view(*args, **kwargs))
+                # An error answered without raising is not stored, and a stored answer wins over it.
+                record = _find(session, client, key) if response.status_code >= 400 else None
+                if record is None:
+                    if response.status_code < 400:
+                        # A Core INSERT, built once: no unit-of-work flush for a row nothing reads back.
+                        session.execute(_RECORD, {
+                            "client": client, "key": key, "request_hash": fingerprint,
+                            "status_code": response.status_code, "response": response.get_data(as_text=True),
+                            "created_at": clock.now()})
+                    session.commit()
+                    return response
             except Exception:
+                # The view failed, or the record's INSERT met the key (answered before, or a concurrent
+                # twin committed first): with a stored answer, answer as it did.
                 session.rollback()
                 record = _find(session, client, key)
                 if record is None:
                     raise
-                return _replay(record, fingerprint)
-            if response.status_code >= 400:  # an error answered without raising: the stored one wins
-                record = _find(session, client, key)
-                if record is not None:
-                    session.rollback()
-                    return _replay(record, fingerprint)
-                session.commit()
-                return response
-            try:
-                # A Core INSERT, built once: no unit-of-work flush for a row nothing reads back.
-                session.execute(_RECORD, {
-                    "client": client, "key": key, "request_hash": fingerprint,
-                    "status_code": response.status_code, "response": response.get_data(as_text=True),
-                    "created_at": clock.now()})
-                session.commit()
-                return response
-            except IntegrityError:
-                # Answered before, or a concurrent twin committed first: answer as it did.
-                session.rollback()
-                record = _find(session, client, key)
-                if record is None:
-                    raise
-                return _replay(record, fingerprint)
-            except Exception:
-                session.rollback()
-                raise
+            session.rollback()
+            return _replay(record, fingerprint)
         return wrapper
     return decorator

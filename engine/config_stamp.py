@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import column, event, inspect, select, table, true
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from engine.models import Mission, PolicyVersion, WebhookSubscription
+from engine.models import Mission, PolicyVersion, WebhookSubscription, prepared
 from engine.models.bulk import is_postgres
 
 T = TypeVar("T")
@@ -48,6 +48,7 @@ def _forget_if_written(session: Session, _context) -> None:
 
 
 _WATCHED_TABLES = frozenset(cls.__table__ for cls in WATCHED)
+prepared.REFUSED.update(_WATCHED_TABLES)  # a statement on the driver's cursor would pass this listener by
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, insert, select
 
 from engine import clock
 from engine.models import IdempotencyRecord
+from engine.models.prepared import Prepared
 from server.errors import ApiError
 from server.extensions import db
 
@@ -51,7 +52,9 @@ _FIND = select(_RECORDS.c.key, _RECORDS.c.request_hash, _RECORDS.c.status_code, 
     _RECORDS.c.client == bindparam("client"), _RECORDS.c.key == bindparam("key"))
 
 
-_RECORD = insert(_RECORDS)
+# Run on the driver's cursor: no execution context or result for a row nothing reads back.
+_RECORD = Prepared(insert(_RECORDS).values({name: bindparam(name, type_=_RECORDS.c[name].type) for name in (
+    "client", "key", "request_hash", "status_code", "response", "created_at")}))
 
 
 def _find(session, client: str, key: str):
@@ -117,7 +120,7 @@ def idempotent(natural_key: Callable[..., str | None] | None = None) -> Callable
                 if record is None:
                     if response.status_code < 400:
                         # A Core INSERT, built once: no unit-of-work flush for a row nothing reads back.
-                        session.execute(_RECORD, {
+                        _RECORD.rows(session, {
                             "client": client, "key": key, "request_hash": fingerprint,
                             "status_code": response.status_code, "response": response.get_data(as_text=True),
                             "created_at": clock.now()})

@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 
 from engine.models import Document, DocumentLine
 from engine.models.bulk import NULL, batches, copy_text, esc, is_postgres, needs_escape, one_of, run
+from engine.models.prepared import Prepared
 
 DOCUMENT_COLUMNS = ("id", "source", "external_id", "document_type", "number", "member_id", "account_id", "channel",
                     "store", "currency", "placed_at", "status", "total", "shipping_total", "content_hash", "earned",
@@ -76,7 +77,7 @@ def _sql_type(column) -> str:
 # The document's INSERT, and its lines' from its RETURNING and one JSON array of the lines: one round trip,
 # and one short statement for any number of lines (psycopg parses a statement over 4 KB again on every
 # call, and binds an array element by element).
-_NEW = text(
+_NEW = Prepared(text(
     f"WITH new_document AS (INSERT INTO documents ({', '.join(_DOCUMENT_VALUES)}) "
     f"VALUES ({', '.join(f':d_{c}' for c in _DOCUMENT_VALUES)}) RETURNING id) "
     f"INSERT INTO document_lines (document_id, {', '.join(_LINE_VALUES)}) "
@@ -85,7 +86,7 @@ _NEW = text(
     + " FROM new_document, jsonb_to_recordset(CAST(:lines AS JSONB)) AS u("
     + ", ".join(f"{c} {_sql_type(_LINES.c[c])}" for c in _LINE_VALUES)
     + ") RETURNING document_lines.document_id, document_lines.id, document_lines.line_no"
-).bindparams(*(bindparam(f"d_{c}", type_=_DOCUMENTS.c[c].type) for c in _DOCUMENT_VALUES))
+).bindparams(*(bindparam(f"d_{c}", type_=_DOCUMENTS.c[c].type) for c in _DOCUMENT_VALUES)))
 _JSON_LINE_COLUMNS = frozenset(c for c in _LINE_VALUES if isinstance(_LINES.c[c].type, JSON))
 # Exact decimals: bound as their type binds them (4 places at most), written as their exact text.
 _BOUND_LINE_COLUMNS = tuple((c, _LINES.c[c].type) for c in _LINE_VALUES if isinstance(_LINES.c[c].type, TypeDecorator))
@@ -135,7 +136,7 @@ def insert_document(session: Session, document: Document) -> None:
     params = {f"d_{c}": value for c, value in _values(document, _DOCUMENTS, _DOCUMENT_VALUES).items()}
     params["lines"] = _lines_json(session, [_values(line, _LINES, _LINE_VALUES) for line in lines])
     ids = {}
-    for document_id, line_id, line_no in session.execute(_NEW, params):
+    for document_id, line_id, line_no in _NEW.rows(session, params):
         document.id, ids[line_no] = document_id, line_id
     for line in lines:
         line.id, line.document_id = ids[line.line_no], document.id

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.models import LedgerEntry, Lot
 from engine.models.base import UTCDateTime
 from engine.models.bulk import JsonText, copy_rows, is_postgres, reserve_ids
+from engine.models.prepared import Prepared
 
 ENTRY_TABLE = LedgerEntry.__table__
 LOT_TABLE = Lot.__table__
@@ -89,7 +90,7 @@ def insert_entry(session: Session, row: dict, lots: Sequence[dict] = ()) -> int 
     if postgres and lots:
         for i, lot in enumerate(lots):
             params.update((f"l{i}_{c}", lot[c]) for c in _LOT_VALUES)
-        return session.execute(_entry_statement(True, columns, len(lots)), params).scalar_one_or_none()
+        return _prepared(columns, len(lots)).scalar(session, params)
     entry_id = session.execute(_entry_statement(postgres, columns, 0), params).scalar_one_or_none()
     if entry_id is not None and lots:
         session.execute(insert(LOT_TABLE), [{**lot, "entry_id": entry_id} for lot in lots])
@@ -98,6 +99,16 @@ def insert_entry(session: Session, row: dict, lots: Sequence[dict] = ()) -> int 
 
 _LOT_VALUES = tuple(c for c in LOT_COLUMNS if c != "entry_id")
 _STATEMENTS: dict[tuple, object] = {}
+_PREPARED: dict[tuple, Prepared] = {}
+
+
+def _prepared(columns: tuple[str, ...], lot_count: int) -> Prepared:
+    """`_entry_statement` on PostgreSQL, run on the driver's cursor (`Prepared`)."""
+    key = (columns, lot_count)
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        prepared = _PREPARED[key] = Prepared(_entry_statement(True, columns, lot_count))
+    return prepared
 
 
 def _entry_statement(postgres: bool, columns: tuple[str, ...], lot_count: int):

@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine.ledger import posting, rows
 from engine.models import Account, Allocation, LedgerEntry, Lot
 from engine.models.bulk import is_postgres
+from engine.models.prepared import Prepared
 
 ZERO = Decimal(0)
 # Lots one statement takes at most: each is two bound parameters and a cached statement shape; a spend
@@ -66,7 +67,7 @@ def spend(session: Session, account: Account, *, kind: str, amount: Decimal, key
     params["created_at"] = row["created_at"]
     for i, (lot, take) in enumerate(takes):
         params[f"t{i}_lot"], params[f"t{i}_amount"] = lot.id, take
-    entry_id = session.execute(_statement(tuple(row), len(takes)), params).scalar_one_or_none()
+    entry_id = _statement(tuple(row), len(takes)).scalar(session, params)
     if entry_id is None:
         return posting._replay(posting.find_entry(session, key), account, kind, -amount)
     posting._lots_changed(session)
@@ -78,11 +79,12 @@ def spend(session: Session, account: Account, *, kind: str, amount: Decimal, key
     return entry
 
 
-_STATEMENTS: dict[tuple, object] = {}
+_STATEMENTS: dict[tuple, Prepared] = {}
 
 
-def _statement(columns: Sequence[str], take_count: int):
-    """The entry, its ``take_count`` allocations and the lots' new remainders, one statement per shape."""
+def _statement(columns: Sequence[str], take_count: int) -> Prepared:
+    """The entry, its ``take_count`` allocations and the lots' new remainders, one statement per shape (run
+    on the driver's cursor, `Prepared`)."""
     key = (tuple(columns), take_count)
     stmt = _STATEMENTS.get(key)
     if stmt is not None:
@@ -100,5 +102,5 @@ def _statement(columns: Sequence[str], take_count: int):
         .select_from(takes.join(entry, true())).order_by(takes.c.ord)).cte("new_allocations")
     spent = (update(_LOTS).where(_LOTS.c.id == takes.c.lot_id, exists(select(entry.c.id)))
              .values(remaining=_LOTS.c.remaining - takes.c.amount).cte("spent_lots"))
-    stmt = _STATEMENTS[key] = select(entry.c.id).add_cte(allocations).add_cte(spent)
+    stmt = _STATEMENTS[key] = Prepared(select(entry.c.id).add_cte(allocations).add_cte(spent))
     return stmt

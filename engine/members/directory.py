@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session
 
 import rules
 from engine import clock, config_stamp, ledger
 from engine.members.phones import normalize_phone
-from engine.models import Account, Company, Document, Member, MemberCard
+from engine.models import Account, Company, Document, Member, MemberCard, prepared
 from engine.models.bulk import is_postgres
+from engine.models.prepared import Prepared
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 EDITABLE = ("name", "email", "phone", "birth_date", "group", "ext_id", "erp_code", "status",
@@ -107,6 +108,8 @@ def resolve_with(session: Session, ref: str, extras: tuple, params: dict, *,
     if reference is None:
         return None
     kind, value = reference
+    if is_postgres(session):
+        return _resolve_prepared(session, kind, value, extras, params, lock_account)
     stmt = _WITH.get((kind, extras, lock_account))
     if stmt is None:
         stmt = _BY_REF_STAMPED[kind]
@@ -124,6 +127,43 @@ def resolve_with(session: Session, ref: str, extras: tuple, params: dict, *,
     if member.merged_into_id is not None:
         return None
     return member, tuple(found[3 if lock_account else 2:])
+
+
+# `resolve_with`'s columns on PostgreSQL: the member's, the stamp, the account's (locked), the extras.
+_MEMBER_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(Member).column_attrs)
+_ACCOUNT_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(Account).column_attrs)
+
+
+def _resolve_prepared(session: Session, kind, value: str, extras: tuple, params: dict, lock_account: bool):
+    """`resolve_with` on the driver's cursor (`Prepared`), the member and account made from the row as the
+    ORM's loading makes them (`prepared.loaded`; the locked row refreshes what the session holds, as
+    ``populate_existing`` did)."""
+    key = ("prepared", kind, extras, lock_account)
+    stmt = _WITH.get(key)
+    if stmt is None:
+        core = _BY_REF[kind].with_only_columns(*(column for _, column in _MEMBER_COLUMNS),
+                                               select(config_stamp.STAMP).scalar_subquery())
+        if lock_account:
+            core = (core.add_columns(*(column for _, column in _ACCOUNT_COLUMNS))
+                    .join(Account, Account.id == Member.account_id).with_for_update(key_share=True, of=Account))
+        stmt = _WITH.setdefault(key, Prepared(core.add_columns(*extras)))
+    rows = stmt.rows(session, {**params, "value": value})
+    if not rows:
+        return None
+    row = rows[0]
+    members_end = len(_MEMBER_COLUMNS)
+    member = prepared.loaded(session, Member, dict(zip((name for name, _ in _MEMBER_COLUMNS), row)),
+                             refresh=lock_account)
+    config_stamp.note(session, row[members_end])
+    rest = members_end + 1
+    if lock_account:
+        account = prepared.loaded(session, Account, dict(zip((name for name, _ in _ACCOUNT_COLUMNS), row[rest:])),
+                                  refresh=True)
+        ledger.note_locked(session, account)
+        rest += len(_ACCOUNT_COLUMNS)
+    if member.merged_into_id is not None:
+        return None
+    return member, tuple(row[rest:])
 
 
 def get(session: Session, ref: str) -> Member:

@@ -6,7 +6,9 @@ metadata built anew from the cursor's description for every result (a ``text()``
 statement's metadata is not cached). A `Prepared` statement is a SQLAlchemy construct compiled once
 per dialect; each run converts its parameters with the bind processors SQLAlchemy itself would use
 (an ``Amount`` quantised, a JSONB value wrapped as the dialect wraps it), executes it on the session's
-connection — the same transaction as the ORM — and returns the rows as plain tuples.
+connection — the same transaction as the ORM — and returns the rows as plain tuples, their values
+converted by the selected columns' result processors (a ``UTCDateTime`` in UTC, as a query gives it).
+`loaded` turns a row's columns into the session's persistent object, as a query's ORM loading would.
 
 What the shortcut keeps: the session's autoflush (pending objects are flushed first, as
 ``Session.execute`` would); ``ConnectionEvents.before_cursor_execute``/``after_cursor_execute``
@@ -22,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from psycopg.pq import ExecStatus
-from sqlalchemy import exc
-from sqlalchemy.orm import Session
+from sqlalchemy import exc, inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 TUPLES_OK = ExecStatus.TUPLES_OK
 # Tables whose writes a session listener must see (`engine.config_stamp` adds its own).
@@ -33,11 +36,21 @@ REFUSED: set = set()
 class Prepared:
     """One SQLAlchemy statement, compiled once per dialect, run as `rows`/`scalar`."""
 
-    __slots__ = ("statement", "_compiled")
+    __slots__ = ("statement", "_compiled", "_results")
 
     def __init__(self, statement) -> None:
         self.statement = statement
         self._compiled: dict[str, tuple] = {}
+        self._results: dict[str, tuple | None] = {}  # per dialect: the result columns' processors, if any
+
+    def _result_processors(self, dialect, description) -> tuple | None:
+        """The selected columns' result processors (by the driver's type codes), None when none converts."""
+        columns = getattr(self.statement, "selected_columns", None)
+        if columns is None or len(columns) != len(description):
+            return None
+        processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, field.type_code)
+                           for column, field in zip(columns, description))
+        return processors if any(p is not None for p in processors) else None
 
     def _for(self, dialect) -> tuple:
         compiled = self._compiled.get(dialect.name)
@@ -81,6 +94,13 @@ class Prepared:
             cursor.execute(sql, bound)
             result = cursor.pgresult  # its status, not `description`, which builds a column object per field
             rows = cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
+            if rows:
+                if dialect.name not in self._results:
+                    self._results[dialect.name] = self._result_processors(dialect, cursor.description)
+                convert = self._results[dialect.name]
+                if convert is not None:
+                    rows = [tuple(value if process is None or value is None else process(value)
+                                  for process, value in zip(convert, row)) for row in rows]
             for listener in dispatch.after_cursor_execute:
                 listener(connection, cursor, sql, bound, None, False)
         except dialect.loaded_dbapi.Error as error:
@@ -96,3 +116,26 @@ class Prepared:
         """The first column of the first row, or None when there is no row."""
         rows = self.rows(session, params)
         return rows[0][0] if rows else None
+
+
+def loaded(session: Session, cls, values: dict, *, refresh: bool = False):
+    """The session's persistent ``cls`` object for a row's column ``values`` (by attribute name, every
+    column), as a query's ORM loading gives it: the session's own when it holds that identity (its
+    unloaded attributes filled in from the row; with ``refresh`` all of them, as ``populate_existing``),
+    else a new object, clean, added to the session as if loaded."""
+    mapper = inspect(cls)
+    identity = mapper.identity_key_from_primary_key([values[prop.key] for prop in _primary_props(mapper)])
+    obj = session.identity_map.get(identity)
+    if obj is None:
+        obj = cls(**values)
+        make_transient_to_detached(obj)  # the history the constructor made is reset: nothing to flush
+        session.add(obj)
+        return obj
+    state = inspect(obj)
+    for name in (values if refresh else state.unloaded & values.keys()):
+        set_committed_value(obj, name, values[name])
+    return obj
+
+
+def _primary_props(mapper) -> list:
+    return [mapper.get_property_by_column(column) for column in mapper.primary_key]

@@ -121,3 +121,54 @@ def test_an_accruing_order_holds_its_account_lock_from_its_first_statement(pg_ap
                                     {"a": member.account_id}).scalar_one() == member.account_id
         finally:
             other.dispose()
+
+
+def test_the_member_and_locked_account_come_back_as_the_orm_loads_them(pg_app):
+    """`resolve_with` builds the member and account from its row (`prepared.loaded`): the same objects the
+    session holds, unloaded attributes filled without a query, the locked account's row fresh from the
+    database (another connection changed it meanwhile; its time comes back in UTC, as a query gives it),
+    and nothing for the next flush to write."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import inspect
+
+    from engine import members
+    from engine.models import Account
+    from server.extensions import db
+    from tests.support.statements import counted
+    with pg_app.app_context():
+        session = db.session()
+        member = members.create(session, {"name": "Ola"})
+        session.commit()  # every object the session holds is expired now
+        account = session.get(Account, member.account_id)
+        before = account.created_at
+        other = sa.create_engine(pg_app.config["DATABASE_URL"])
+        try:
+            with other.begin() as conn:  # behind the session's back: its account object is stale
+                conn.execute(sa.text("UPDATE accounts SET created_at = '2020-01-02 04:04:05+01' WHERE id = :a"),
+                             {"a": member.account_id})
+        finally:
+            other.dispose()
+        assert account.created_at == before
+        with counted(pg_app) as statements:
+            found = members.resolve_with(session, member.loyalty_id, (), {}, lock_account=True)
+            again, extras = found
+            assert again is member and extras == ()
+            assert again.name == "Ola" and again.loyalty_id == member.loyalty_id  # no lazy load
+            # refreshed under the lock, as populate_existing refreshes
+            assert account.created_at == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+            assert account.created_at.tzinfo is UTC
+            assert again.account is account
+            session.flush()
+        assert len(statements) == 1 and statements[0].startswith("SELECT members"), statements
+        assert not inspect(member).modified and not inspect(account).modified
+        loyalty_id, group = member.loyalty_id, member.group
+        session.rollback()
+
+        session.expunge_all()  # a session that holds neither: new objects, clean and persistent
+        found_member, _extras = members.resolve_with(session, loyalty_id, (), {}, lock_account=True)
+        assert inspect(found_member).persistent and not inspect(found_member).modified
+        assert found_member.group == group and found_member.loyalty_id == loyalty_id
+        assert found_member.account.created_at == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+        assert found_member.account in session and not session.dirty
+        session.rollback()

@@ -91,8 +91,18 @@ def resolve(session: Session, ref: str) -> Member | None:
     return member
 
 
-# The statements of `resolve_with`, built once per (reference kind, extras, lock).
+# The statements of `resolve_with`, built once per (reference kind, extras, lock), run on the driver's
+# cursor (`Prepared`); their columns: the member's, the stamp, the account's (locked), the extras.
 _WITH: dict = {}
+
+
+def _columns(cls) -> tuple[tuple, tuple]:
+    props = inspect(cls).column_attrs
+    return tuple(prop.key for prop in props), tuple(prop.columns[0] for prop in props)
+
+
+_MEMBER_NAMES, _MEMBER_COLUMNS = _columns(Member)
+_ACCOUNT_NAMES, _ACCOUNT_COLUMNS = _columns(Account)
 
 
 def resolve_with(session: Session, ref: str, extras: tuple, params: dict, *,
@@ -108,59 +118,27 @@ def resolve_with(session: Session, ref: str, extras: tuple, params: dict, *,
     if reference is None:
         return None
     kind, value = reference
-    if is_postgres(session):
-        return _resolve_prepared(session, kind, value, extras, params, lock_account)
-    stmt = _WITH.get((kind, extras, lock_account))
-    if stmt is None:
-        stmt = _BY_REF_STAMPED[kind]
-        if lock_account:
-            stmt = (stmt.add_columns(Account).join(Account, Account.id == Member.account_id)
-                    .with_for_update(key_share=True, of=Account).execution_options(populate_existing=True))
-        stmt = _WITH.setdefault((kind, extras, lock_account), stmt.add_columns(*extras))
-    found = session.execute(stmt, {**params, "value": value}).one_or_none()
-    if found is None:
-        return None
-    config_stamp.note(session, found[1])
-    if lock_account:
-        ledger.note_locked(session, found[2])
-    member = found[0]
-    if member.merged_into_id is not None:
-        return None
-    return member, tuple(found[3 if lock_account else 2:])
-
-
-# `resolve_with`'s columns on PostgreSQL: the member's, the stamp, the account's (locked), the extras.
-_MEMBER_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(Member).column_attrs)
-_ACCOUNT_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(Account).column_attrs)
-
-
-def _resolve_prepared(session: Session, kind, value: str, extras: tuple, params: dict, lock_account: bool):
-    """`resolve_with` on the driver's cursor (`Prepared`), the member and account made from the row as the
-    ORM's loading makes them (`prepared.loaded`; the locked row refreshes what the session holds, as
-    ``populate_existing`` did)."""
-    key = ("prepared", kind, extras, lock_account)
+    key = (kind, extras, lock_account)
     stmt = _WITH.get(key)
     if stmt is None:
-        core = _BY_REF[kind].with_only_columns(*(column for _, column in _MEMBER_COLUMNS),
-                                               select(config_stamp.STAMP).scalar_subquery())
+        core = _BY_REF[kind].with_only_columns(*_MEMBER_COLUMNS, select(config_stamp.STAMP).scalar_subquery())
         if lock_account:
-            core = (core.add_columns(*(column for _, column in _ACCOUNT_COLUMNS))
+            core = (core.add_columns(*_ACCOUNT_COLUMNS)
                     .join(Account, Account.id == Member.account_id).with_for_update(key_share=True, of=Account))
         stmt = _WITH.setdefault(key, Prepared(core.add_columns(*extras)))
     rows = stmt.rows(session, {**params, "value": value})
     if not rows:
         return None
     row = rows[0]
-    members_end = len(_MEMBER_COLUMNS)
-    member = prepared.loaded(session, Member, dict(zip((name for name, _ in _MEMBER_COLUMNS), row)),
-                             refresh=lock_account)
-    config_stamp.note(session, row[members_end])
-    rest = members_end + 1
+    # The member and account made from the row as the ORM's loading makes them; the locked row refreshes
+    # what the session holds, as ``populate_existing`` would.
+    member = prepared.loaded(session, Member, dict(zip(_MEMBER_NAMES, row)), refresh=lock_account)
+    config_stamp.note(session, row[len(_MEMBER_NAMES)])
+    rest = len(_MEMBER_NAMES) + 1
     if lock_account:
-        account = prepared.loaded(session, Account, dict(zip((name for name, _ in _ACCOUNT_COLUMNS), row[rest:])),
-                                  refresh=True)
+        account = prepared.loaded(session, Account, dict(zip(_ACCOUNT_NAMES, row[rest:])), refresh=True)
         ledger.note_locked(session, account)
-        rest += len(_ACCOUNT_COLUMNS)
+        rest += len(_ACCOUNT_NAMES)
     if member.merged_into_id is not None:
         return None
     return member, tuple(row[rest:])

@@ -22,6 +22,7 @@ stamped configuration tables, so a statement on one of them (`REFUSED`) is refus
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 from psycopg.pq import ExecStatus
 from sqlalchemy import exc, inspect
@@ -124,7 +125,7 @@ def loaded(session: Session, cls, values: dict, *, refresh: bool = False):
     unloaded attributes filled in from the row; with ``refresh`` all of them, as ``populate_existing``),
     else a new object, clean, added to the session as if loaded."""
     mapper = inspect(cls)
-    identity = mapper.identity_key_from_primary_key([values[prop.key] for prop in _primary_props(mapper)])
+    identity = mapper.identity_key_from_primary_key([values[name] for name in _primary_names(mapper)])
     obj = session.identity_map.get(identity)
     if obj is None:
         obj = cls(**values)
@@ -137,5 +138,7 @@ def loaded(session: Session, cls, values: dict, *, refresh: bool = False):
     return obj
 
 
-def _primary_props(mapper) -> list:
-    return [mapper.get_property_by_column(column) for column in mapper.primary_key]
+@cache
+def _primary_names(mapper) -> tuple:
+    """The attribute names of ``mapper``'s primary key, in its order."""
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)

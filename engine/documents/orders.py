@@ -29,7 +29,7 @@ from engine.documents.errors import UnknownReference as UnknownReference
 from engine.domain import PurchaseDoc
 from engine.engagement import referrals
 from engine.models import Document, DocumentLine, Member, Product
-from engine.models.base import tidy
+from engine.models.base import filled, tidy
 from engine.models.bulk import is_postgres
 
 ZERO = Decimal(0)
@@ -92,14 +92,14 @@ def record_purchase(session: Session, doc: PurchaseDoc, *, actor: str, now: date
         return existing, False
     if member is None:
         member = members.get(session, doc.member_ref)
-    document = Document(
+    document = filled(Document, dict(
         source=doc.source, external_id=doc.external_id, document_type=doc.document_type,
         number=doc.number, member_id=member.id, account_id=member.account_id,
         channel=doc.channel, store=doc.store, currency=doc.currency, placed_at=doc.placed_at,
         status="placed", shipping_total=doc.shipping_total, version=doc.version,
         total=sum((line.line_total for line in doc.lines), ZERO), content_hash=fingerprint,
         codes=list(doc.codes) or None,
-        earned=ZERO, absorbed=ZERO, created_at=now)  # set, not defaulted: read before the INSERT
+        earned=ZERO, absorbed=ZERO, created_at=now))  # set, not defaulted: read before the INSERT
     document.lines.extend(_document_lines(session, doc, catalog))
     document.fresh_member = member  # see the model: the answer reads it back
     # Not in the session yet: `store.insert_document` writes it once complete, with its lines.
@@ -137,14 +137,14 @@ def _document_lines(session: Session, doc: PurchaseDoc, catalog: dict | None = N
     out = []
     for line in doc.lines:
         product = catalog.get(line.sku)
-        out.append(DocumentLine(
+        out.append(filled(DocumentLine, dict(
             line_no=line.line_no, sku=line.sku, name=line.name or (product.name if product else ""),
             product_group=line.product_group or (product.product_group if product else ""),
             brand=line.brand or (product.brand if product else ""), quantity=line.quantity,
             unit_price=line.unit_price, line_total=line.line_total, is_promo=line.is_promo,
             points_per_unit=product.points_per_unit if product else None,
             tags=(product.tags or None) if product else None,
-            base_line_no=line.base_line_no, returned_quantity=ZERO, returned_total=ZERO))
+            base_line_no=line.base_line_no, returned_quantity=ZERO, returned_total=ZERO)))
     return out
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from engine.ledger import rows
 from engine.ledger.balances import unexpired
 from engine.models import Account, Allocation, LedgerEntry, Lot
+from engine.models.base import filled
 
 ZERO = Decimal(0)
 
@@ -83,7 +84,7 @@ def credit(session: Session, account: Account, *, kind: str, key: str, actor: st
                      expires_at=spec.expires_at) for spec in lots])
     if entry_id is None:
         return _replay(find_entry(session, key), account, kind, amount)
-    entry = LedgerEntry(id=entry_id, **row)
+    entry = filled(LedgerEntry, {"id": entry_id, **row})
     make_transient_to_detached(entry)  # as if loaded: callers read it back without a query
     session.add(entry)
     made = _new_lots(session) if entry_fields.get("document_id") is not None else None

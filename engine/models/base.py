@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -31,6 +32,27 @@ def tidy(value: Decimal) -> Decimal:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def filled(cls, values: dict):
+    """A new, transient ``cls`` holding ``values`` (column attributes by name) as ``cls(**values)`` holds
+    them, without the constructor's attribute event per value (a document line: about 19 µs → 1 µs).
+
+    For the hot paths' new rows: those written whole by one statement and then made detached
+    (`store.insert_document`, `prepared.loaded`, a credit's entry), or flushed as they are (the unit of
+    work inserts what an object holds). Names that are not column attributes (relationships too, whose
+    events keep both sides in step) are refused, as the constructor refuses unknown ones."""
+    unknown = values.keys() - _columns(cls)
+    if unknown:
+        raise TypeError(f"{', '.join(sorted(unknown))}: not column attributes of {cls.__name__}")
+    obj = cls._sa_class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
+@cache
+def _columns(cls) -> frozenset[str]:
+    return frozenset(inspect(cls).column_attrs.keys())
 
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY.

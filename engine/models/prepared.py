@@ -29,6 +29,8 @@ from sqlalchemy import exc, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine.models.base import filled
+
 TUPLES_OK = ExecStatus.TUPLES_OK
 # Tables whose writes a session listener must see (`engine.config_stamp` adds its own).
 REFUSED: set = set()
@@ -128,8 +130,8 @@ def loaded(session: Session, cls, values: dict, *, refresh: bool = False):
     identity = mapper.identity_key_from_primary_key([values[name] for name in _primary_names(mapper)])
     obj = session.identity_map.get(identity)
     if obj is None:
-        obj = cls(**values)
-        make_transient_to_detached(obj)  # the history the constructor made is reset: nothing to flush
+        obj = filled(cls, values)
+        make_transient_to_detached(obj)  # clean, as loaded: nothing to flush
         session.add(obj)
         return obj
     state = inspect(obj)

@@ -19,6 +19,7 @@ import rules
 from engine import accrual, ledger, members, policies
 from engine.documents import refunds, states
 from engine.models import Document, Member, Redemption
+from engine.models.base import filled
 from engine.models.bulk import is_postgres
 from rules.facts import DocumentFacts, MemberFacts
 
@@ -138,13 +139,13 @@ def redeem(session: Session, request: RedemptionRequest, *, actor: str,
             raise RedemptionNotAllowed(refused)
     order = _recorded_order(session, request, member)
     point_value, details = _judge(session, request, order, member, account, settings, now)
-    redemption = Redemption(source=request.source, external_id=request.external_id,
-                            account_id=account.id, member_id=actor_member.id,
-                            order_external_id=request.order_external_id, points=request.points,
-                            value=(request.points * point_value).quantize(
-                                Decimal("0.01"), rounding=ROUND_DOWN),
-                            currency=settings.currency, status="active", details=details,
-                            created_at=now)
+    redemption = filled(Redemption, dict(source=request.source, external_id=request.external_id,
+                                         account_id=account.id, member_id=actor_member.id,
+                                         order_external_id=request.order_external_id, points=request.points,
+                                         value=(request.points * point_value).quantize(
+                                             Decimal("0.01"), rounding=ROUND_DOWN),
+                                         currency=settings.currency, status="active", details=details,
+                                         created_at=now))
     redemption.fresh_member = actor_member  # see the model: the answer reads it back
     session.add(redemption)
     session.flush()

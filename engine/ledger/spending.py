@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.ledger import posting, rows
 from engine.models import Account, Allocation, LedgerEntry, Lot
+from engine.models.base import filled
 from engine.models.bulk import is_postgres
 from engine.models.prepared import Prepared
 
@@ -73,7 +74,7 @@ def spend(session: Session, account: Account, *, kind: str, amount: Decimal, key
     posting._lots_changed(session)
     for lot, take in takes:  # the session's lots as the database now holds them (no UPDATE to flush)
         set_committed_value(lot, "remaining", lot.remaining - take)
-    entry = LedgerEntry(id=entry_id, **row)
+    entry = filled(LedgerEntry, {"id": entry_id, **row})
     make_transient_to_detached(entry)  # as if loaded: callers read it back without a query
     session.add(entry)
     return entry

@@ -39,8 +39,8 @@ def filled(cls, values: dict):
     them, without the constructor's attribute event per value (a document line: about 19 µs → 1 µs).
 
     For the hot paths' new rows: those written whole by one statement and then made detached
-    (`store.insert_document`, `prepared.loaded`, a credit's entry), or flushed as they are (the unit of
-    work inserts what an object holds). Names that are not column attributes (relationships too, whose
+    (`store.insert_document`, `prepared.loaded`, a credit's or a spend's entry), or flushed as they are
+    (a redemption: the unit of work inserts what an object holds). Names that are not column attributes (relationships too, whose
     events keep both sides in step) are refused, as the constructor refuses unknown ones."""
     unknown = values.keys() - _columns(cls)
     if unknown:

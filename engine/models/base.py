@@ -40,8 +40,9 @@ def filled(cls, values: dict):
 
     For the hot paths' new rows: those written whole by one statement and then made detached
     (`store.insert_document`, `prepared.loaded`, a credit's or a spend's entry), or flushed as they are
-    (a redemption: the unit of work inserts what an object holds). Names that are not column attributes (relationships too, whose
-    events keep both sides in step) are refused, as the constructor refuses unknown ones."""
+    (a redemption: the unit of work inserts what an object holds). Names that are not column
+    attributes (relationships too, whose events keep both sides in step) are refused, as the
+    constructor refuses unknown ones."""
     unknown = values.keys() - _columns(cls)
     if unknown:
         raise TypeError(f"{', '.join(sorted(unknown))}: not column attributes of {cls.__name__}")

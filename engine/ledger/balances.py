@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import Account, Lot
 from engine.models.bulk import is_postgres
+from engine.models.prepared import Prepared
 
 ZERO = Decimal(0)
 
@@ -98,7 +99,7 @@ def _summary(rows, debt: Decimal, now: datetime, expiring_limit: int) -> Balance
 # The soonest expiry dates read the open-lots index in its order and stop after ``limit`` of them; a
 # shared MATERIALIZED list of the open lots, grouped by date whole, cost an account of 100,000 lots
 # 110 ms (each lot its own date: a hash of them all, spilled to disk) against 14 ms now.
-_STATEMENT = text("""
+_STATEMENT = Prepared(text("""
 SELECT 0 AS part, a.debt, s.available, s.pending, NULL::timestamptz AS expires_at
 FROM accounts a,
      (SELECT round(sum(remaining) FILTER (WHERE available_at <= :now),
@@ -113,14 +114,14 @@ UNION ALL
  GROUP BY expires_at ORDER BY expires_at LIMIT :limit)
 """).bindparams(now=None, account_id=None, limit=None).columns(
     part=Integer(), debt=Account.__table__.c.debt.type, available=Numeric(asdecimal=True),
-    pending=Numeric(asdecimal=True), expires_at=Lot.__table__.c.expires_at.type)
+    pending=Numeric(asdecimal=True), expires_at=Lot.__table__.c.expires_at.type))  # run on the driver's cursor
 
 def summed(session: Session, account_id: int, now: datetime, limit: int):
     """(debt, available before debt, pending, ((expires_at, points), …) soonest first) — PostgreSQL only."""
     debt = available = pending = None
     expiring = []
-    for part, row_debt, amount, row_pending, expires_at in session.execute(
-            _STATEMENT, {"account_id": account_id, "now": now, "limit": limit}):
+    for part, row_debt, amount, row_pending, expires_at in _STATEMENT.rows(
+            session, {"account_id": account_id, "now": now, "limit": limit}):
         if part == 0:
             debt, available, pending = row_debt, amount, row_pending
         else:

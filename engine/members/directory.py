@@ -54,8 +54,6 @@ _BY_REF = {
     "onec": (select(Member).join(MemberCard, MemberCard.member_id == Member.id)
              .where(MemberCard.source == "1c", MemberCard.card_id == bindparam("value"))),
 }
-_BY_REF_STAMPED = {kind: stmt.add_columns(select(config_stamp.STAMP).scalar_subquery())
-                   for kind, stmt in _BY_REF.items()}
 
 
 def _reference(session: Session, ref: str) -> tuple[str | None, str] | None:
@@ -78,11 +76,9 @@ def resolve(session: Session, ref: str) -> Member | None:
     if reference is None:
         return None
     kind, value = reference
-    if is_postgres(session):  # the same round trip brings the configuration's stamp (`engine.config_stamp`)
-        found = session.execute(_BY_REF_STAMPED[kind], {"value": value}).one_or_none()
+    if is_postgres(session):  # one statement on the driver's cursor, which brings the configuration's stamp too
+        found = _member_row(session, kind, value, (), {}, lock_account=False)
         member = found[0] if found is not None else None
-        if found is not None:
-            config_stamp.note(session, found[1])
     else:
         member = session.execute(_BY_REF[kind], {"value": value}).scalar_one_or_none()
     # A merged-away member answers for the member it was merged into.
@@ -117,7 +113,16 @@ def resolve_with(session: Session, ref: str, extras: tuple, params: dict, *,
     reference = _reference(session, ref)
     if reference is None:
         return None
-    kind, value = reference
+    found = _member_row(session, *reference, extras, params, lock_account=lock_account)
+    if found is None or found[0].merged_into_id is not None:
+        return None
+    return found
+
+
+def _member_row(session: Session, kind: str | None, value: str, extras: tuple, params: dict, *,
+                lock_account: bool) -> tuple[Member, tuple] | None:
+    """`resolve_with`'s statement for a parsed reference: (member, the extras' values), the member as
+    found (merged away or not), or None when no row matched."""
     key = (kind, extras, lock_account)
     stmt = _WITH.get(key)
     if stmt is None:
@@ -139,8 +144,6 @@ def resolve_with(session: Session, ref: str, extras: tuple, params: dict, *,
         account = prepared.loaded(session, Account, dict(zip(_ACCOUNT_NAMES, row[rest:])), refresh=True)
         ledger.note_locked(session, account)
         rest += len(_ACCOUNT_NAMES)
-    if member.merged_into_id is not None:
-        return None
     return member, tuple(row[rest:])
 
 

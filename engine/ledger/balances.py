@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, Numeric, and_, bindparam, or_, select, text
+from sqlalchemy import Integer, Numeric, and_, bindparam, column, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from engine.models import Account, Lot
+from engine.models.base import tidy
 from engine.models.bulk import is_postgres
 from engine.models.prepared import Prepared
 
@@ -99,19 +101,26 @@ def _summary(rows, debt: Decimal, now: datetime, expiring_limit: int) -> Balance
 # The soonest expiry dates read the open-lots index in its order and stop after ``limit`` of them; a
 # shared MATERIALIZED list of the open lots, grouped by date whole, cost an account of 100,000 lots
 # 110 ms (each lot its own date: a hash of them all, spilled to disk) against 14 ms now.
-_STATEMENT = Prepared(text("""
-SELECT 0 AS part, a.debt, s.available, s.pending, NULL::timestamptz AS expires_at
-FROM accounts a,
+# The account's open lots summed, available and pending (``{account}``: how the statement names its id).
+_SUMS_OF = """
      (SELECT round(sum(remaining) FILTER (WHERE available_at <= :now),
                    max(min_scale(remaining)) FILTER (WHERE available_at <= :now)) AS available,
              round(sum(remaining) FILTER (WHERE available_at > :now),
                    max(min_scale(remaining)) FILTER (WHERE available_at > :now)) AS pending
-      FROM lots WHERE account_id = :account_id AND remaining > 0 AND (expires_at IS NULL OR expires_at > :now)) s
+      FROM lots WHERE account_id = {account} AND remaining > 0 AND (expires_at IS NULL OR expires_at > :now)) s
+"""
+# The soonest expiry dates and their points (``{columns}`` of them).
+_SOONEST_OF = """
+SELECT {columns} FROM lots WHERE account_id = {account} AND remaining > 0 AND expires_at > :now
+GROUP BY expires_at ORDER BY expires_at LIMIT :limit
+"""
+_STATEMENT = Prepared(text(f"""
+SELECT 0 AS part, a.debt, s.available, s.pending, NULL::timestamptz AS expires_at
+FROM accounts a, {_SUMS_OF.format(account=":account_id")}
 WHERE a.id = :account_id
 UNION ALL
-(SELECT 1, NULL, round(sum(remaining), max(min_scale(remaining))), NULL, expires_at
- FROM lots WHERE account_id = :account_id AND remaining > 0 AND expires_at > :now
- GROUP BY expires_at ORDER BY expires_at LIMIT :limit)
+({_SOONEST_OF.format(columns="1, NULL, round(sum(remaining), max(min_scale(remaining))), NULL, expires_at",
+                     account=":account_id")})
 """).bindparams(now=None, account_id=None, limit=None).columns(
     part=Integer(), debt=Account.__table__.c.debt.type, available=Numeric(asdecimal=True),
     pending=Numeric(asdecimal=True), expires_at=Lot.__table__.c.expires_at.type))  # run on the driver's cursor
@@ -131,3 +140,37 @@ def summed(session: Session, account_id: int, now: datetime, limit: int):
     expiring.sort()
     return debt, available if available is not None else ZERO, pending if pending is not None else ZERO, \
         tuple(expiring)
+
+
+# `summed` as columns of a member's lookup (`members.resolve_with`), correlated to its ``members.account_id``:
+# a balance request's member and balance in one round trip. The same sums and dates as `_STATEMENT`, as
+# arrays: [debt, available, pending], the soonest expiry dates, their points.
+_SUMS = text(f"""
+SELECT ARRAY[a.debt, s.available, s.pending]
+FROM accounts a, {_SUMS_OF.format(account="members.account_id")}
+WHERE a.id = members.account_id
+""")
+_SOONEST = f"""
+SELECT array_agg({{what}} ORDER BY expires_at) FROM ({_SOONEST_OF.format(
+    columns="expires_at, round(sum(remaining), max(min_scale(remaining))) AS points",
+    account="members.account_id")}) soonest
+"""
+_NOW, _LIMIT = bindparam("now", type_=Lot.__table__.c.expires_at.type), bindparam("limit", type_=Integer())
+WITH_MEMBER = (
+    _SUMS.bindparams(_NOW).columns(column("sums", ARRAY(Numeric(asdecimal=True)))).scalar_subquery(),
+    text(_SOONEST.format(what="expires_at")).bindparams(_NOW, _LIMIT).columns(
+        column("dates", ARRAY(Lot.__table__.c.expires_at.type))).scalar_subquery(),
+    text(_SOONEST.format(what="points")).bindparams(_NOW, _LIMIT).columns(
+        column("points", ARRAY(Numeric(asdecimal=True)))).scalar_subquery())
+
+
+def of_member_columns(values: tuple) -> Balance | None:
+    """The `balance_of` that `WITH_MEMBER`'s values in a member's lookup give (None: no account row)."""
+    sums, dates, points = values
+    if sums is None:
+        return None
+    debt, available, pending = sums
+    debt = tidy(debt)  # in the array it keeps the column's four places; its type's result leaves them off
+    return Balance(available=(available if available is not None else ZERO) - debt,
+                   pending=pending if pending is not None else ZERO, debt=debt,
+                   expiring=tuple(zip(dates or (), points or ())))

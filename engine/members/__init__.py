@@ -20,6 +20,7 @@ from engine.members.directory import (
     resolve_with,
     update,
     variables_used,
+    with_balance,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidMemberData",
     "resolve",
     "resolve_with",
+    "with_balance",
     "get",
     "create",
     "update",

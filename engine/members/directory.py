@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 import rules
 from engine import clock, config_stamp, ledger
+from engine.ledger import balances
 from engine.members.phones import normalize_phone
 from engine.models import Account, Company, Document, Member, MemberCard, prepared
 from engine.models.bulk import is_postgres
@@ -145,6 +146,16 @@ def _member_row(session: Session, kind: str | None, value: str, extras: tuple, p
         ledger.note_locked(session, account)
         rest += len(_ACCOUNT_NAMES)
     return member, tuple(row[rest:])
+
+
+def with_balance(session: Session, ref: str, now: datetime, *,
+                 expiring_limit: int = 3) -> tuple[Member, ledger.Balance] | None:
+    """(member, `ledger.balance_of` its account at ``now``) in the lookup's one statement, which brings the
+    account's sums (`ledger.balances.WITH_MEMBER`). PostgreSQL only; None when that statement does not
+    answer (nobody matches, a merged-away member): then ask one thing at a time."""
+    found = resolve_with(session, ref, balances.WITH_MEMBER, {"now": now, "limit": expiring_limit})
+    balance = balances.of_member_columns(found[1]) if found is not None else None
+    return (found[0], balance) if balance is not None else None
 
 
 def get(session: Session, ref: str) -> Member:

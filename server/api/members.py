@@ -111,7 +111,7 @@ def balance(ref):
     """Available and pending points, their value, what expires next, tier progress."""
     xml_root("balance")
     session = db.session()
-    return present.balance_out(session, members.get(session, ref))
+    return present.member_balance_out(session, ref)
 
 
 @blp.route("/<ref>/history")

@@ -12,6 +12,7 @@ from engine import clock, ledger, members, policies
 from engine.documents import redemptions
 from engine.engagement import tiers
 from engine.models import Document, LedgerEntry, Member, Redemption
+from engine.models.bulk import is_postgres
 
 
 def member_out(session: Session, member: Member) -> dict:
@@ -35,10 +36,21 @@ def _tier(session: Session, member: Member, now=None) -> dict:
                                                     "pinned_until")}}
 
 
-def balance_out(session: Session, member: Member) -> dict:
+def member_balance_out(session: Session, ref: str) -> dict:
+    """`balance_out` of the member ``ref`` names; on PostgreSQL the member's lookup brings its balance."""
     now = clock.now()
+    found = members.with_balance(session, ref, now) if is_postgres(session) else None
+    if found is None:
+        return balance_out(session, members.get(session, ref), now=now)
+    return balance_out(session, found[0], now=now, bal=found[1])
+
+
+def balance_out(session: Session, member: Member, *, now=None, bal: ledger.Balance | None = None) -> dict:
+    """The balance answer of ``member``; ``bal``: its account's `ledger.balance_of` at ``now``, when known."""
+    now = now or clock.now()
     settings = policies.settings(session, now)
-    bal = ledger.balance_of(session, member.account_id, now)
+    if bal is None:
+        bal = ledger.balance_of(session, member.account_id, now)
     # What the points would really pay: the redemption policy may value a point differently.
     point_value = redemptions.point_value(session, member, settings, now)
     value = (max(bal.available, Decimal(0)) * point_value).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
